@@ -1,0 +1,34 @@
+"""Convolution algorithms, one per file, registered here and nowhere else.
+
+To add one: write ``kernels/conv/<name>.py`` with a :class:`ConvAlgorithm`
+subclass (see ``base.py`` for the contract), import it below and add it to
+``_ALGORITHMS``; the conformance tests in ``tests/kernels/conv`` then cover it.
+"""
+
+from __future__ import annotations
+
+from ...errors import AlgorithmError, format_choices
+from .base import ConvAlgorithm, ConvFn, ConvSpec
+from .depthwise import Depthwise
+from .direct import Direct
+from .fft import FFT
+from .im2col import Im2col
+from .winograd import WinogradF2, WinogradF4
+
+_ALGORITHMS: list[ConvAlgorithm] = [Direct(), Im2col(), WinogradF4(), WinogradF2(), FFT(), Depthwise()]
+
+CONV_ALGORITHMS: dict[str, ConvAlgorithm] = {a.name: a for a in _ALGORITHMS}
+
+
+def get_algorithm(name: str) -> ConvAlgorithm:
+    """The registered algorithm called ``name``; an error listing the others if none is."""
+    try:
+        return CONV_ALGORITHMS[name]
+    except KeyError:
+        raise AlgorithmError(
+            f"unknown convolution algorithm {name!r}; available: {format_choices(CONV_ALGORITHMS)}. "
+            "To add one, see jiasu/kernels/conv/__init__.py."
+        ) from None
+
+
+__all__ = ["CONV_ALGORITHMS", "ConvAlgorithm", "ConvFn", "ConvSpec", "get_algorithm"]

@@ -1,0 +1,66 @@
+"""Helpers shared by the op kernels (not kernels themselves: no class here is registered)."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from ..base import Kernel
+
+
+def unary(fn: Callable[[torch.Tensor], torch.Tensor], doc: str = "") -> type[Kernel]:
+    """A kernel base whose single output is ``fn(x)``; subclass it to name the op."""
+
+    class _Unary(Kernel):
+        __doc__ = doc
+
+        def run(self, x):
+            return (fn(x),)
+
+    return _Unary
+
+
+def binary(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], doc: str = "") -> type[Kernel]:
+    """A kernel base computing ``fn(a, b)`` with numpy broadcasting (as ONNX does since opset 7)."""
+
+    class _Binary(Kernel):
+        __doc__ = doc
+
+        def run(self, a, b):
+            return (fn(a, b),)
+
+    return _Binary
+
+
+def variadic(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], doc: str = "") -> type[Kernel]:
+    """A kernel base folding ``fn`` over any number of broadcast inputs (Sum, Max, Min...)."""
+
+    class _Variadic(Kernel):
+        __doc__ = doc
+
+        def run(self, *xs):
+            out = xs[0]
+            for x in xs[1:]:
+                out = fn(out, x)
+            return (out,)
+
+    return _Variadic
+
+
+def norm_axis(axis: int, rank: int) -> int:
+    return axis + rank if axis < 0 else axis
+
+
+def axes_from(kernel: Kernel, inputs: Sequence[Optional[torch.Tensor]], input_index: int, attr: str = "axes") -> Optional[list[int]]:
+    """Axes given as an attribute (older opsets) or as an input (newer ones); None if absent."""
+    value = kernel.attr(attr)
+    if value is not None:
+        return [int(a) for a in value]
+    if len(inputs) > input_index and inputs[input_index] is not None:
+        return [int(a) for a in inputs[input_index].tolist()]
+    return None
+
+
+def as_ints(t: torch.Tensor) -> list[int]:
+    return [int(v) for v in t.reshape(-1).tolist()]

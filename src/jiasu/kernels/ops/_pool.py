@@ -1,0 +1,58 @@
+"""Shared attribute handling for MaxPool and AveragePool (auto_pad, asymmetric pads)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..base import Kernel
+
+
+class PoolBase(Kernel):
+    def __init__(self, node, ctx):
+        super().__init__(node, ctx)
+        self.kernel = list(self.attr("kernel_shape"))
+        n = len(self.kernel)
+        self.n = n
+        self.strides = list(self.attr("strides", [1] * n))
+        self.dilations = list(self.attr("dilations", [1] * n))
+        self.pads = list(self.attr("pads", [0] * (2 * n)))
+        self.auto_pad = self.attr("auto_pad", "NOTSET")
+        self.ceil_mode = bool(self.attr("ceil_mode", 0))
+
+    def resolve_pads(self, spatial: list[int]) -> list[int]:
+        """Explicit ONNX pads (begins then ends) for this input size, applying auto_pad."""
+        if self.auto_pad in ("NOTSET", ""):
+            return self.pads
+        if self.auto_pad == "VALID":
+            return [0] * (2 * self.n)
+        begins, ends = [], []
+        for size, k, s, d in zip(spatial, self.kernel, self.strides, self.dilations):
+            out = math.ceil(size / s)
+            total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+            small, big = total // 2, total - total // 2
+            # SAME_UPPER puts the extra pixel at the end, SAME_LOWER at the beginning.
+            begins.append(small if self.auto_pad == "SAME_UPPER" else big)
+            ends.append(big if self.auto_pad == "SAME_UPPER" else small)
+        return begins + ends
+
+    @staticmethod
+    def torch_pad_list(pads: list[int], n: int) -> list[int]:
+        out: list[int] = []
+        for d in reversed(range(n)):
+            out += [pads[d], pads[d + n]]
+        return out
+
+    @staticmethod
+    def symmetric(pads: list[int], n: int, kernel: list[int]):
+        """Per-dim pads if torch's pooling can take them directly (symmetric, <= k/2)."""
+        begin, end = pads[:n], pads[n:]
+        if begin == end and all(p <= k // 2 for p, k in zip(begin, kernel)):
+            return begin
+        return None
+
+    @staticmethod
+    def pad_value_input(x: torch.Tensor, pads: list[int], n: int, value: float) -> torch.Tensor:
+        return F.pad(x, PoolBase.torch_pad_list(pads, n), value=value)

@@ -1,0 +1,7 @@
+import torch
+
+from ._common import binary
+
+
+class Add(binary(torch.add)):
+    pass

@@ -1,0 +1,107 @@
+import math
+from typing import Optional
+
+import torch
+
+from ...errors import AlgorithmError
+from ..base import Kernel
+from ..conv import ConvSpec, get_algorithm
+
+
+def same_pads(spatial, kernel, stride, dilation, mode: str) -> list[int]:
+    """Explicit ONNX pads (begins then ends) for auto_pad SAME_UPPER / SAME_LOWER."""
+    begins, ends = [], []
+    for size, k, s, d in zip(spatial, kernel, stride, dilation):
+        total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        small, big = total // 2, total - total // 2
+        begins.append(small if mode == "SAME_UPPER" else big)
+        ends.append(big if mode == "SAME_UPPER" else small)
+    return begins + ends
+
+
+class Conv(Kernel):
+    """ONNX Conv, computed by one of the registered convolution algorithms.
+
+    The algorithm comes from the engine options: ``conv_algorithms[node name]``
+    (strict: an algorithm that does not apply is an error) or else
+    ``conv_algorithm`` (a preference: where it does not apply the node falls
+    back to ``direct`` and the reason is reported). 1-D convolutions are run by
+    2-D algorithms as height-1 images. With a constant weight the algorithm's
+    ``prepare`` (weight transforms) runs once per input spatial size.
+    """
+
+    def __init__(self, node, ctx):
+        super().__init__(node, ctx)
+        self.weight = self.const_input(1)
+        self.bias = self.const_input(2) if self.has_input(2) else None
+        self.bias_is_const = not self.has_input(2) or self.bias is not None
+        self.group = int(self.attr("group", 1))
+        self.auto_pad = self.attr("auto_pad", "NOTSET")
+        w_shape = self.weight.shape if self.weight is not None else node.inputs[1].shape
+        kernel = self.attr("kernel_shape")
+        if kernel is None:
+            kernel = [int(d) for d in list(w_shape)[2:]]
+        self.kernel = list(kernel)
+        n = len(self.kernel)
+        self.ndim = n
+        self.strides = list(self.attr("strides", [1] * n))
+        self.dilations = list(self.attr("dilations", [1] * n))
+        self.pads = list(self.attr("pads", [0] * (2 * n)))
+        self.algorithm = self._choose(node, ctx, w_shape)
+        self._prepared: dict[tuple, callable] = {}
+
+    def _spec(self, weight_shape, pads) -> ConvSpec:
+        """The spec as algorithms see it: 1-D lifted to 2-D (height 1) for non-direct algorithms."""
+        out_c, in_per_group = int(weight_shape[0]), int(weight_shape[1])
+        kernel, stride, dilation = self.kernel, self.strides, self.dilations
+        if self.ndim == 1:
+            kernel, stride, dilation = [1] + kernel, [1] + stride, [1] + dilation
+            pads = [0, pads[0], 0, pads[1]]
+        return ConvSpec(in_per_group * self.group, out_c, tuple(kernel), tuple(stride), tuple(dilation), tuple(pads), self.group)
+
+    def _choose(self, node, ctx, w_shape):
+        per_node = ctx.options.get("conv_algorithms") or {}
+        strict = node.name in per_node
+        name = per_node.get(node.name) or ctx.options.get("conv_algorithm") or "direct"
+        algo = get_algorithm(name)
+        if self.ndim == 3 or w_shape is None or any(not isinstance(d, int) for d in list(w_shape)):
+            reason = "3-D convolution" if self.ndim == 3 else "weight shape unknown at load time"
+            reason = None if name == "direct" else reason
+        else:
+            reason = algo.check(self._spec(w_shape, [0] * (2 * self.ndim)))
+        if reason is None:
+            ctx.choice = name
+            return algo
+        if strict:
+            raise AlgorithmError(f"convolution algorithm {name!r} does not apply to Conv node {node.name!r}: {reason}")
+        ctx.choice, ctx.reason = "direct", f"{name}: {reason}"
+        return get_algorithm("direct")
+
+    def _fn(self, x, weight, bias):
+        spatial = tuple(x.shape[2:])
+        key = spatial if self.auto_pad not in ("NOTSET", "", "VALID") else ()
+        fn = self._prepared.get(key)
+        if fn is not None:
+            return fn
+        if self.auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            pads = same_pads(spatial, self.kernel, self.strides, self.dilations, self.auto_pad)
+        elif self.auto_pad == "VALID":
+            pads = [0] * (2 * self.ndim)
+        else:
+            pads = self.pads
+        lift = self.ndim == 1 and self.algorithm.name != "direct"
+        if lift:
+            spec = self._spec(weight.shape, pads)
+            fn2d = self.algorithm.prepare(weight.unsqueeze(2), bias, spec)
+            fn = lambda x: fn2d(x.unsqueeze(2)).squeeze(2)  # noqa: E731
+        else:
+            spec = ConvSpec.from_weight(weight, stride=self.strides, dilation=self.dilations, pads=pads, groups=self.group)
+            fn = self.algorithm.prepare(weight, bias, spec)
+        if self.weight is not None and self.bias_is_const:
+            self._prepared[key] = fn
+        return fn
+
+    def run(self, x, w, b=None):
+        weight = self.weight if self.weight is not None else w
+        bias = self.bias if self.bias is not None else b
+        return (self._fn(x, weight, bias)(x),)

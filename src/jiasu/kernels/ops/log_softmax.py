@@ -1,0 +1,7 @@
+import torch
+
+from .softmax import Softmax
+
+
+class LogSoftmax(Softmax):
+    fn = staticmethod(torch.log_softmax)

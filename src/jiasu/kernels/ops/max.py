@@ -1,0 +1,7 @@
+import torch
+
+from ._common import variadic
+
+
+class Max(variadic(torch.maximum)):
+    pass

@@ -1,0 +1,7 @@
+import torch
+
+from ._common import variadic
+
+
+class Min(variadic(torch.minimum)):
+    pass

@@ -1,0 +1,189 @@
+"""Our execution engine: runs an ONNX graph (onnx-ir) node by node on torch tensors.
+
+Build once (``Engine(model, options)``): every node gets a kernel instance in
+topological order, constants move to the device, and a liveness table says
+after which node each intermediate can be dropped. Run many times
+(``engine.run(feeds)``): feeds are checked against the declared inputs, then a
+flat loop calls each kernel on slot-indexed values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import numpy as np
+import onnx_ir as ir
+import torch
+
+from ..errors import InputError, JiasuError, UnsupportedOpError, format_choices
+from ..kernels import KERNELS, BuildContext, get_kernel, supported_ops_text
+from ..kernels.base import TORCH_DTYPES, to_torch, torch_dtype
+from .options import EngineOptions
+
+
+@dataclass(frozen=True)
+class NodeChoice:
+    """What the engine decided for one node: which kernel/algorithm runs it, and why if it fell back."""
+
+    name: str
+    op_type: str
+    choice: Optional[str] = None
+    reason: Optional[str] = None
+
+
+@dataclass
+class _Step:
+    kernel: Any
+    inputs: list[Optional[int]]
+    outputs: list[int]
+    frees: list[int] = field(default_factory=list)
+
+
+class Engine:
+    """Executes one model. Thread-compatible for reads; one ``run`` at a time per engine."""
+
+    def __init__(self, model: ir.Model, options: EngineOptions | None = None, **overrides: Any):
+        self.options = (options or EngineOptions()).replace(**overrides)
+        self.options.validate()
+        self.device = torch.device(self.options.device)
+        self.model = model
+        graph = model.graph
+        self.opset = int(model.opset_imports.get("", model.opset_imports.get("ai.onnx", 1)))
+        self._check_supported(graph)
+        self._check_algorithm_targets(graph)
+        if self.options.threads:
+            torch.set_num_threads(self.options.threads)
+
+        slots: dict[str, int] = {}
+
+        def slot(value: ir.Value) -> int:
+            return slots.setdefault(value.name, len(slots))
+
+        self._constants: dict[int, torch.Tensor] = {}
+        for name, value in graph.initializers.items():
+            if value.const_value is not None:
+                self._constants[slot(value)] = to_torch(value.const_value, self.device)
+        init_names = set(graph.initializers)
+        # Inputs that are also initializers (old exporters list weights as inputs) are optional overrides.
+        self.inputs = [v for v in graph.inputs if v.name not in init_names]
+        self._input_slots = [slot(v) for v in graph.inputs]
+        self.outputs = list(graph.outputs)
+
+        ctx_options = {"conv_algorithm": self.options.conv_algorithm, "conv_algorithms": dict(self.options.conv_algorithms)}
+        self.steps: list[_Step] = []
+        self.choices: list[NodeChoice] = []
+        for node in graph:
+            ctx = BuildContext(device=self.device, opset=self.opset, options=ctx_options)
+            cls = get_kernel(node.domain, node.op_type, node_name=node.name, opset=self.opset)
+            kernel = cls(node, ctx)
+            ins = [slot(v) if v is not None and v.name else None for v in node.inputs]
+            outs = [slot(v) for v in node.outputs]
+            self.steps.append(_Step(kernel, ins, outs))
+            self.choices.append(NodeChoice(node.name, node.op_type, ctx.choice, ctx.reason))
+        self._output_slots = [slots[v.name] for v in self.outputs]
+        self._num_slots = len(slots)
+        self._plan_frees()
+
+    # ---- build-time checks ---------------------------------------------------------
+    def _check_supported(self, graph: ir.Graph) -> None:
+        """Refuse the whole model up front, naming every unsupported op (not only the first)."""
+        missing: dict[str, str] = {}
+        for node in graph:
+            if (node.domain, node.op_type) not in KERNELS:
+                missing.setdefault(f"{node.domain + '::' if node.domain else ''}{node.op_type}", node.name)
+        if missing:
+            listed = ", ".join(f"{op} (node {name!r})" for op, name in missing.items())
+            raise UnsupportedOpError(
+                f"unsupported operator{'s' if len(missing) > 1 else ''} {listed} at opset {self.opset}: "
+                f"jiasu's engine has no kernel for {'them' if len(missing) > 1 else 'it'}.\n{supported_ops_text()}"
+            )
+
+    def _check_algorithm_targets(self, graph: ir.Graph) -> None:
+        names = {n.name for n in graph if n.op_type == "Conv"}
+        unknown = sorted(set(self.options.conv_algorithms) - names)
+        if unknown:
+            raise JiasuError(
+                f"conv_algorithms names {', '.join(map(repr, unknown))}, which {'is' if len(unknown) == 1 else 'are'} not "
+                f"Conv nodes of this model; Conv nodes: {format_choices(names) if names else '(none)'}"
+            )
+
+    def _plan_frees(self) -> None:
+        """After each step, drop intermediates no later step reads (constants and outputs stay)."""
+        last_use: dict[int, int] = {}
+        for i, step in enumerate(self.steps):
+            for s in step.inputs:
+                if s is not None:
+                    last_use[s] = i
+        keep = set(self._output_slots) | set(self._constants)
+        for s, i in last_use.items():
+            if s not in keep:
+                self.steps[i].frees.append(s)
+
+    # ---- running -------------------------------------------------------------------
+    def _check_feeds(self, feeds: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        declared = {v.name: v for v in self.inputs}
+        unknown = [k for k in feeds if k not in declared and k not in {v.name for v in self.model.graph.inputs}]
+        if unknown:
+            raise InputError(f"unknown input {unknown[0]!r}; the model's inputs are: {', '.join(declared)}")
+        missing = [k for k in declared if k not in feeds]
+        if missing:
+            raise InputError(f"missing input {missing[0]!r}; the model's inputs are: {', '.join(declared)}")
+        out = {}
+        for name, value in feeds.items():
+            tensor = to_torch(value, self.device)
+            spec = declared.get(name)
+            if spec is not None:
+                self._check_one(name, tensor, spec)
+            out[name] = tensor
+        return out
+
+    @staticmethod
+    def _check_one(name: str, tensor: torch.Tensor, spec: ir.Value) -> None:
+        if spec.dtype is not None and spec.dtype in TORCH_DTYPES and tensor.dtype != torch_dtype(spec.dtype):
+            raise InputError(
+                f"input {name!r} has dtype {str(tensor.dtype).replace('torch.', '')}, but the model expects "
+                f"{str(torch_dtype(spec.dtype)).replace('torch.', '')}; convert it first (e.g. x.astype(np.float32))"
+            )
+        if spec.shape is None:
+            return
+        want = [d if isinstance(d, int) else (d.value if isinstance(d.value, str) else "?") for d in spec.shape]
+        got = list(tensor.shape)
+        pretty = "(" + ", ".join(str(d) for d in want) + ")"
+        if len(got) != len(want):
+            raise InputError(f"input {name!r} has shape {tuple(got)} (rank {len(got)}), but the model expects {pretty} (rank {len(want)})")
+        for axis, (g, w) in enumerate(zip(got, want)):
+            if isinstance(w, int) and g != w:
+                raise InputError(f"input {name!r} has shape {tuple(got)}, but the model expects {pretty}: dim {axis} must be {w}, got {g}")
+
+    def run(self, feeds: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """Run the model. ``feeds`` maps input names to numpy arrays or torch tensors; returns output name -> tensor."""
+        checked = self._check_feeds(feeds)
+        values: list[Optional[torch.Tensor]] = [None] * self._num_slots
+        for s, t in self._constants.items():
+            values[s] = t
+        for v, s in zip(self.model.graph.inputs, self._input_slots):
+            if v.name in checked:
+                values[s] = checked[v.name]
+        i = 0
+        try:
+            with torch.inference_mode():
+                for i, step in enumerate(self.steps):
+                    results = step.kernel.run(*[values[s] if s is not None else None for s in step.inputs])
+                    for s, r in zip(step.outputs, results):
+                        values[s] = r
+                    for s in step.frees:
+                        values[s] = None
+        except JiasuError:
+            raise
+        except Exception as e:  # a kernel failed on these inputs: say where, keep the cause
+            node = self.steps[i].kernel.node
+            raise JiasuError(f"{node.op_type} node {node.name!r} failed: {type(e).__name__}: {e}") from e
+        return {v.name: values[s] for v, s in zip(self.outputs, self._output_slots)}
+
+    def run_numpy(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.run(feeds).items()}
+
+    def algorithm_report(self) -> list[NodeChoice]:
+        """Per Conv node: the algorithm that runs it and, where it fell back, why."""
+        return [c for c in self.choices if c.choice is not None]

@@ -1,0 +1,47 @@
+"""Engine options: each knob declared once, with type, default and description."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import JiasuError
+
+
+def knob(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field carrying its description (shown by the CLI and reports)."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    device: str = knob("cpu", "torch device the engine runs on: cpu, cuda, cuda:1 ...")
+    conv_algorithm: str = knob(
+        "direct",
+        "convolution algorithm preferred for every Conv node; where it does not apply the node falls back to direct",
+    )
+    conv_algorithms: dict = knob({}, "per-node algorithm, {node name: algorithm}; an algorithm that does not apply is an error")
+    threads: int = knob(0, "torch intra-op threads (0 leaves torch's setting alone)")
+
+    def replace(self, **changes: Any) -> "EngineOptions":
+        known = {f.name for f in dataclasses.fields(self)}
+        bad = sorted(set(changes) - known)
+        if bad:
+            raise JiasuError(f"unknown engine option {bad[0]!r}; options: {', '.join(sorted(known))}")
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        from ..kernels.conv import get_algorithm
+
+        get_algorithm(self.conv_algorithm)
+        for algo in self.conv_algorithms.values():
+            get_algorithm(algo)
+        if self.threads < 0:
+            raise JiasuError(f"threads must be >= 0, got {self.threads}")
+
+    @classmethod
+    def describe(cls) -> dict[str, str]:
+        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
