@@ -7,8 +7,9 @@ our kernels, and the stages (zoo, frontends, kernels, runtime) as subpackages.
 
 from .errors import JiasuError
 from .frontends import load
+from .frontends.inputs import example_feeds
 from .runtime import Engine, EngineOptions
 
 __version__ = "0.1.0"
 
-__all__ = ["Engine", "EngineOptions", "JiasuError", "load", "__version__"]
+__all__ = ["Engine", "EngineOptions", "JiasuError", "example_feeds", "load", "__version__"]

@@ -1,0 +1,270 @@
+"""The ``jiasu`` command line: a thin layer over the public Python API.
+
+Every command takes ``--json`` and then prints one JSON document and nothing
+else. Errors in the user's input (:class:`JiasuError`) print one clear message
+and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .errors import JiasuError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="jiasu (加速): make trained networks fast where they run.",
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+MODEL_HELP = "an .onnx file, or zoo:NAME[?key=value&...] (see `jiasu zoo`)"
+
+
+def _friendly_errors(fn):
+    """Turn JiasuError into 'error: ...' on stderr and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except JiasuError as e:
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@app.command("zoo")
+@_friendly_errors
+def zoo_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
+    """List the built-in model zoo."""
+    from . import zoo
+
+    rows = []
+    for name in zoo.names():
+        e = zoo.entry(name)
+        rows.append(
+            {"name": name, "task": e.task, "input_shape": list(e.input_shape(**e.defaults)), "options": e.defaults, "description": e.description}
+        )
+    if as_json:
+        return _print_json(rows)
+    table = Table(title="jiasu model zoo (use as zoo:NAME, options as zoo:NAME?key=value)")
+    for col in ("name", "task", "input", "options", "description"):
+        table.add_column(col)
+    for r in rows:
+        opts = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+        table.add_row(r["name"], r["task"], "x".join(map(str, r["input_shape"])), opts, r["description"])
+    console.print(table)
+
+
+@app.command("export")
+@_friendly_errors
+def export_cmd(
+    model: str = typer.Argument(..., help="zoo:NAME[?key=value&...]"),
+    output: Path = typer.Option(..., "-o", "--output", help="where to write the .onnx file"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+):
+    """Export a zoo model to an ONNX file (opset 17, dynamic batch axis)."""
+    from .frontends import ZOO_PREFIX, export_zoo, load_onnx
+
+    if not model.startswith(ZOO_PREFIX):
+        raise JiasuError(f"export takes a zoo model (zoo:NAME), got {model!r}; an .onnx file is already exported")
+    data = export_zoo(model)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(data)
+    graph = load_onnx(data).graph
+    info = {"model": model, "output": str(output), "bytes": len(data), "nodes": len(graph), "opset": 17}
+    if as_json:
+        return _print_json(info)
+    console.print(f"wrote [bold]{output}[/] ({len(data) / 1e6:.1f} MB, {len(graph)} nodes, opset 17)")
+
+
+def model_info(model) -> dict:
+    """Inputs, outputs, opset, parameter count and op histogram of a loaded model."""
+    from .frontends.inputs import model_inputs
+
+    graph = model.graph
+
+    def describe(v):
+        shape = None if v.shape is None else [d if isinstance(d, int) else str(d.value) for d in v.shape]
+        return {"name": v.name, "dtype": v.dtype.name if v.dtype is not None else None, "shape": shape}
+
+    params = sum(int(v.const_value.size) for v in graph.initializers.values() if v.const_value is not None)
+    hist = collections.Counter(n.op_type for n in graph)
+    return {
+        "inputs": [describe(v) for v in model_inputs(model)],
+        "outputs": [describe(v) for v in graph.outputs],
+        "opset": model.opset_imports.get("", None),
+        "nodes": len(graph),
+        "parameters": params,
+        "ops": dict(hist.most_common()),
+    }
+
+
+@app.command("info")
+@_friendly_errors
+def info_cmd(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = typer.Option(False, "--json", help="print JSON")):
+    """Inputs, outputs, parameters and the op histogram of a model."""
+    from .frontends import load
+
+    info = {"model": model, **model_info(load(model))}
+    if as_json:
+        return _print_json(info)
+    console.print(f"[bold]{model}[/]: opset {info['opset']}, {info['nodes']} nodes, {info['parameters']:,} parameters")
+    for kind in ("inputs", "outputs"):
+        for v in info[kind]:
+            console.print(f"  {kind[:-1]:6} {v['name']}: {v['dtype']} {v['shape']}")
+    table = Table(title="op histogram")
+    table.add_column("op")
+    table.add_column("count", justify="right")
+    for op, n in info["ops"].items():
+        table.add_row(op, str(n))
+    console.print(table)
+
+
+def _parse_pairs(items: List[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise JiasuError(f"{what} must look like NAME=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _load_feeds(model, batch: int, seed: int, inputs: dict[str, str]) -> dict:
+    import numpy as np
+
+    from .frontends.inputs import example_feeds
+
+    feeds = example_feeds(model, batch=batch, seed=seed) if not inputs else {}
+    for name, path in inputs.items():
+        p = Path(path)
+        if not p.exists():
+            raise JiasuError(f"input file not found: {p}")
+        try:
+            feeds[name] = np.load(p, allow_pickle=False)
+        except ValueError as e:
+            raise JiasuError(f"cannot read {p} as a .npy array: {e}") from None
+    return feeds
+
+
+def _output_summary(name: str, value) -> dict:
+    import numpy as np
+
+    arr = value.detach().cpu().numpy()
+    summary = {"name": name, "shape": list(arr.shape), "dtype": str(arr.dtype)}
+    if arr.size and np.issubdtype(arr.dtype, np.number):
+        a64 = arr.astype(np.float64)
+        summary.update(min=float(a64.min()), max=float(a64.max()), mean=float(a64.mean()), std=float(a64.std()))
+        if arr.ndim == 2 and arr.shape[1] > 1:
+            top = np.argsort(-a64[0])[:5]
+            summary["top5_first_item"] = [[int(i), float(a64[0, i])] for i in top]
+    return summary
+
+
+COMPARE_WITH = ("onnxruntime",)
+
+
+@app.command("run")
+@_friendly_errors
+def run_cmd(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    algo: str = typer.Option("direct", "--algo", help="conv algorithm for every Conv node (falls back to direct where it does not apply)"),
+    node_algo: List[str] = typer.Option([], "--node-algo", help="NODE=ALGO for one Conv node (strict); repeatable"),
+    batch: int = typer.Option(1, "--batch", min=1, help="batch size of generated inputs"),
+    inputs: List[str] = typer.Option([], "--input", help="NAME=file.npy to feed real data; repeatable"),
+    compare: Optional[str] = typer.Option(None, "--compare", help="also run this engine and report the error: onnxruntime"),
+    repeats: int = typer.Option(10, "--repeats", min=1, help="timed runs"),
+    warmup: int = typer.Option(2, "--warmup", min=0, help="untimed runs first"),
+    threads: int = typer.Option(0, "--threads", min=0, help="intra-op threads (0: torch's default)"),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    seed: int = typer.Option(0, "--seed", help="seed of the generated inputs"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+):
+    """Run a model on jiasu's engine: outputs, time, and which conv algorithm ran where."""
+    from .bench import measure
+    from .frontends import load
+    from .runtime import Engine, EngineOptions
+    from .runtime.reference import relative_l2, run_onnxruntime
+
+    if compare is not None and compare not in COMPARE_WITH:
+        raise JiasuError(f"--compare {compare!r} is not available; choose from: {', '.join(COMPARE_WITH)}")
+    loaded = load(model)
+    options = EngineOptions(device=device, conv_algorithm=algo, conv_algorithms=_parse_pairs(node_algo, "--node-algo"), threads=threads)
+    engine = Engine(loaded, options)
+    feeds = _load_feeds(loaded, batch, seed, _parse_pairs(inputs, "--input"))
+    outputs = engine.run(feeds)
+    timing = measure(lambda: engine.run(feeds), repeats=repeats, warmup=warmup)
+    batch_used = next(iter(feeds.values())).shape[0] if feeds else 1
+    result = {
+        "model": model,
+        "batch": int(batch_used),
+        "conv_algorithm": algo,
+        "outputs": [_output_summary(k, v) for k, v in outputs.items()],
+        "time_ms": {k: v * 1e3 if isinstance(v, float) else v for k, v in timing.to_dict().items()},
+        "ms_per_item": timing.per_item(batch_used) * 1e3,
+        "algorithms": [{"node": c.name, "algorithm": c.choice, "fallback_reason": c.reason} for c in engine.algorithm_report()],
+    }
+    if compare:
+        ref = run_onnxruntime(loaded, feeds, threads=threads or None)
+        result["compare"] = {
+            "engine": compare,
+            "relative_l2": {k: relative_l2(outputs[k].detach().cpu().numpy(), ref[k]) for k in outputs},
+        }
+    if as_json:
+        return _print_json(result)
+    _print_run(result)
+
+
+def _print_run(r: dict) -> None:
+    console.print(f"[bold]{r['model']}[/] on jiasu (batch {r['batch']}, --algo {r['conv_algorithm']})")
+    for o in r["outputs"]:
+        stats = f" min {o['min']:.4g} max {o['max']:.4g} mean {o['mean']:.4g}" if "mean" in o else ""
+        console.print(f"  output {o['name']}: {o['dtype']} {tuple(o['shape'])}{stats}")
+        if "top5_first_item" in o:
+            console.print("    top-5 of item 0: " + ", ".join(f"{i} ({v:.3g})" for i, v in o["top5_first_item"]))
+    t = r["time_ms"]
+    console.print(
+        f"  time: median {t['median']:.3f} ms per run (p10 {t['p10']:.3f}, p90 {t['p90']:.3f}, {t['repeats']} runs), "
+        f"{r['ms_per_item']:.3f} ms per item"
+    )
+    if r["algorithms"]:
+        counts = collections.Counter(a["algorithm"] for a in r["algorithms"])
+        console.print("  conv algorithms: " + ", ".join(f"{k} x{v}" for k, v in counts.most_common()))
+        fell = [a for a in r["algorithms"] if a["fallback_reason"]]
+        if fell:
+            table = Table(title="Conv nodes that fell back to direct")
+            table.add_column("node")
+            table.add_column("why")
+            for a in fell:
+                table.add_row(a["node"], a["fallback_reason"])
+            console.print(table)
+    if "compare" in r:
+        for k, v in r["compare"]["relative_l2"].items():
+            console.print(f"  vs {r['compare']['engine']}: output {k} relative L2 error {v:.2e}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,120 @@
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper
+
+import jiasu
+from jiasu.errors import AlgorithmError, InputError, JiasuError, UnsupportedOpError
+from jiasu.kernels import supported_ops
+from jiasu.runtime.reference import relative_l2, run_onnxruntime
+
+from ..conftest import make_model
+
+
+def test_matches_onnxruntime(conv_relu_model):
+    model = jiasu.load(conv_relu_model)
+    feeds = jiasu.example_feeds(model, batch=2)
+    ours = jiasu.Engine(model).run_numpy(feeds)["y"]
+    ref = run_onnxruntime(model, feeds)["y"]
+    assert relative_l2(ours, ref) < 1e-6
+
+
+def test_unsupported_op_names_op_node_opset_and_supported_list():
+    nodes = [helper.make_node("NonMaxSuppression", ["boxes", "scores"], ["sel"], name="nms0")]
+    boxes = helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, 4, 4])
+    scores = helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 1, 4])
+    sel = helper.make_tensor_value_info("sel", TensorProto.INT64, [None, 3])
+    model = jiasu.load(make_model(nodes, [boxes, scores], [sel]))
+    with pytest.raises(UnsupportedOpError) as e:
+        jiasu.Engine(model)
+    lines = str(e.value).splitlines()
+    assert lines[0] == "unsupported operator NonMaxSuppression (node 'nms0') at opset 17: jiasu's engine has no kernel for it."
+    assert lines[1] == f"Supported ops ({len(supported_ops())}):"
+    assert "Conv" in str(e.value) and "Relu" in str(e.value)
+    assert lines[-1] == "To add one, write jiasu/kernels/ops/<op>.py and list it in jiasu/kernels/ops/__init__.py."
+
+
+def test_every_unsupported_op_is_named_once():
+    nodes = [
+        helper.make_node("NonMaxSuppression", ["b", "s"], ["a"], name="n1"),
+        helper.make_node("MyOp", ["a"], ["c"], name="n2", domain="com.example"),
+        helper.make_node("NonMaxSuppression", ["b", "s"], ["d"], name="n3"),
+    ]
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 4, 4])
+    s = helper.make_tensor_value_info("s", TensorProto.FLOAT, [1, 1, 4])
+    outs = [helper.make_tensor_value_info(n, TensorProto.INT64, [None, 3]) for n in ("c", "d")]
+    proto = make_model(nodes, [b, s], outs)
+    proto.opset_import.append(helper.make_opsetid("com.example", 1))
+    model = jiasu.load(proto)  # the checker cannot verify custom domains, so load succeeds
+    with pytest.raises(UnsupportedOpError) as e:
+        jiasu.Engine(model)
+    assert str(e.value).splitlines()[0] == (
+        "unsupported operators NonMaxSuppression (node 'n1'), com.example::MyOp (node 'n2') at opset 17: "
+        "jiasu's engine has no kernel for them."
+    )
+
+
+def test_wrong_input_shape(conv_relu_model):
+    engine = jiasu.Engine(jiasu.load(conv_relu_model))
+    with pytest.raises(InputError) as e:
+        engine.run({"x": np.zeros((1, 3, 9, 8), np.float32)})
+    assert str(e.value) == "input 'x' has shape (1, 3, 9, 8), but the model expects (N, 3, 8, 8): dim 2 must be 8, got 9"
+    with pytest.raises(InputError) as e:
+        engine.run({"x": np.zeros((3, 8, 8), np.float32)})
+    assert str(e.value) == "input 'x' has shape (3, 8, 8) (rank 3), but the model expects (N, 3, 8, 8) (rank 4)"
+
+
+def test_wrong_input_dtype(conv_relu_model):
+    engine = jiasu.Engine(jiasu.load(conv_relu_model))
+    with pytest.raises(InputError) as e:
+        engine.run({"x": np.zeros((1, 3, 8, 8), np.float64)})
+    assert str(e.value) == "input 'x' has dtype float64, but the model expects float32; convert it first (e.g. x.astype(np.float32))"
+
+
+def test_missing_and_unknown_inputs(conv_relu_model):
+    engine = jiasu.Engine(jiasu.load(conv_relu_model))
+    with pytest.raises(InputError, match=r"^missing input 'x'; the model's inputs are: x$"):
+        engine.run({})
+    with pytest.raises(InputError, match=r"^unknown input 'image'; the model's inputs are: x$"):
+        engine.run({"image": np.zeros((1, 3, 8, 8), np.float32)})
+
+
+def test_unknown_algorithm(conv_relu_model):
+    with pytest.raises(AlgorithmError) as e:
+        jiasu.Engine(jiasu.load(conv_relu_model), conv_algorithm="magic")
+    assert str(e.value).startswith("unknown convolution algorithm 'magic'; available: ")
+    assert "direct" in str(e.value)
+
+
+def test_per_node_algorithm_must_name_a_conv(conv_relu_model):
+    with pytest.raises(JiasuError) as e:
+        jiasu.Engine(jiasu.load(conv_relu_model), conv_algorithms={"relu0": "direct"})
+    assert str(e.value) == "conv_algorithms names 'relu0', which is not Conv nodes of this model; Conv nodes: conv0"
+
+
+def test_unknown_engine_option(conv_relu_model):
+    with pytest.raises(JiasuError, match=r"^unknown engine option 'algo'; options: conv_algorithm, conv_algorithms, device, threads$"):
+        jiasu.Engine(jiasu.load(conv_relu_model), algo="direct")
+
+
+def test_kernel_failure_names_the_node():
+    nodes = [helper.make_node("Reshape", ["x", "s"], ["y"], name="bad_reshape")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    s = helper.make_tensor_value_info("s", TensorProto.INT64, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])
+    engine = jiasu.Engine(jiasu.load(make_model(nodes, [x, s], [y])))
+    with pytest.raises(JiasuError, match=r"^Reshape node 'bad_reshape' failed: RuntimeError: shape '\[4\]' is invalid"):
+        engine.run({"x": np.zeros((2, 3), np.float32), "s": np.array([4], np.int64)})
+
+
+def test_intermediates_are_freed(conv_relu_model):
+    engine = jiasu.Engine(jiasu.load(conv_relu_model))
+    # the Conv output 'c' dies after the Relu reads it; the graph output survives
+    assert [len(s.frees) for s in engine.steps] == [1, 1]  # x after conv, c after relu
+
+
+def test_torch_tensors_in_and_out(conv_relu_model):
+    engine = jiasu.Engine(jiasu.load(conv_relu_model))
+    out = engine.run({"x": torch.zeros(1, 3, 8, 8)})["y"]
+    assert isinstance(out, torch.Tensor) and out.shape == (1, 4, 8, 8)
