@@ -118,3 +118,19 @@ def test_torch_tensors_in_and_out(conv_relu_model):
     engine = jiasu.Engine(jiasu.load(conv_relu_model))
     out = engine.run({"x": torch.zeros(1, 3, 8, 8)})["y"]
     assert isinstance(out, torch.Tensor) and out.shape == (1, 4, 8, 8)
+
+
+def test_unfeedable_input_type(conv_relu_model):
+    engine = jiasu.Engine(jiasu.load(conv_relu_model))
+    with pytest.raises(InputError, match=r"^input 'x' of type str32 cannot be fed to jiasu's engine \("):
+        engine.run({"x": np.array([["a"]])})
+
+
+def test_run_numpy_returns_arrays_the_caller_owns():
+    nodes = [helper.make_node("Constant", [], ["y"], name="c", value=helper.make_tensor("v", TensorProto.FLOAT, [2], [1.0, 2.0]))]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    engine = jiasu.Engine(jiasu.load(make_model(nodes, [x], [y])))
+    first = engine.run_numpy({"x": np.zeros(1, np.float32)})["y"]
+    first[:] = 0
+    np.testing.assert_array_equal(engine.run_numpy({"x": np.zeros(1, np.float32)})["y"], [1.0, 2.0])

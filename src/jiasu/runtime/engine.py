@@ -131,7 +131,11 @@ class Engine:
             raise InputError(f"missing input {missing[0]!r}; the model's inputs are: {', '.join(declared)}")
         out = {}
         for name, value in feeds.items():
-            tensor = to_torch(value, self.device)
+            try:
+                tensor = to_torch(value, self.device)
+            except (TypeError, ValueError) as e:
+                kind = getattr(getattr(value, "dtype", None), "name", type(value).__name__)
+                raise InputError(f"input {name!r} of type {kind} cannot be fed to jiasu's engine ({e}); give a numeric array") from None
             spec = declared.get(name)
             if spec is not None:
                 self._check_one(name, tensor, spec)
@@ -182,7 +186,8 @@ class Engine:
         return {v.name: values[s] for v, s in zip(self.outputs, self._output_slots)}
 
     def run_numpy(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy() for k, v in self.run(feeds).items()}
+        """Like :meth:`run`, as numpy arrays the caller owns (copies: an output may be an engine constant)."""
+        return {k: v.detach().cpu().numpy().copy() for k, v in self.run(feeds).items()}
 
     def algorithm_report(self) -> list[NodeChoice]:
         """Per Conv node: the algorithm that runs it and, where it fell back, why."""

@@ -19,8 +19,15 @@ def relative_l2(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(diff / denom) if denom > 0 else float(diff)
 
 
+# ONNX Runtime 1.31 folds a zero Pad in front of a MaxPool into the pool's pads,
+# but MaxPool pads with -inf: where the padded border is all negative (after a
+# LeakyRelu, say, as in yolov3_tiny) the result changes by ~4e-2. The reference
+# must be right, so that one rewrite is switched off.
+DISABLED_ORT_OPTIMIZERS = ["Pad_Fusion"]
+
+
 def onnxruntime_session(model: ir.Model | bytes, threads: Optional[int] = None):
-    """An ONNX Runtime CPU session for ``model`` with all graph optimizations on."""
+    """An ONNX Runtime CPU session for ``model``: all graph optimizations on except the known-wrong ones."""
     import onnxruntime as ort
 
     data = model if isinstance(model, bytes) else ir.to_proto(model).SerializeToString()
@@ -29,7 +36,7 @@ def onnxruntime_session(model: ir.Model | bytes, threads: Optional[int] = None):
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-    return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"], disabled_optimizers=DISABLED_ORT_OPTIMIZERS)
 
 
 def run_onnxruntime(model: ir.Model | bytes, feeds: Mapping[str, np.ndarray], threads: Optional[int] = None) -> dict[str, np.ndarray]:
