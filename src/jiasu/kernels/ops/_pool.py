@@ -1,4 +1,4 @@
-"""Shared attribute handling for MaxPool and AveragePool (auto_pad, asymmetric pads)."""
+"""Shared attribute handling for MaxPool and AveragePool (auto_pad, asymmetric pads, ceil_mode)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,25 @@ class PoolBase(Kernel):
             begins.append(small if self.auto_pad == "SAME_UPPER" else big)
             ends.append(big if self.auto_pad == "SAME_UPPER" else small)
         return begins + ends
+
+    def output_sizes(self, spatial: list[int], pads: list[int]) -> list[int]:
+        """ONNX output size per spatial dim; with ceil_mode the last window must start inside input + begin pad."""
+        out = []
+        for i, (size, k, s, d) in enumerate(zip(spatial, self.kernel, self.strides, self.dilations)):
+            span = size + pads[i] + pads[i + self.n] - ((k - 1) * d + 1)
+            o = (-(-span // s) if self.ceil_mode else span // s) + 1
+            if self.ceil_mode and (o - 1) * s >= size + pads[i]:
+                o -= 1
+            out.append(o)
+        return out
+
+    def crop(self, out, sizes: list[int]):
+        """``out`` (or each of a tuple) cut to ``sizes`` on the spatial dims."""
+        if isinstance(out, tuple):
+            return tuple(self.crop(o, sizes) for o in out)
+        if list(out.shape[2:]) == sizes:
+            return out
+        return out[(slice(None), slice(None)) + tuple(slice(0, s) for s in sizes)]
 
     @staticmethod
     def torch_pad_list(pads: list[int], n: int) -> list[int]:

@@ -4,7 +4,12 @@ from ..base import Kernel
 
 
 class Flatten(Kernel):
+    """2-D: dims before ``axis`` (default 1) make the rows, the rest the columns."""
+
+    def __init__(self, node, ctx):
+        super().__init__(node, ctx)
+        self.axis = int(self.attr("axis", 1))
+
     def run(self, x):
-        axis = int(self.attr("axis", 1))
-        axis = axis + x.dim() if axis < 0 else axis
+        axis = self.axis + x.dim() if self.axis < 0 else self.axis
         return (x.reshape(math.prod(x.shape[:axis]), -1),)

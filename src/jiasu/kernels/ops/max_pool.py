@@ -1,3 +1,6 @@
+import math
+
+import torch
 import torch.nn.functional as F
 
 from ._pool import PoolBase
@@ -6,22 +9,65 @@ _POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 
 
 class MaxPool(PoolBase):
-    """Max pooling; pads torch cannot take (asymmetric, > k/2) are applied as -inf first."""
+    """Max pooling; pads torch cannot take (asymmetric, > k/2) are applied as -inf first.
+
+    The optional Indices output follows ONNX: flat indices into the whole (unpadded)
+    input tensor, ``(n * C + c) * prod(spatial) + offset``, with the spatial offset
+    row-major (storage_order=0) or column-major (storage_order=1).
+    """
 
     def __init__(self, node, ctx):
         super().__init__(node, ctx)
         self.want_indices = len(node.outputs) > 1 and node.outputs[1].name != ""
-        if self.attr("storage_order", 0):
-            from ...errors import UnsupportedOpError
-
-            raise UnsupportedOpError(f"MaxPool node {node.name!r}: storage_order=1 (column-major indices) is not supported")
+        self.storage_order = int(self.attr("storage_order", 0))
+        self.pool = _POOL[self.n]
+        self.fixed_pads = self.auto_pad in ("NOTSET", "", "VALID")
+        if self.fixed_pads:
+            self.fixed_pads = self.resolve_pads([])
+            self.fixed_sym = self.symmetric(self.fixed_pads, self.n, self.kernel)
 
     def run(self, x):
-        pads = self.resolve_pads(list(x.shape[2:]))
-        pool = _POOL[self.n]
-        sym = self.symmetric(pads, self.n, self.kernel)
-        if sym is None:
-            x = self.pad_value_input(x, pads, self.n, float("-inf"))
+        if self.fixed_pads:
+            pads, sym = self.fixed_pads, self.fixed_sym
+        else:
+            pads = self.resolve_pads(list(x.shape[2:]))
+            sym = self.symmetric(pads, self.n, self.kernel)
+        padded = sym is None
+        src = x
+        if padded:
+            fill = float("-inf") if x.dtype.is_floating_point else torch.iinfo(x.dtype).min
+            src = self.pad_value_input(x, pads, self.n, fill)
             sym = [0] * self.n
-        out = pool(x, self.kernel, self.strides, sym, self.dilations, ceil_mode=self.ceil_mode, return_indices=self.want_indices)
-        return tuple(out) if self.want_indices else (out,)
+        if not x.dtype.is_floating_point:  # torch pools floats only; exact for 8/16-bit ints
+            out = self.pool(src.to(torch.float64) if x.dtype in (torch.int32, torch.int64) else src.float(), self.kernel,
+                            self.strides, sym, self.dilations, ceil_mode=self.ceil_mode, return_indices=self.want_indices)
+            out = (out[0].to(x.dtype), out[1]) if self.want_indices else out.to(x.dtype)
+        else:
+            out = self.pool(src, self.kernel, self.strides, sym, self.dilations, ceil_mode=self.ceil_mode,
+                            return_indices=self.want_indices)
+        if padded and self.ceil_mode:  # torch lets the last window start in the end pad; ONNX does not
+            out = self.crop(out, self.output_sizes(list(x.shape[2:]), pads))
+        if not self.want_indices:
+            return (out,)
+        y, idx = out
+        return (y, self._onnx_indices(idx, list(x.shape), list(src.shape), pads if padded else None))
+
+    def _onnx_indices(self, idx, x_shape, src_shape, pads):
+        """torch's per-plane indices (into ``src``) -> ONNX indices into the unpadded input."""
+        spatial, src_spatial = x_shape[2:], src_shape[2:]
+        if pads is not None or self.storage_order:
+            coords = []
+            rest = idx
+            for size in reversed(src_spatial):  # unravel row-major over the pooled tensor's plane
+                coords.append(torch.remainder(rest, size))
+                rest = torch.div(rest, size, rounding_mode="floor")
+            coords.reverse()
+            if pads is not None:
+                coords = [c - pads[d] for d, c in enumerate(coords)]
+            order = range(self.n) if not self.storage_order else reversed(range(self.n))
+            idx = torch.zeros_like(idx)
+            for d in order:
+                idx = idx * spatial[d] + coords[d]
+        plane = math.prod(spatial)
+        offsets = torch.arange(x_shape[0] * x_shape[1], device=idx.device, dtype=torch.int64) * plane
+        return idx + offsets.reshape(x_shape[0], x_shape[1], *([1] * self.n))

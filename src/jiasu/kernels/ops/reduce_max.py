@@ -1,8 +1,5 @@
-import torch
-
-from ._reduce import ReduceBase
+from ._reduce import ExtremumBase
 
 
-class ReduceMax(ReduceBase):
-    def reduce(self, x, dims, keepdim):
-        return torch.amax(x, dim=dims, keepdim=keepdim)
+class ReduceMax(ExtremumBase):
+    largest = True

@@ -1,8 +1,5 @@
-import torch
-
-from ._reduce import ReduceBase
+from ._reduce import ExtremumBase
 
 
-class ReduceMin(ReduceBase):
-    def reduce(self, x, dims, keepdim):
-        return torch.amin(x, dim=dims, keepdim=keepdim)
+class ReduceMin(ExtremumBase):
+    largest = False

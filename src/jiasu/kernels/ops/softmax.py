@@ -10,10 +10,14 @@ class Softmax(Kernel):
 
     fn = staticmethod(torch.softmax)
 
+    def __init__(self, node, ctx):
+        super().__init__(node, ctx)
+        self.legacy = ctx.opset < 13
+        self.axis = int(self.attr("axis", 1 if self.legacy else -1))
+
     def run(self, x):
-        if self.ctx.opset >= 13:
-            return (self.fn(x, int(self.attr("axis", -1))),)
-        axis = int(self.attr("axis", 1))
-        axis = axis + x.dim() if axis < 0 else axis
+        if not self.legacy:
+            return (self.fn(x, self.axis),)
+        axis = self.axis + x.dim() if self.axis < 0 else self.axis
         flat = x.reshape(math.prod(x.shape[:axis]), -1)
         return (self.fn(flat, 1).reshape(x.shape),)

@@ -1,0 +1,7 @@
+import torch
+
+from ._common import unary
+
+
+class Acosh(unary(torch.acosh)):
+    pass

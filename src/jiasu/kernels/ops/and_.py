@@ -1,0 +1,7 @@
+import torch
+
+from ._common import binary
+
+
+class And(binary(torch.logical_and)):
+    pass

@@ -1,0 +1,7 @@
+import torch
+
+from ._arg import ArgBase
+
+
+class ArgMax(ArgBase):
+    fn = staticmethod(torch.argmax)

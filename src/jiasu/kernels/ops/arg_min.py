@@ -1,0 +1,7 @@
+import torch
+
+from ._arg import ArgBase
+
+
+class ArgMin(ArgBase):
+    fn = staticmethod(torch.argmin)

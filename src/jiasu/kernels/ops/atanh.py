@@ -1,0 +1,7 @@
+import torch
+
+from ._common import unary
+
+
+class Atanh(unary(torch.atanh)):
+    pass

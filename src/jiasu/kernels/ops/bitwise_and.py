@@ -1,0 +1,7 @@
+import torch
+
+from ._common import binary
+
+
+class BitwiseAnd(binary(torch.bitwise_and)):
+    pass

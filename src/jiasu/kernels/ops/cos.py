@@ -1,0 +1,7 @@
+import torch
+
+from ._common import unary
+
+
+class Cos(unary(torch.cos)):
+    pass

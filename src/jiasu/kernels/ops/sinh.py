@@ -1,0 +1,7 @@
+import torch
+
+from ._common import unary
+
+
+class Sinh(unary(torch.sinh)):
+    pass

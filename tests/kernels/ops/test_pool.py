@@ -1,0 +1,72 @@
+"""MaxPool / AveragePool / LpPool against the ONNX reference where the node tests are thin: batch and channels > 1
+(MaxPool's Indices are global), asymmetric or large pads (the pre-padded path), storage_order=1, dilations with
+pads and ceil_mode, integer inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ._node import check
+
+
+def _x(shape, seed=0, dtype=np.float32):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+MAXPOOL_CASES = [
+    dict(kernel_shape=[3, 3], strides=[2, 2]),
+    dict(kernel_shape=[3, 3], strides=[2, 1], pads=[0, 1, 2, 1]),  # asymmetric: pre-padded with -inf
+    dict(kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1]),  # pad > k/2: pre-padded
+    dict(kernel_shape=[3, 2], strides=[2, 2], ceil_mode=1, pads=[1, 0, 0, 1]),
+    dict(kernel_shape=[3, 3], dilations=[2, 1], strides=[1, 2], pads=[2, 1, 2, 1]),
+    dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"),
+]
+
+
+@pytest.mark.parametrize("storage_order", [0, 1])
+@pytest.mark.parametrize("attrs", MAXPOOL_CASES)
+def test_maxpool_values_and_indices_2d(attrs, storage_order):
+    x = _x((2, 3, 7, 8))
+    check("MaxPool", [("x", x)], {**attrs, "storage_order": storage_order}, n_outputs=2, opset=12)
+
+
+@pytest.mark.parametrize("storage_order", [0, 1])
+def test_maxpool_same_lower_stride_3(storage_order):
+    """SAME output is ceil(7 / 3) = 3 rows; the reference gets 2 here, onnxruntime agrees with the spec."""
+    attrs = {"kernel_shape": [2, 3], "strides": [3, 2], "auto_pad": "SAME_LOWER", "storage_order": storage_order}
+    check("MaxPool", [("x", _x((2, 3, 7, 8)))], attrs, n_outputs=2, opset=12, against="onnxruntime")
+
+
+@pytest.mark.parametrize("pads", [[0, 0, 0, 0, 0, 0], [1, 0, 2, 0, 1, 1]])
+def test_maxpool_indices_3d(pads):
+    check("MaxPool", [("x", _x((2, 2, 5, 4, 6)))], {"kernel_shape": [2, 2, 3], "strides": [2, 1, 2], "pads": pads}, n_outputs=2, opset=12)
+
+
+def test_maxpool_1d_and_int8():
+    check("MaxPool", [("x", _x((2, 3, 9)))], {"kernel_shape": [3], "strides": [2], "pads": [2, 1]}, n_outputs=2, opset=12)
+    xi = np.random.default_rng(1).integers(-128, 127, size=(1, 2, 6, 6)).astype(np.int8)
+    # the reference pads integers with NaN and fails: onnxruntime instead
+    check("MaxPool", [("x", xi)], {"kernel_shape": [2, 2], "pads": [1, 0, 0, 1]}, opset=12, against="onnxruntime")
+
+
+AVG_CASES = [
+    dict(kernel_shape=[3, 3], strides=[2, 2], pads=[0, 1, 2, 1]),
+    dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1),
+    dict(kernel_shape=[2, 3], strides=[2, 2], pads=[0, 1, 1, 2], ceil_mode=1),
+    dict(kernel_shape=[3, 3], strides=[2, 1], dilations=[2, 2], pads=[1, 2, 1, 0]),
+    dict(kernel_shape=[2, 2], strides=[2, 2], dilations=[2, 1], ceil_mode=1),
+    dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"),
+]
+
+
+@pytest.mark.parametrize("count_include_pad", [0, 1])
+@pytest.mark.parametrize("attrs", AVG_CASES)
+def test_averagepool(attrs, count_include_pad):
+    check("AveragePool", [("x", _x((2, 3, 7, 8)))], {**attrs, "count_include_pad": count_include_pad}, opset=19)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_lppool(p):
+    attrs = {"kernel_shape": [3, 2], "strides": [2, 1], "pads": [1, 0, 0, 1], "p": p, "dilations": [1, 2]}
+    check("LpPool", [("x", _x((2, 2, 6, 7)))], attrs, opset=18, rtol=1e-4)
