@@ -262,6 +262,47 @@ def _print_run(r: dict) -> None:
             console.print(f"  vs {r['compare']['engine']}: output {k} relative L2 error {v:.2e}")
 
 
+@app.command("profile")
+@_friendly_errors
+def profile_cmd(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    dtype: str = typer.Option("fp32", "--dtype", help="execution dtype: fp32, fp16 or int8 (bytes, energy costs, roofline peak)"),
+    batch: int = typer.Option(1, "--batch", min=1, help="batch size the symbolic batch axis is set to"),
+    top: int = typer.Option(10, "--top", min=1, help="nodes listed, most costly first"),
+    energy_table: Optional[Path] = typer.Option(None, "--energy-table", help="JSON/YAML file overriding the 45 nm energy table"),
+    cache_size: Optional[int] = typer.Option(None, "--cache-size", min=0, help="on-chip SRAM bytes of the memory model (default 1 MiB)"),
+    roofline: bool = typer.Option(True, "--roofline/--no-roofline", help="place nodes on this machine's roofline (measured once, cached)"),
+    threads: int = typer.Option(2, "--threads", min=1, help="threads of the roofline measurement"),
+    measured_ms: Optional[float] = typer.Option(None, "--measured-ms", help="measured latency, to report efficiency = floor / measured"),
+    html_path: Optional[Path] = typer.Option(None, "--html", help="also write an HTML report with charts to this file"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+):
+    """Parameters, MACs, memory, energy and roofline time of a model, per node and in total."""
+    from .analysis import profile
+    from .analysis.report import html_page, rich_report
+
+    options = {} if cache_size is None else {"cache_bytes": cache_size}
+    result = profile(
+        model,
+        batch=batch,
+        dtype=dtype,
+        energy=str(energy_table) if energy_table else None,
+        machine=None if roofline else False,
+        threads=threads,
+        measured_s=measured_ms / 1e3 if measured_ms else None,
+        **options,
+    )
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(html_page(result, top=max(top, 20)), encoding="utf-8")
+    if as_json:
+        return _print_json(result.to_dict())
+    for renderable in rich_report(result, top):
+        console.print(renderable)
+    if html_path is not None:
+        console.print(f"wrote [bold]{html_path}[/]")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
