@@ -40,6 +40,8 @@ class ConvSpec:
     dilation: tuple[int, ...]
     pads: tuple[int, ...]
     groups: int = 1
+    #: element type of weight and input, when known at load time (None: unknown).
+    dtype: Optional[torch.dtype] = None
 
     @property
     def ndim(self) -> int:
@@ -65,6 +67,7 @@ class ConvSpec:
             dilation=tuple(dilation) if dilation is not None else (1,) * n,
             pads=tuple(pads) if pads is not None else (0,) * (2 * n),
             groups=groups,
+            dtype=weight.dtype,
         )
 
 

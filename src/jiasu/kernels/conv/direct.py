@@ -25,7 +25,9 @@ class Direct(ConvAlgorithm):
         conv = _CONV[spec.ndim]
         stride, dilation, groups = spec.stride, spec.dilation, spec.groups
         sym = spec.symmetric_pads
+        # .contiguous(): torch 2.13's CPU conv segfaults on some channels_last inputs
+        # with a bias (a no-op for the NCHW tensors the engine normally passes).
         if sym is not None:
-            return lambda x: conv(x, weight, bias, stride, sym, dilation, groups)
+            return lambda x: conv(x.contiguous(), weight, bias, stride, sym, dilation, groups)
         # torch's conv only pads symmetrically; pad explicitly first when ONNX asks otherwise.
-        return lambda x: conv(pad_input(x, spec), weight, bias, stride, 0, dilation, groups)
+        return lambda x: conv(pad_input(x.contiguous(), spec), weight, bias, stride, 0, dilation, groups)

@@ -4,7 +4,7 @@ from typing import Optional
 import torch
 
 from ...errors import AlgorithmError
-from ..base import Kernel
+from ..base import TORCH_DTYPES, Kernel
 from ..conv import ConvSpec, get_algorithm
 
 
@@ -50,6 +50,12 @@ class Conv(Kernel):
         self.algorithm = self._choose(node, ctx, w_shape)
         self._prepared: dict[tuple, callable] = {}
 
+    def _dtype(self):
+        if self.weight is not None:
+            return self.weight.dtype
+        dtype = self.node.inputs[1].dtype
+        return TORCH_DTYPES.get(dtype) if dtype is not None else None
+
     def _spec(self, weight_shape, pads) -> ConvSpec:
         """The spec as algorithms see it: 1-D lifted to 2-D (height 1) for non-direct algorithms."""
         out_c, in_per_group = int(weight_shape[0]), int(weight_shape[1])
@@ -57,7 +63,9 @@ class Conv(Kernel):
         if self.ndim == 1:
             kernel, stride, dilation = [1] + kernel, [1] + stride, [1] + dilation
             pads = [0, pads[0], 0, pads[1]]
-        return ConvSpec(in_per_group * self.group, out_c, tuple(kernel), tuple(stride), tuple(dilation), tuple(pads), self.group)
+        return ConvSpec(
+            in_per_group * self.group, out_c, tuple(kernel), tuple(stride), tuple(dilation), tuple(pads), self.group, self._dtype()
+        )
 
     def _choose(self, node, ctx, w_shape):
         per_node = ctx.options.get("conv_algorithms") or {}
