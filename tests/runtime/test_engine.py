@@ -134,3 +134,45 @@ def test_run_numpy_returns_arrays_the_caller_owns():
     first = engine.run_numpy({"x": np.zeros(1, np.float32)})["y"]
     first[:] = 0
     np.testing.assert_array_equal(engine.run_numpy({"x": np.zeros(1, np.float32)})["y"], [1.0, 2.0])
+
+
+def test_conv_prepares_once_when_weights_reach_it_through_identity(monkeypatch):
+    """The exporter routes shared initializers through Identity; the weight transform must still run once."""
+    from jiasu.kernels.conv import CONV_ALGORITHMS
+
+    rng = np.random.default_rng(0)
+    w = onnx.numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    b = onnx.numpy_helper.from_array(np.zeros(4, np.float32), "b")
+    nodes = [
+        helper.make_node("Identity", ["w"], ["w_alias"], name="idw"),
+        helper.make_node("Identity", ["b"], ["b_alias"], name="idb"),
+        helper.make_node("Conv", ["x", "w_alias", "b_alias"], ["y"], name="conv0", pads=[1, 1, 1, 1]),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])
+    model = jiasu.load(make_model(nodes, [x], [y], [w, b]))
+    calls = []
+    algo = CONV_ALGORITHMS["winograd"]
+    original = type(algo).prepare
+    monkeypatch.setattr(type(algo), "prepare", lambda self, *a: calls.append(1) or original(self, *a))
+    engine = jiasu.Engine(model, conv_algorithm="winograd")
+    feeds = jiasu.example_feeds(model)
+    first = engine.run_numpy(feeds)["y"]
+    engine.run(feeds)
+    assert len(calls) == 1
+    assert relative_l2(first, run_onnxruntime(model, feeds)["y"]) < 1e-5
+
+
+@pytest.mark.parametrize("algo", ["direct", "winograd", "im2col"])
+def test_conv_with_constant_weight_and_runtime_bias(algo):
+    rng = np.random.default_rng(1)
+    w = onnx.numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], name="conv0", pads=[1, 1, 1, 1])]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4, 8, 8])
+    model = jiasu.load(make_model(nodes, [x, b], [y], [w]))
+    engine = jiasu.Engine(model, conv_algorithm=algo)
+    for seed in (0, 1):  # the second run reuses the cached weight transform with a new bias
+        feeds = {"x": rng.standard_normal((2, 3, 8, 8)).astype(np.float32), "b": rng.standard_normal(4).astype(np.float32)}
+        assert relative_l2(engine.run_numpy(feeds)["y"], run_onnxruntime(model, feeds)["y"]) < 1e-5

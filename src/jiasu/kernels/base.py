@@ -99,11 +99,21 @@ class Kernel:
         return value
 
     def const_input(self, index: int) -> Optional[torch.Tensor]:
-        """Input ``index`` as a tensor if it is a constant (initializer), else None."""
+        """Input ``index`` as a tensor if it is a constant, else None.
+
+        Looks through Identity nodes: the TorchScript exporter feeds de-duplicated
+        initializers (equal biases, say) to their users through Identity, and a
+        weight must still count as constant for load-time transforms to apply.
+        """
         if index >= len(self.node.inputs):
             return None
         value = self.node.inputs[index]
-        if value is None or value.const_value is None:
+        while value is not None and value.const_value is None:
+            producer = value.producer()
+            if producer is None or producer.op_type != "Identity" or producer.domain != "":
+                return None
+            value = producer.inputs[0]
+        if value is None:
             return None
         return to_torch(value.const_value, self.ctx.device)
 

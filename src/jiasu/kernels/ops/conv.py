@@ -105,11 +105,15 @@ class Conv(Kernel):
         else:
             spec = ConvSpec.from_weight(weight, stride=self.strides, dilation=self.dilations, pads=pads, groups=self.group)
             fn = self.algorithm.prepare(weight, bias, spec)
-        if self.weight is not None and self.bias_is_const:
+        if self.weight is not None:
             self._prepared[key] = fn
         return fn
 
     def run(self, x, w, b=None):
-        weight = self.weight if self.weight is not None else w
-        bias = self.bias if self.bias is not None else b
-        return (self._fn(x, weight, bias)(x),)
+        if self.weight is None:
+            return (self._fn(x, w, b)(x),)
+        if self.bias_is_const:
+            return (self._fn(x, self.weight, self.bias)(x),)
+        # Constant weight, run-time bias: keep the (cached) weight transform, add the bias after.
+        y = self._fn(x, self.weight, None)(x)
+        return (y + b.reshape((1, -1) + (1,) * (y.dim() - 2)),)
