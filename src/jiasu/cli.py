@@ -252,7 +252,7 @@ def _print_run(r: dict) -> None:
         fell = [a for a in r["algorithms"] if a["fallback_reason"]]
         if fell:
             table = Table(title="Conv nodes that fell back to direct")
-            table.add_column("node")
+            table.add_column("node", overflow="fold")
             table.add_column("why")
             for a in fell:
                 table.add_row(a["node"], a["fallback_reason"])
