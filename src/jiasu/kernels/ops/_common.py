@@ -62,5 +62,14 @@ def axes_from(kernel: Kernel, inputs: Sequence[Optional[torch.Tensor]], input_in
     return None
 
 
+def static_axes(kernel: Kernel, input_index: int = 1, attr: str = "axes") -> Optional[list[int]]:
+    """Axes known at build time: a constant input (newer opsets) or the attribute (older); None otherwise."""
+    const = kernel.const_input(input_index)
+    if const is not None:
+        return as_ints(const)
+    value = kernel.attr(attr)
+    return [int(a) for a in value] if value is not None else None
+
+
 def as_ints(t: torch.Tensor) -> list[int]:
     return [int(v) for v in t.reshape(-1).tolist()]

@@ -1,5 +1,5 @@
 from ..base import Kernel
-from ._common import as_ints
+from ._common import as_ints, static_axes
 
 
 class Unsqueeze(Kernel):
@@ -7,11 +7,7 @@ class Unsqueeze(Kernel):
 
     def __init__(self, node, ctx):
         super().__init__(node, ctx)
-        axes = self.attr("axes")
-        const = self.const_input(1) if self.has_input(1) else None
-        if const is not None:
-            axes = as_ints(const)
-        self.axes = [int(a) for a in axes] if axes is not None else None
+        self.axes = static_axes(self)
 
     def run(self, x, axes=None):
         dims = self.axes if self.axes is not None else as_ints(axes)
