@@ -176,3 +176,9 @@ def test_conv_with_constant_weight_and_runtime_bias(algo):
     for seed in (0, 1):  # the second run reuses the cached weight transform with a new bias
         feeds = {"x": rng.standard_normal((2, 3, 8, 8)).astype(np.float32), "b": rng.standard_normal(4).astype(np.float32)}
         assert relative_l2(engine.run_numpy(feeds)["y"], run_onnxruntime(model, feeds)["y"]) < 1e-5
+
+
+def test_each_initializer_lives_on_the_device_once(conv_relu_model):
+    engine = jiasu.Engine(jiasu.load(conv_relu_model))
+    conv = engine.steps[0].kernel
+    assert any(t is conv.weight for t in engine._constants.values())

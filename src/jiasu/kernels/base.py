@@ -66,6 +66,9 @@ class BuildContext:
     device: torch.device
     opset: int
     options: dict[str, Any] = field(default_factory=dict)
+    #: constant tensors by value name, shared by the engine and every kernel so
+    #: each initializer lives on the device once.
+    constants: dict[str, torch.Tensor] = field(default_factory=dict)
     # Filled by kernels that make a choice worth reporting (Conv's algorithm).
     choice: Optional[str] = None
     reason: Optional[str] = None
@@ -115,7 +118,10 @@ class Kernel:
             value = producer.inputs[0]
         if value is None:
             return None
-        return to_torch(value.const_value, self.ctx.device)
+        tensor = self.ctx.constants.get(value.name)
+        if tensor is None:
+            tensor = self.ctx.constants[value.name] = to_torch(value.const_value, self.ctx.device)
+        return tensor
 
     def has_input(self, index: int) -> bool:
         return index < len(self.node.inputs) and self.node.inputs[index] is not None and self.node.inputs[index].name != ""

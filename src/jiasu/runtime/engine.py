@@ -61,9 +61,10 @@ class Engine:
             return slots.setdefault(value.name, len(slots))
 
         self._constants: dict[int, torch.Tensor] = {}
+        shared: dict[str, torch.Tensor] = {}
         for name, value in graph.initializers.items():
             if value.const_value is not None:
-                self._constants[slot(value)] = to_torch(value.const_value, self.device)
+                shared[name] = self._constants[slot(value)] = to_torch(value.const_value, self.device)
         init_names = set(graph.initializers)
         # Inputs that are also initializers (old exporters list weights as inputs) are optional overrides.
         self.inputs = [v for v in graph.inputs if v.name not in init_names]
@@ -74,7 +75,7 @@ class Engine:
         self.steps: list[_Step] = []
         self.choices: list[NodeChoice] = []
         for node in graph:
-            ctx = BuildContext(device=self.device, opset=self.opset, options=ctx_options)
+            ctx = BuildContext(device=self.device, opset=self.opset, options=ctx_options, constants=shared)
             cls = get_kernel(node.domain, node.op_type, node_name=node.name, opset=self.opset)
             kernel = cls(node, ctx)
             ins = [slot(v) if v is not None and v.name else None for v in node.inputs]
