@@ -67,9 +67,9 @@ def zoo_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
         return _print_json(rows)
     table = Table(title="jiasu model zoo (use as zoo:NAME, options as zoo:NAME?key=value)")
     for col in ("name", "task", "input", "options", "description"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in rows:
-        opts = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+        opts = "\n".join(f"{k}={v}" for k, v in r["options"].items())
         table.add_row(r["name"], r["task"], "x".join(map(str, r["input_shape"])), opts, r["description"])
     console.print(table)
 
