@@ -8,6 +8,7 @@ and exit with status 2, never a traceback.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import json
 import sys
@@ -301,6 +302,114 @@ def profile_cmd(
         console.print(renderable)
     if html_path is not None:
         console.print(f"wrote [bold]{html_path}[/]")
+
+
+@app.command("bench")
+@_friendly_errors
+def bench_cmd(
+    model: Optional[str] = typer.Argument(None, help=MODEL_HELP),
+    backends: str = typer.Option(
+        "jiasu,onnxruntime,openvino,torch", "--backends", help="comma-separated backends (see --list-backends); each with default options"
+    ),
+    list_backends: bool = typer.Option(False, "--list-backends", help="list the backends, whether they are installed, and their options; then exit"),
+    configs: List[str] = typer.Option(
+        [], "--config", help="a configuration BACKEND:KEY=VALUE[,KEY=VALUE]; A|B sweeps a value; repeatable, added to --backends"
+    ),
+    batch: str = typer.Option("1,8,64", "--batch", help="comma-separated batch sizes"),
+    repeats: int = typer.Option(20, "--repeats", min=1, help="timed runs per (configuration, batch)"),
+    warmup: int = typer.Option(3, "--warmup", min=0, help="untimed runs before the timed ones"),
+    threads: int = typer.Option(0, "--threads", min=0, help="threads for every backend (0: all usable cores)"),
+    timeout: float = typer.Option(300.0, "--timeout", help="seconds allowed per (configuration, batch), compile included"),
+    tolerance: float = typer.Option(1e-3, "--tolerance", help="largest relative L2 error vs ONNX Runtime before a result is a mismatch"),
+    # In one process, libraries disturb each other: after jiasu, ONNX Runtime and OpenVINO had run, torch eager took
+    # 134 instead of ~30 ms per image on resnet18 (2-core VM, benchmarks/RESULTS.md). Isolation costs seconds.
+    isolate: bool = typer.Option(
+        True, "--isolate/--no-isolate", help="run each configuration in a fresh process (a few seconds each; fair and crash-proof)"
+    ),
+    store: Optional[Path] = typer.Option(None, "--store", help="append the run and its results to this JSONL file"),
+    report: List[Path] = typer.Option([], "--report", "-o", help="also write a report (.html, .csv, .json or .md); repeatable"),
+    gemm_peak: bool = typer.Option(False, "--gemm-peak", help="record this machine's measured FP32 GEMM peak (cached after the first time)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the generated inputs"),
+    as_json: bool = typer.Option(False, "--json", help="print the run and its results as JSON"),
+):
+    """Time a model on several backends at several batch sizes; failures are results, not crashes.
+
+    A configuration is BACKEND or BACKEND:KEY=VALUE[,KEY=VALUE...], e.g.
+    --config 'jiasu:conv_algorithm=winograd' or --config 'onnxruntime:graph_optimization_level=basic,spinning=false';
+    VALUE may be A|B|C to make one configuration per value. Results print as BACKEND[KEY=VALUE,...].
+    """
+    if list_backends:
+        from .backends import BACKENDS
+
+        for name, cls in BACKENDS.items():
+            reason = cls.unavailable_reason()
+            console.print(f"[bold]{name}[/]: {escape(cls.description)}" + (f" [red](unavailable: {escape(reason)})[/]" if reason else ""))
+            for key, d in cls.Options.describe().items():
+                choices = f"; one of {', '.join(map(str, d['choices']))}" if "choices" in d else ""
+                console.print(f"  {key} ({d['type']}, default {d['default']!r}{choices}): {escape(d['help'])}", highlight=False)
+        return
+    if model is None:
+        raise JiasuError("bench needs a MODEL (an .onnx file or zoo:NAME); or --list-backends to see the backends")
+    from rich.progress import Progress
+
+    from .bench import BenchSettings, parse_configurations, run_sweep
+    from .bench.sweep import parse_batches, stdout_to_stderr
+    from .report import FORMATS, rich_table, write_report
+
+    for out in report:  # before minutes of measuring, not after
+        if out.suffix.lower() not in FORMATS:
+            raise JiasuError(f"--report {out}: unknown format {out.suffix or '(no suffix)'!r}; use one of {', '.join(FORMATS)}")
+    specs = [b for b in (s.strip() for s in backends.split(",")) if b] + list(configs)
+    configurations = parse_configurations(specs)
+    batches = parse_batches(batch)
+    settings = BenchSettings(
+        threads=threads, repeats=repeats, warmup=warmup, timeout_s=timeout, tolerance=tolerance, isolate=isolate, seed=seed
+    )
+    # With --json the progress bar goes to stderr, and so does whatever libraries print on fd 1.
+    progress_console = err_console if as_json else console
+    with Progress(console=progress_console, transient=True) as progress:
+        task = progress.add_task("benchmarking", total=len(configurations) * len(batches))
+
+        def on_result(r) -> None:
+            progress.update(task, advance=1, description=f"{r.configuration} batch {r.batch}: {r.status}")
+
+        with stdout_to_stderr() if as_json else contextlib.nullcontext():
+            sweep = run_sweep(model, configurations, batches, settings, store=store, gemm_peak=gemm_peak, on_result=on_result)
+    if report:
+        from .bench.store import Store
+
+        source = Store(runs={sweep.run["run_id"]: sweep.run}, results=list(sweep.results))
+        write_report(source, report)
+    if as_json:
+        from .bench.store import json_safe
+
+        return _print_json(json_safe(sweep.to_dict()))
+    console.print(rich_table(sweep.results, title=f"{sweep.run['model']} ({settings.resolved_threads()} threads, {repeats} runs)"))
+    for out in report:
+        console.print(f"wrote [bold]{out}[/]")
+    if store is not None:
+        console.print(f"appended to [bold]{store}[/]")
+
+
+@app.command("report")
+@_friendly_errors
+def report_cmd(
+    results: List[Path] = typer.Argument(..., help="JSONL results files written by `jiasu bench --store`"),
+    output: List[Path] = typer.Option(..., "--output", "-o", help="report file: .html, .csv, .json or .md; repeatable"),
+    all_results: bool = typer.Option(False, "--all", help="every result line, not only the latest per (model, configuration, batch, threads)"),
+    figures: Optional[Path] = typer.Option(None, "--figures", help="also write the plots as PNG files into this directory"),
+):
+    """Write an HTML report (plots, table, environment) or a CSV/JSON/Markdown export from stored results."""
+    from .bench.store import load
+    from .report import save_figures, write_report
+
+    store = load(results)
+    chosen = store.results if all_results else store.latest()
+    for out in write_report(store, output, results=chosen):
+        console.print(f"wrote [bold]{out}[/]")
+    if figures is not None:
+        for path in save_figures(chosen, figures):
+            console.print(f"wrote [bold]{path}[/]")
 
 
 def main() -> None:  # pragma: no cover - console entry point

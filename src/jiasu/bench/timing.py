@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,10 @@ class Timing:
 
     def per_item(self, batch: int) -> float:
         return self.median / batch
+
+    def throughput(self, batch: int) -> float:
+        """Items per second at the median time."""
+        return batch / self.median
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,15 +47,43 @@ def summarize(samples: list[float]) -> Timing:
     )
 
 
-def measure(fn: Callable[[], object], repeats: int = 10, warmup: int = 2, clock: Callable[[], float] = time.perf_counter) -> Timing:
-    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed."""
+class MeasureTimeout(TimeoutError):
+    """``measure`` ran past its deadline; ``samples`` holds the timed calls that finished."""
+
+    def __init__(self, message: str, samples: list[float]):
+        super().__init__(message)
+        self.samples = samples
+
+
+def measure(
+    fn: Callable[[], object],
+    repeats: int = 10,
+    warmup: int = 2,
+    clock: Callable[[], float] = time.perf_counter,
+    deadline: Optional[float] = None,
+    samples: Optional[list[float]] = None,
+) -> Timing:
+    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed.
+
+    ``deadline`` (a ``clock()`` value) is checked after every call: past it,
+    :class:`MeasureTimeout` is raised. A call in progress is never interrupted.
+    Pass a list as ``samples`` to receive the raw per-call seconds.
+    """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    for _ in range(warmup):
+    samples = [] if samples is None else samples
+
+    def check(done: str) -> None:
+        if deadline is not None and clock() > deadline:
+            raise MeasureTimeout(f"ran past its deadline after {done}", samples)
+
+    for i in range(warmup):
         fn()
-    samples = []
-    for _ in range(repeats):
+        check(f"{i + 1} of {warmup} warm-up calls")
+    for i in range(repeats):
         start = clock()
         fn()
         samples.append(clock() - start)
+        if i + 1 < repeats:
+            check(f"{i + 1} of {repeats} timed calls")
     return summarize(samples)

@@ -1,0 +1,299 @@
+"""Measure one configuration at a list of batch sizes: compile, check, warm up, time.
+
+For each batch size (:func:`bench_one`):
+
+1. ``compile`` the backend for the model at this batch (timed: ``compile_s``);
+2. run it once on seeded example feeds (timed: ``first_run_s``, which holds lazy
+   work such as torch.compile's code generation) and compare the outputs with
+   the reference (ONNX Runtime on the same feeds): the largest relative L2
+   error over the outputs is recorded, and above ``tolerance`` the result is a
+   ``mismatch``;
+3. ``warmup`` untimed runs, then ``repeats`` timed runs (``time_ms`` per call,
+   ``per_image_ms`` = median / batch, ``throughput_per_s`` = batch / median);
+4. ``close``. Peak RSS is taken over steps 1-3 (see :mod:`jiasu.bench.memory`).
+
+Compile and first-run time never enter the per-image time. Every failure
+becomes a :class:`BenchResult` with its error; nothing here raises for a
+backend's sake. With ``isolate`` each configuration runs in a fresh process
+(multiprocessing spawn), so a crash or a hang costs one result, not the sweep:
+the worker is killed after ``timeout_s`` without a result, and the remaining
+batch sizes continue in a new worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import queue as queue_mod
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ..backends.base import Backend, BenchModel
+from ..errors import JiasuError
+from ..runtime.options import knob
+from ..runtime.reference import relative_l2
+from .config import Configuration
+from .environment import usable_cores
+from .memory import PeakRSS
+from .result import BenchResult
+from .timing import MeasureTimeout, measure
+
+Reference = Optional[Mapping[str, np.ndarray]]
+Emit = Callable[[BenchResult], None]
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """How every configuration of a sweep is measured (the same for all of them)."""
+
+    threads: int = knob(0, "threads given to every backend (0: all cores this process may use)")
+    repeats: int = knob(20, "timed runs per (configuration, batch)")
+    warmup: int = knob(3, "untimed runs before the timed ones (after the first, checked run)")
+    timeout_s: float = knob(
+        300.0,
+        "limit for one (configuration, batch), compile included; hard with isolate (the worker is killed), "
+        "otherwise checked between runs",
+    )
+    tolerance: float = knob(1e-3, "largest relative L2 error vs the reference before a result is a mismatch")
+    isolate: bool = knob(False, "run each configuration in its own process (spawn): crashes and hangs stay contained")
+    seed: int = knob(0, "seed of the generated example inputs")
+
+    def validate(self) -> None:
+        if self.repeats < 1:
+            raise JiasuError(f"repeats must be >= 1, got {self.repeats}")
+        if self.warmup < 0:
+            raise JiasuError(f"warmup must be >= 0, got {self.warmup}")
+        if self.threads < 0:
+            raise JiasuError(f"threads must be >= 0 (0: all cores), got {self.threads}")
+        if not self.timeout_s > 0:
+            raise JiasuError(f"timeout must be > 0 seconds, got {self.timeout_s}")
+        if not self.tolerance > 0:
+            raise JiasuError(f"tolerance must be > 0, got {self.tolerance}")
+
+    def resolved_threads(self) -> int:
+        return self.threads or usable_cores()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _error_text(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def example_feeds_for(model: BenchModel, batch: int, seed: int) -> dict[str, np.ndarray]:
+    from ..frontends.inputs import example_feeds
+
+    return example_feeds(model.ir, batch=batch, seed=seed)
+
+
+def reference_outputs(model: BenchModel, batch: int, seed: int, threads: int) -> dict[str, np.ndarray]:
+    """What every backend must reproduce: ONNX Runtime on the same seeded feeds."""
+    from ..runtime.reference import run_onnxruntime
+
+    return run_onnxruntime(model.onnx, example_feeds_for(model, batch, seed), threads=threads)
+
+
+def compare(outputs: Mapping[str, Any], reference: Mapping[str, np.ndarray]) -> tuple[float, Optional[str]]:
+    """Largest relative L2 error over the reference's outputs, and a message when an output is missing or misshapen."""
+    worst = 0.0
+    for name, expected in reference.items():
+        if name not in outputs:
+            return float("inf"), f"output {name!r} missing; the backend returned {', '.join(outputs) or 'nothing'}"
+        actual = np.asarray(outputs[name])
+        if actual.shape != expected.shape:
+            return float("inf"), f"output {name!r} has shape {actual.shape}, the reference {expected.shape}"
+        err = relative_l2(actual, expected)
+        if np.isnan(err):
+            return err, f"output {name!r} holds NaN"
+        worst = max(worst, err)
+    return worst, None
+
+
+def bench_one(
+    backend_cls: type[Backend],
+    config: Configuration,
+    model: BenchModel,
+    batch: int,
+    settings: BenchSettings,
+    reference: Reference,
+    threads: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> BenchResult:
+    """One configuration at one batch size (steps 1-4 of the module docstring), as a result, never an exception."""
+    result = BenchResult(
+        model=model.source,
+        configuration=config.label,
+        backend=config.backend,
+        batch=batch,
+        threads=threads,
+        repeats=settings.repeats,
+        warmup=settings.warmup,
+        tolerance=settings.tolerance,
+        isolated=settings.isolate,
+        started_at=_now(),
+    )
+    reason = backend_cls.unavailable_reason()
+    if reason:
+        result.status, result.error = "unavailable", reason
+        return result
+    phase = "options"
+    backend: Optional[Backend] = None
+    with PeakRSS() as memory:
+        try:
+            options = config.resolve(threads, backend_cls)
+            result.options = options.to_dict()
+            start = clock()
+            deadline = start + settings.timeout_s
+            phase = "example inputs"
+            bench_model = model.with_batch(batch)
+            feeds = example_feeds_for(bench_model, batch, settings.seed)
+            phase = "compile"
+            backend = backend_cls()
+            backend.compile(bench_model, options)
+            result.compile_s = clock() - start
+            phase = "first run"
+            start = clock()
+            outputs = backend.run(feeds)
+            result.first_run_s = clock() - start
+            if reference is not None:
+                result.rel_l2, problem = compare(outputs, reference)
+                if problem or not result.rel_l2 <= settings.tolerance:
+                    result.status = "mismatch"
+                    result.error = problem or (
+                        f"outputs differ from the reference (ONNX Runtime): relative L2 error {result.rel_l2:.3g} "
+                        f"> tolerance {settings.tolerance:g}"
+                    )
+            phase = "timed runs"
+            samples: list[float] = []
+            timing = measure(lambda: backend.run(feeds), settings.repeats, settings.warmup, clock=clock, deadline=deadline, samples=samples)
+            result.time_ms = {k: v * 1e3 for k, v in timing.to_dict().items() if k != "repeats"}
+            result.per_image_ms = timing.per_item(batch) * 1e3
+            result.throughput_per_s = timing.throughput(batch)
+            result.samples_ms = [s * 1e3 for s in samples]
+        except MeasureTimeout as e:
+            result.status = "timeout"
+            result.error = f"{e} (limit {settings.timeout_s:g} s for compile, check, warm-up and {settings.repeats} runs)"
+        except Exception as e:  # any backend failure is a result; KeyboardInterrupt still stops the sweep
+            result.status = "failed"
+            result.error = f"{phase} failed: {_error_text(e)}"
+        finally:
+            if backend is not None:
+                try:
+                    result.details = backend.details()
+                except Exception as e:  # details are best effort; a half-built backend may have none
+                    result.details = {"details_error": _error_text(e)}
+                try:
+                    backend.close()
+                except Exception as e:
+                    result.details["close_error"] = _error_text(e)
+    result.peak_rss_mb, result.baseline_rss_mb, result.memory_scope = memory.peak_mb, memory.baseline_mb, memory.scope
+    return result
+
+
+def bench_configuration(
+    backend_cls: type[Backend],
+    config: Configuration,
+    model: BenchModel,
+    batches: Sequence[int],
+    settings: BenchSettings,
+    references: Mapping[int, Reference],
+    emit: Emit,
+    clock: Callable[[], float] = time.perf_counter,
+) -> None:
+    """All batch sizes of one configuration, in this process or (``settings.isolate``) in a worker; each result goes to ``emit``."""
+    threads = settings.resolved_threads()
+    if settings.isolate and backend_cls.unavailable_reason() is None:
+        _bench_isolated(backend_cls, config, model, batches, settings, references, threads, emit)
+        return
+    for batch in batches:
+        emit(bench_one(backend_cls, config, model, batch, settings, references.get(batch), threads, clock))
+
+
+# ---- process isolation ---------------------------------------------------------------
+
+
+def _worker(backend_cls, config, model, batches, settings, references, threads, out) -> None:
+    for batch in batches:
+        out.put(bench_one(backend_cls, config, model, batch, settings, references.get(batch), threads).to_dict())
+    out.put(None)
+
+
+def _exit_text(code: Optional[int]) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _bench_isolated(backend_cls, config, model, batches, settings, references, threads, emit) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    pending = list(batches)
+    while pending:
+        out = ctx.Queue()
+        proc = ctx.Process(
+            target=_worker,
+            args=(backend_cls, config, model, pending, settings, {b: references.get(b) for b in pending}, threads, out),
+            name=f"jiasu-bench {config.label}",
+            daemon=True,
+        )
+        proc.start()
+        # The first batch's limit also covers starting the worker (importing torch: seconds).
+        deadline = time.monotonic() + settings.timeout_s
+        lost: Optional[str] = None
+        while pending:
+            try:
+                message = out.get(timeout=0.2)
+            except queue_mod.Empty:
+                if not proc.is_alive():
+                    try:  # a result may still be in the pipe
+                        message = out.get(timeout=1.0)
+                    except queue_mod.Empty:
+                        lost = f"crashed: the worker process died ({_exit_text(proc.exitcode)}) while running batch {pending[0]}"
+                        break
+                elif time.monotonic() > deadline:
+                    lost = f"timeout: no result within {settings.timeout_s:g} s for batch {pending[0]}; the worker process was killed"
+                    break
+                else:
+                    continue
+            if message is None:
+                break
+            result = BenchResult.from_dict(message)
+            pending.remove(result.batch)
+            emit(result)
+            deadline = time.monotonic() + settings.timeout_s
+        if proc.is_alive() and lost:
+            proc.kill()
+        proc.join(timeout=10)
+        out.close()
+        if lost:
+            status = "crashed" if lost.startswith("crashed") else "timeout"
+            batch = pending.pop(0)
+            emit(
+                BenchResult(
+                    model=model.source,
+                    configuration=config.label,
+                    backend=config.backend,
+                    batch=batch,
+                    status=status,
+                    error=lost.partition(": ")[2],
+                    threads=threads,
+                    repeats=settings.repeats,
+                    warmup=settings.warmup,
+                    tolerance=settings.tolerance,
+                    isolated=True,
+                    started_at=_now(),
+                )
+            )

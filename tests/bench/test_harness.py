@@ -1,0 +1,134 @@
+"""The harness against fake backends: statistics from known run times, failures as results, the agreement check."""
+
+import math
+
+import pytest
+
+from jiasu.bench import BenchSettings, Configuration, run_sweep
+from jiasu.bench.harness import bench_one, reference_outputs
+from jiasu.bench.store import load
+
+from .fakes import (
+    BrokenCompileBackend,
+    FakeClock,
+    MissingOutputBackend,
+    NotInstalledBackend,
+    ScriptedBackend,
+    SleepBackend,
+    WrongBackend,
+    relu_model,
+)
+
+
+def one(cls, batch=4, clock=None, **settings):
+    model = relu_model()
+    s = BenchSettings(threads=1, **settings)
+    kwargs = {"clock": clock} if clock else {}
+    return bench_one(cls, Configuration(cls.name), model, batch, s, reference_outputs(model, batch, s.seed, 1), 1, **kwargs)
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(ScriptedBackend, "clock", clock)
+    return clock
+
+
+def test_statistics_from_known_run_times(scripted, monkeypatch):
+    # checked first run 1 s, two warm-up runs of 5 s, then five timed runs of 10..50 ms (shuffled)
+    monkeypatch.setattr(ScriptedBackend, "durations", [1.0, 5.0, 5.0, 0.010, 0.050, 0.020, 0.040, 0.030])
+    r = one(ScriptedBackend, batch=4, clock=scripted, repeats=5, warmup=2)
+    assert r.status == "ok" and r.error is None
+    assert r.time_ms == pytest.approx({"median": 30.0, "p10": 14.0, "p90": 46.0, "min": 10.0, "mean": 30.0})
+    assert r.samples_ms == pytest.approx([10.0, 50.0, 20.0, 40.0, 30.0])
+    assert r.per_image_ms == pytest.approx(7.5)
+    assert r.throughput_per_s == pytest.approx(4 / 0.030)
+    # compile and the first run are reported apart and never enter the per-image time
+    assert r.compile_s == pytest.approx(0.5)
+    assert r.first_run_s == pytest.approx(1.0)
+    assert r.rel_l2 == 0.0
+    assert (r.repeats, r.warmup, r.threads, r.batch) == (5, 2, 1, 4)
+    assert r.options == {"threads": 1}
+
+
+def test_real_sleep_times():
+    r = one(SleepBackend, batch=2, repeats=3, warmup=1)
+    assert r.status == "ok"
+    assert 20.0 <= r.time_ms["min"] <= r.time_ms["median"] < 60.0
+    assert r.per_image_ms == pytest.approx(r.time_ms["median"] / 2)
+    assert r.peak_rss_mb > 0
+
+
+def test_timeout_is_a_result(scripted, monkeypatch):
+    monkeypatch.setattr(ScriptedBackend, "durations", [10.0])
+    r = one(ScriptedBackend, clock=scripted, repeats=5, warmup=2, timeout_s=15)
+    assert r.status == "timeout"
+    assert r.error == "ran past its deadline after 1 of 2 warm-up calls (limit 15 s for compile, check, warm-up and 5 runs)"
+    assert r.time_ms is None and not r.timed
+
+
+def test_failing_backend_is_recorded_not_raised():
+    r = one(BrokenCompileBackend, repeats=2)
+    assert r.status == "failed"
+    assert r.error == "compile failed: RuntimeError: no kernel for Relu"
+    assert r.per_image_ms is None
+
+
+def test_agreement_check_catches_wrong_numbers():
+    r = one(WrongBackend, repeats=2, warmup=0)
+    assert r.status == "mismatch"
+    assert r.rel_l2 == pytest.approx(0.1, rel=1e-5)
+    assert r.error == "outputs differ from the reference (ONNX Runtime): relative L2 error 0.1 > tolerance 0.001"
+    assert r.timed  # still timed, but flagged: its numbers are wrong
+
+
+def test_agreement_within_a_loose_tolerance_is_ok():
+    r = one(WrongBackend, repeats=2, warmup=0, tolerance=0.2)
+    assert r.status == "ok" and r.error is None
+
+
+def test_missing_output_is_a_mismatch():
+    r = one(MissingOutputBackend, repeats=1, warmup=0)
+    assert r.status == "mismatch"
+    assert math.isinf(r.rel_l2)
+    assert r.error == "output 'y' missing; the backend returned z"
+
+
+def test_unavailable_backend_names_the_install_command():
+    r = one(NotInstalledBackend)
+    assert r.status == "unavailable"
+    assert r.error == "backend 'notinstalled' needs the Python package jiasu_no_such_package; install with: pip install jiasu-no-such-package"
+
+
+def test_isolated_crash_costs_one_result_per_batch():
+    model = relu_model()
+    settings = BenchSettings(threads=1, repeats=1, warmup=0, isolate=True, timeout_s=60)
+    run = run_sweep(model, [Configuration("crashy")], [1, 2], settings)
+    assert [(r.batch, r.status, r.error) for r in run.results] == [
+        (1, "crashed", "the worker process died (exit code 3) while running batch 1"),
+        (2, "crashed", "the worker process died (exit code 3) while running batch 2"),
+    ]
+
+
+def test_sweep_goes_on_after_failures_and_streams_to_the_store(tmp_path):
+    store = tmp_path / "results.jsonl"
+    configs = [Configuration("broken"), Configuration("wrong"), Configuration("notinstalled"), Configuration("sleepy")]
+    seen = []
+    run = run_sweep(relu_model(), configs, "1,2", BenchSettings(threads=1, repeats=2, warmup=0), store=store, on_result=seen.append)
+    statuses = [(r.configuration, r.batch, r.status) for r in run.results]
+    assert statuses == [
+        ("broken", 1, "failed"), ("broken", 2, "failed"),
+        ("wrong", 1, "mismatch"), ("wrong", 2, "mismatch"),
+        ("notinstalled", 1, "unavailable"), ("notinstalled", 2, "unavailable"),
+        ("sleepy", 1, "ok"), ("sleepy", 2, "ok"),
+    ]  # fmt: skip
+    assert seen == run.results
+    loaded = load(store)
+    assert list(loaded.runs) == [run.run["run_id"]]
+    assert [(r.configuration, r.batch, r.status) for r in loaded.results] == statuses
+    header = loaded.runs[run.run["run_id"]]
+    assert header["settings"]["threads"] == 1 and header["batches"] == [1, 2]
+    env = header["environment"]
+    assert env["cpu"]["model"] and env["cpu"]["usable_cores"] >= 1
+    assert env["libraries"]["torch"] and env["libraries"]["onnxruntime"]
+    assert isinstance(env["load_average_1m"], float)
