@@ -6,6 +6,16 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from typer.testing import CliRunner
+
+from jiasu.cli import app
+
+_runner = CliRunner()
+
+
+def invoke(*args):
+    """Run the jiasu CLI in-process with ``args`` (any objects, turned into strings)."""
+    return _runner.invoke(app, [str(a) for a in args])
 
 
 def make_model(nodes, inputs, outputs, initializers=(), opset: int = 17) -> onnx.ModelProto:
@@ -28,6 +38,14 @@ def conv_relu_model() -> onnx.ModelProto:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 8, 8])
     return make_model(nodes, [x], [y], [w, b])
+
+
+@pytest.fixture
+def model_path(tmp_path, conv_relu_model):
+    """``conv_relu_model`` saved as an .onnx file."""
+    path = tmp_path / "m.onnx"
+    onnx.save(conv_relu_model, path)
+    return path
 
 
 def pytest_configure(config):

@@ -2,24 +2,8 @@
 
 import json
 
-import onnx
-import pytest
-from typer.testing import CliRunner
 
-from jiasu.cli import app
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture
-def model_path(tmp_path, conv_relu_model):
-    path = tmp_path / "m.onnx"
-    onnx.save(conv_relu_model, path)
-    return path
+from ..conftest import invoke
 
 
 def test_bench_json_store_and_report(tmp_path):
