@@ -1,7 +1,4 @@
 import math
-from typing import Optional
-
-import torch
 
 from ...errors import AlgorithmError
 from ..base import TORCH_DTYPES, Kernel
