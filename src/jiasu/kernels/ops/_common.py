@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -46,6 +48,20 @@ def variadic(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], doc: str 
             return (out,)
 
     return _Variadic
+
+
+def same_pads(spatial, kernel, stride, dilation, mode: str) -> list[int]:
+    """Explicit ONNX pads (begins then ends) for auto_pad SAME_UPPER / SAME_LOWER.
+
+    The output is ceil(size / stride); SAME_UPPER puts the odd extra pixel of padding at the end, SAME_LOWER at the beginning.
+    """
+    begins, ends = [], []
+    for size, k, s, d in zip(spatial, kernel, stride, dilation):
+        total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        small, big = total // 2, total - total // 2
+        begins.append(small if mode == "SAME_UPPER" else big)
+        ends.append(big if mode == "SAME_UPPER" else small)
+    return begins + ends
 
 
 def norm_axis(axis: int, rank: int) -> int:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
 from ..base import Kernel
+from ._common import same_pads
 
 
 class PoolBase(Kernel):
@@ -28,15 +27,7 @@ class PoolBase(Kernel):
             return self.pads
         if self.auto_pad == "VALID":
             return [0] * (2 * self.n)
-        begins, ends = [], []
-        for size, k, s, d in zip(spatial, self.kernel, self.strides, self.dilations):
-            out = math.ceil(size / s)
-            total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-            small, big = total // 2, total - total // 2
-            # SAME_UPPER puts the extra pixel at the end, SAME_LOWER at the beginning.
-            begins.append(small if self.auto_pad == "SAME_UPPER" else big)
-            ends.append(big if self.auto_pad == "SAME_UPPER" else small)
-        return begins + ends
+        return same_pads(spatial, self.kernel, self.strides, self.dilations, self.auto_pad)
 
     def output_sizes(self, spatial: list[int], pads: list[int]) -> list[int]:
         """ONNX output size per spatial dim; with ceil_mode the last window must start inside input + begin pad."""

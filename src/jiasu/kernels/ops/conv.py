@@ -1,19 +1,7 @@
-import math
-
 from ...errors import AlgorithmError
 from ..base import TORCH_DTYPES, Kernel
 from ..conv import ConvSpec, get_algorithm
-
-
-def same_pads(spatial, kernel, stride, dilation, mode: str) -> list[int]:
-    """Explicit ONNX pads (begins then ends) for auto_pad SAME_UPPER / SAME_LOWER."""
-    begins, ends = [], []
-    for size, k, s, d in zip(spatial, kernel, stride, dilation):
-        total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
-        small, big = total // 2, total - total // 2
-        begins.append(small if mode == "SAME_UPPER" else big)
-        ends.append(big if mode == "SAME_UPPER" else small)
-    return begins + ends
+from ._common import same_pads
 
 
 class Conv(Kernel):
