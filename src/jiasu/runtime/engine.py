@@ -68,6 +68,8 @@ class Engine:
         init_names = set(graph.initializers)
         # Inputs that are also initializers (old exporters list weights as inputs) are optional overrides.
         self.inputs = [v for v in graph.inputs if v.name not in init_names]
+        self._declared = {v.name: v for v in self.inputs}
+        self._feedable = {v.name for v in graph.inputs}  # declared inputs plus overridable initializers
         self._input_slots = [slot(v) for v in graph.inputs]
         self.outputs = list(graph.outputs)
 
@@ -123,8 +125,8 @@ class Engine:
 
     # ---- running -------------------------------------------------------------------
     def _check_feeds(self, feeds: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        declared = {v.name: v for v in self.inputs}
-        unknown = [k for k in feeds if k not in declared and k not in {v.name for v in self.model.graph.inputs}]
+        declared = self._declared
+        unknown = [k for k in feeds if k not in self._feedable]
         if unknown:
             raise InputError(f"unknown input {unknown[0]!r}; the model's inputs are: {', '.join(declared)}")
         missing = [k for k in declared if k not in feeds]
