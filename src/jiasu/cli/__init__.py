@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import JiasuError
+from ..errors import JiasuError
 
 app = typer.Typer(
     add_completion=False,
@@ -56,7 +56,7 @@ def _print_json(data) -> None:
 @_friendly_errors
 def zoo_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """List the built-in model zoo."""
-    from . import zoo
+    from .. import zoo
 
     rows = []
     for name in zoo.names():
@@ -83,7 +83,7 @@ def export_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ):
     """Export a zoo model to an ONNX file (opset 17, dynamic batch axis)."""
-    from .frontends import ZOO_PREFIX, export_zoo, load_onnx
+    from ..frontends import ZOO_PREFIX, export_zoo, load_onnx
 
     if not model.startswith(ZOO_PREFIX):
         raise JiasuError(f"export takes a zoo model (zoo:NAME), got {model!r}; an .onnx file is already exported")
@@ -99,7 +99,7 @@ def export_cmd(
 
 def model_info(model) -> dict:
     """Inputs, outputs, opset, parameter count and op histogram of a loaded model."""
-    from .frontends.inputs import model_inputs
+    from ..frontends.inputs import model_inputs
 
     graph = model.graph
 
@@ -123,7 +123,7 @@ def model_info(model) -> dict:
 @_friendly_errors
 def info_cmd(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """Inputs, outputs, parameters and the op histogram of a model."""
-    from .frontends import load
+    from ..frontends import load
 
     info = {"model": model, **model_info(load(model))}
     if as_json:
@@ -153,7 +153,7 @@ def _parse_pairs(items: List[str], what: str) -> dict[str, str]:
 def _load_feeds(model, batch: int, seed: int, inputs: dict[str, str]) -> dict:
     import numpy as np
 
-    from .frontends.inputs import example_feeds
+    from ..frontends.inputs import example_feeds
 
     feeds = example_feeds(model, batch=batch, seed=seed) if not inputs else {}
     for name, path in inputs.items():
@@ -201,10 +201,10 @@ def run_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ):
     """Run a model on jiasu's engine: outputs, time, and which conv algorithm ran where."""
-    from .bench import measure
-    from .frontends import load
-    from .runtime import Engine, EngineOptions
-    from .runtime.reference import relative_l2, run_onnxruntime
+    from ..bench import measure
+    from ..frontends import load
+    from ..runtime import Engine, EngineOptions
+    from ..runtime.reference import relative_l2, run_onnxruntime
 
     if compare is not None and compare not in COMPARE_WITH:
         raise JiasuError(f"--compare {compare!r} is not available; choose from: {', '.join(COMPARE_WITH)}")
@@ -279,8 +279,8 @@ def profile_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ):
     """Parameters, MACs, memory, energy and roofline time of a model, per node and in total."""
-    from .analysis import profile
-    from .analysis.report import html_page, rich_report
+    from ..analysis import profile
+    from ..analysis.report import html_page, rich_report
 
     options = {} if cache_size is None else {"cache_bytes": cache_size}
     result = profile(
@@ -339,7 +339,7 @@ def bench_cmd(
     VALUE may be A|B|C to make one configuration per value. Results print as BACKEND[KEY=VALUE,...].
     """
     if list_backends:
-        from .backends import BACKENDS
+        from ..backends import BACKENDS
 
         for name, cls in BACKENDS.items():
             reason = cls.unavailable_reason()
@@ -352,9 +352,9 @@ def bench_cmd(
         raise JiasuError("bench needs a MODEL (an .onnx file or zoo:NAME); or --list-backends to see the backends")
     from rich.progress import Progress
 
-    from .bench import BenchSettings, parse_configurations, run_sweep
-    from .bench.sweep import parse_batches, stdout_to_stderr
-    from .report import FORMATS, rich_table, write_report
+    from ..bench import BenchSettings, parse_configurations, run_sweep
+    from ..bench.sweep import parse_batches, stdout_to_stderr
+    from ..report import FORMATS, rich_table, write_report
 
     for out in report:  # before minutes of measuring, not after
         if out.suffix.lower() not in FORMATS:
@@ -376,12 +376,12 @@ def bench_cmd(
         with stdout_to_stderr() if as_json else contextlib.nullcontext():
             sweep = run_sweep(model, configurations, batches, settings, store=store, gemm_peak=gemm_peak, on_result=on_result)
     if report:
-        from .bench.store import Store
+        from ..bench.store import Store
 
         source = Store(runs={sweep.run["run_id"]: sweep.run}, results=list(sweep.results))
         write_report(source, report)
     if as_json:
-        from .bench.store import json_safe
+        from ..bench.store import json_safe
 
         return _print_json(json_safe(sweep.to_dict()))
     console.print(rich_table(sweep.results, title=f"{sweep.run['model']} ({settings.resolved_threads()} threads, {repeats} runs)"))
@@ -400,8 +400,8 @@ def report_cmd(
     figures: Optional[Path] = typer.Option(None, "--figures", help="also write the plots as PNG files into this directory"),
 ):
     """Write an HTML report (plots, table, environment) or a CSV/JSON/Markdown export from stored results."""
-    from .bench.store import load
-    from .report import save_figures, write_report
+    from ..bench.store import load
+    from ..report import save_figures, write_report
 
     store = load(results)
     chosen = store.results if all_results else store.latest()
@@ -410,6 +410,13 @@ def report_cmd(
     if figures is not None:
         for path in save_figures(chosen, figures):
             console.print(f"wrote [bold]{path}[/]")
+
+
+# Commands of the later stages live in their own modules (one per stage) and
+# register themselves on ``app`` when imported.
+from . import compile as _compile  # noqa: E402,F401
+from . import prune as _prune  # noqa: E402,F401
+from . import quantize as _quantize  # noqa: E402,F401
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,5 @@
+"""`jiasu prune` and `jiasu distill` commands (registered on the shared app)."""
+
+from __future__ import annotations
+
+from . import app, _friendly_errors, console, MODEL_HELP  # noqa: F401
