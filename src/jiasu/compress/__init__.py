@@ -1,0 +1,1 @@
+"""Compression: quantization (``compress.quantize``), pruning (``compress.prune``) and knowledge distillation (``compress.distill``)."""
