@@ -17,24 +17,28 @@ Float64 inputs must match to ``TOLERANCE_F64`` for every algorithm.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec
+from jiasu.errors import JiasuError
+from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec, Epilogue
 
 TOLERANCE = {
     "direct": 1e-5,
+    "onednn": 1e-5,
     "im2col": 1e-5,
     "depthwise": 1e-5,
     "fft": 1e-5,
     "winograd_f2": 1e-5,
     "winograd": 1e-4,
+    "sparse": 1e-5,
 }
 TOLERANCE_F64 = 1e-12
 
@@ -107,6 +111,8 @@ def cases(
     dilation=st.integers(1, 3),
     channels="grouped",
     channels_last=st.booleans(),
+    dtypes=(torch.float32,) * 3 + (torch.float64,),
+    exclude_strided_dilated=False,
 ):
     """A random 2-D convolution and input. ``channels``: ``grouped`` (any groups),
     ``dense`` (groups 1) or ``depthwise`` (groups == in_channels, multiplier 1-3);
@@ -131,12 +137,13 @@ def cases(
     min_h = max(1, dh * (kh - 1) + 1 - pads[0] - pads[2])
     min_w = max(1, dw * (kw - 1) + 1 - pads[1] - pads[3])
     spec = ConvSpec(c_in, c_out, (kh, kw), (sh, sw), (dh, dw), pads, groups)
+    assume(not (exclude_strided_dilated and max(sh, sw) > 1 and max(dh, dw) > 1))
     return Case(
         spec=spec,
         batch=draw(st.integers(1, 3)),
         height=draw(st.integers(min_h, min_h + 14)),
         width=draw(st.integers(min_w, min_w + 14)),
-        dtype=draw(st.sampled_from([torch.float32] * 3 + [torch.float64])),  # mostly float32
+        dtype=draw(st.sampled_from(dtypes)),  # mostly float32
         bias=draw(st.booleans()),
         channels_last=draw(channels_last),
         seed=draw(st.integers(0, 2**16)),
@@ -149,11 +156,13 @@ STRATEGIES = {
     # torch 2.13's CPU conv2d segfaults on some channels_last inputs with a bias, e.g.
     # x (2, 2, 5, 1), 1x1 kernel, stride 3, padding (0, 2), dilation 3: direct gets NCHW only.
     "direct": cases(channels_last=st.just(False)),
+    "onednn": cases(dtypes=(torch.float32,), exclude_strided_dilated=True),
     "im2col": cases(),
     "winograd": _WINOGRAD,
     "winograd_f2": _WINOGRAD,
     "fft": cases(stride=st.just(1)),
     "depthwise": cases(channels="depthwise"),
+    "sparse": cases(channels="dense", dtypes=(torch.float32,)),  # random weights: the dense path; tests/kernels/conv/test_sparse.py prunes
 }
 
 
@@ -185,10 +194,12 @@ def test_matches_conv2d(name, data):
 EXAMPLES = {
     "direct": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 2), (7, 9)),
     "im2col": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 2), (7, 9)),
+    "onednn": (ConvSpec(4, 6, (3, 2), (1, 1), (1, 2), (1, 0, 2, 1), 2), (7, 9)),
     "winograd": (ConvSpec(3, 5, (3, 3), (1, 1), (1, 1), (1, 0, 2, 1), 1), (7, 9)),
     "winograd_f2": (ConvSpec(3, 5, (3, 3), (1, 1), (1, 1), (1, 0, 2, 1), 1), (7, 9)),
     "fft": (ConvSpec(4, 6, (5, 3), (1, 1), (2, 1), (2, 1, 0, 3), 2), (11, 6)),
     "depthwise": (ConvSpec(4, 8, (3, 3), (2, 2), (1, 1), (1, 1, 0, 0), 4), (9, 8)),
+    "sparse": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
 }
 
 
@@ -197,13 +208,16 @@ EXAMPLES = {
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_shape_and_dtype_like_conv2d(name, with_bias, dtype):
     spec, (h, w) = EXAMPLES[name]
+    if CONV_ALGORITHMS[name].check(dataclasses.replace(spec, dtype=dtype)) is not None:
+        pytest.skip(f"{name} does not apply to {dtype}")
     case = Case(spec, 1, h, w, dtype, with_bias, channels_last=False, seed=0)
     x, weight, bias = case.tensors()
     y = CONV_ALGORITHMS[name].prepare(weight, bias, spec)(x)
     ref = reference(x, weight, bias, spec).to(dtype)
     assert y.shape == ref.shape
     assert y.dtype == ref.dtype == dtype
-    assert y.is_contiguous()
+    # NCHW or channels_last (Winograd and oneDNN write NHWC memory), never strided views.
+    assert y.is_contiguous() or y.is_contiguous(memory_format=torch.channels_last)
 
 
 def _spec(c_in=64, c_out=64, kernel=(3, 3), stride=(1, 1), dilation=(1, 1), groups=1) -> ConvSpec:
@@ -296,3 +310,41 @@ def test_direct_survives_channels_last_input_with_bias():
     spec = ConvSpec.from_weight(w, stride=(3, 3), dilation=(3, 3), pads=(0, 2, 0, 2))
     out = CONV_ALGORITHMS["direct"].prepare(w, b, spec)(x)
     torch.testing.assert_close(out, F.conv2d(x.contiguous(), w, b, stride=3, padding=(0, 2), dilation=3))
+
+
+_ACTIVATION_PARAMS = {"Clip": (0.0, 6.0), "LeakyRelu": (0.1,)}
+_REFERENCE_ACTIVATION = {
+    "": lambda y: y,
+    "Relu": torch.relu,
+    "Clip": lambda y: y.clamp(0.0, 6.0),
+    "LeakyRelu": lambda y: F.leaky_relu(y, 0.1),
+    "HardSwish": F.hardswish,
+    "Sigmoid": torch.sigmoid,
+    "Tanh": torch.tanh,
+    "Swish": F.silu,
+}
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), activation=st.sampled_from(sorted(_REFERENCE_ACTIVATION)), residual=st.booleans())
+def test_fused_epilogue_matches_unfused(name, data, activation, residual):
+    """``prepare_fused``: act(conv(x) + z) for every activation, with and without the residual add."""
+    case = data.draw(STRATEGIES[name], label="case")
+    x, w, b = case.tensors()
+    ref = reference(x, w, b, case.spec)
+    z = torch.randn(ref.shape, dtype=x.dtype, generator=torch.Generator().manual_seed(case.seed)) if residual else None
+    epilogue = Epilogue(activation, _ACTIVATION_PARAMS.get(activation, ()), residual)
+    z_before = z.clone() if z is not None else None
+    y = CONV_ALGORITHMS[name].prepare_fused(w, b, case.spec, epilogue)(x, z)
+    expected = _REFERENCE_ACTIVATION[activation](ref + z.double() if z is not None else ref)
+    if z is not None:
+        assert torch.equal(z, z_before), "the epilogue modified the residual input"
+    tol = TOLERANCE[name] if case.dtype == torch.float32 else TOLERANCE_F64
+    scale = max(expected.abs().max().item(), x.abs().max().item() * w.flatten(1).norm(dim=1).max().item())
+    assert (y.double() - expected).abs().max().item() / scale <= tol
+
+
+def test_epilogue_rejects_an_unknown_activation():
+    with pytest.raises(JiasuError, match=r"^unknown fused activation 'Gelu'; supported: Relu, Clip, LeakyRelu, HardSwish, Sigmoid, Tanh, Swish \(or '' for none\)$"):
+        Epilogue("Gelu")

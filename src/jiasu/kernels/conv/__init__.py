@@ -8,14 +8,15 @@ subclass (see ``base.py`` for the contract), import it below and add it to
 from __future__ import annotations
 
 from ...errors import AlgorithmError, format_choices
-from .base import ConvAlgorithm, ConvFn, ConvSpec
+from .base import ConvAlgorithm, ConvFn, ConvSpec, Epilogue
 from .depthwise import Depthwise
 from .direct import Direct
 from .fft import FFT
 from .im2col import Im2col
+from .onednn import OneDNN
 from .winograd import WinogradF2, WinogradF4
 
-_ALGORITHMS: list[ConvAlgorithm] = [Direct(), Im2col(), WinogradF4(), WinogradF2(), FFT(), Depthwise()]
+_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF2(), FFT(), Depthwise()]
 
 CONV_ALGORITHMS: dict[str, ConvAlgorithm] = {a.name: a for a in _ALGORITHMS}
 
@@ -31,4 +32,4 @@ def get_algorithm(name: str) -> ConvAlgorithm:
         ) from None
 
 
-__all__ = ["CONV_ALGORITHMS", "ConvAlgorithm", "ConvFn", "ConvSpec", "get_algorithm"]
+__all__ = ["CONV_ALGORITHMS", "ConvAlgorithm", "ConvFn", "ConvSpec", "Epilogue", "get_algorithm"]

@@ -10,17 +10,74 @@ not (a short reason shown in the per-node report); ``prepare(weight, bias, spec)
 runs once at load time (weight transforms belong here) and returns a callable
 ``x -> y`` that the engine calls on every run. The callable may cache work that
 depends on the input's spatial size (FFT plans, for instance); it must not
-modify ``x``, and must work on any device the weight lives on.
+modify ``x``, must return a tensor the caller owns (not a view of ``x`` or of a
+weight: epilogues update it in place), and must work on any device the weight
+lives on. The input may be NCHW or channels_last; the output may be either.
+
+Fused convolutions (``jiasu::FusedConv``) add an :class:`Epilogue`,
+``y = act(conv(x) + z)``: ``prepare_fused`` returns ``(x, z) -> y``. Its default
+applies the epilogue in place after ``prepare``'s callable; algorithms that can
+do it inside their last pass over the output (oneDNN post-ops, Winograd's output
+transform) override it and save one read and write of ``y``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import torch
+import torch.nn.functional as F
 
 ConvFn = Callable[[torch.Tensor], torch.Tensor]
+FusedConvFn = Callable[[torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
+
+#: In-place activation of a fused conv/gemm, by its ONNX name; ``params`` as in
+#: ``jiasu::FusedConv``'s ``activation_params`` (Clip: min, max; LeakyRelu: alpha).
+ACTIVATIONS: dict[str, Callable[[torch.Tensor, tuple], torch.Tensor]] = {
+    "Relu": lambda y, p: y.relu_(),
+    "Clip": lambda y, p: y.clamp_(None if math.isinf(p[0]) else p[0], None if math.isinf(p[1]) else p[1]),
+    "LeakyRelu": lambda y, p: F.leaky_relu(y, p[0], inplace=True),
+    "HardSwish": lambda y, p: F.hardswish(y, inplace=True),
+    "Sigmoid": lambda y, p: y.sigmoid_(),
+    "Tanh": lambda y, p: y.tanh_(),
+    "Swish": lambda y, p: F.silu(y, inplace=True),
+}
+#: How many ``activation_params`` each activation takes.
+ACTIVATION_ARITY = {"Relu": 0, "Clip": 2, "LeakyRelu": 1, "HardSwish": 0, "Sigmoid": 0, "Tanh": 0, "Swish": 0}
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """What a fused conv does to its output: ``y = act(y + z)`` (``z`` only if ``residual``).
+
+    ``activation`` is an ONNX op name from :data:`ACTIVATIONS` or ``""`` for none.
+    """
+
+    activation: str = ""
+    params: tuple[float, ...] = ()
+    residual: bool = False
+
+    def __post_init__(self):
+        if self.activation and self.activation not in ACTIVATIONS:
+            from ...errors import JiasuError
+
+            raise JiasuError(
+                f"unknown fused activation {self.activation!r}; supported: {', '.join(ACTIVATIONS)} (or '' for none)"
+            )
+
+    @property
+    def is_identity(self) -> bool:
+        return not self.activation and not self.residual
+
+    def apply(self, y: torch.Tensor, z: Optional[torch.Tensor]) -> torch.Tensor:
+        """``act(y + z)``, in place on ``y`` (which the caller owns)."""
+        if z is not None:
+            y.add_(z)
+        if self.activation:
+            y = ACTIVATIONS[self.activation](y, self.params)
+        return y
 
 
 @dataclass(frozen=True)
@@ -101,6 +158,15 @@ class ConvAlgorithm:
     def prepare(self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec) -> ConvFn:
         """Transform weights once; return ``x -> conv(x)``. Only called when ``check`` passed."""
         raise NotImplementedError
+
+    def prepare_fused(
+        self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]
+    ) -> FusedConvFn:
+        """Like :meth:`prepare`, with the epilogue: return ``(x, z) -> act(conv(x) + z)``."""
+        fn = self.prepare(weight, bias, spec)
+        if epilogue is None or epilogue.is_identity:
+            return lambda x, z=None: fn(x)
+        return lambda x, z=None: epilogue.apply(fn(x), z)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -126,6 +126,7 @@ class Winograd(ConvAlgorithm):
         return None
 
     def prepare(self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec) -> ConvFn:
+        """Transform the weights once; the returned callable writes a channels_last output."""
         m, alpha = self.m, self.m + 2
         dtype = weight.dtype
         c_in, c_out = spec.in_channels, spec.out_channels
@@ -138,7 +139,8 @@ class Winograd(ConvAlgorithm):
         # vec(B^T d B) = (B^T (x) B^T) vec(d) for row-major flattening of d; likewise for A^T . A.
         input_transform = torch.kron(bt_t, bt_t)
         output_transform = torch.kron(at_t, at_t)
-        b = bias.reshape(1, c_out, 1, 1, 1, 1) if bias is not None else None
+        if bias is not None:
+            bias = bias.to(dtype).contiguous()
         pt, pl, pb, pr = spec.pads
 
         def run(x: torch.Tensor) -> torch.Tensor:
@@ -155,16 +157,19 @@ class Winograd(ConvAlgorithm):
             v = (input_transform @ d).view(alpha * alpha, n * th * tw, c_in)
             mm = torch.bmm(v, u)  # (alpha^2, tiles, C_out)
             y = (output_transform @ mm.view(alpha * alpha, -1)).view(m, m, n, th, tw, c_out)
-            y = y.permute(2, 5, 3, 0, 4, 1)  # (N, C_out, th, m, tw, m)
+            # Write the output channels_last (NHWC in memory): the tiles' channel rows stay
+            # contiguous, and oneDNN convolutions downstream read it without a reorder.
+            y = y.permute(2, 3, 0, 4, 1, 5)  # (N, th, m, tw, m, C_out)
             if (ho, wo) == (th * m, tw * m):
-                out = x.new_empty(n, c_out, ho, wo)
-                if b is None:
+                out = x.new_empty(n, ho, wo, c_out)
+                if bias is None:
                     out.view(y.shape).copy_(y)
                 else:
-                    torch.add(y, b, out=out.view(y.shape))
-                return out
-            y = y.reshape(n, c_out, th * m, tw * m)[:, :, :ho, :wo]
-            return y + b.view(1, c_out, 1, 1) if b is not None else y.contiguous()
+                    torch.add(y, bias, out=out.view(y.shape))
+            else:
+                out = y.reshape(n, th * m, tw * m, c_out)[:, :ho, :wo]
+                out = out + bias if bias is not None else out.contiguous()
+            return out.permute(0, 3, 1, 2)
 
         return run
 

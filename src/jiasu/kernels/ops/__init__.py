@@ -54,6 +54,8 @@ from .exp import Exp
 from .expand import Expand
 from .eye_like import EyeLike
 from .flatten import Flatten
+from .fused_conv import FusedConv
+from .fused_gemm import FusedGemm
 from .floor import Floor
 from .gather import Gather
 from .gather_elements import GatherElements
@@ -194,6 +196,8 @@ _KERNELS: list[type[Kernel]] = [
     Expand,
     EyeLike,
     Flatten,
+    FusedConv,
+    FusedGemm,
     Floor,
     Gather,
     GatherElements,

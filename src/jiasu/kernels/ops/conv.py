@@ -1,6 +1,8 @@
+from typing import Optional
+
 from ...errors import AlgorithmError
 from ..base import TORCH_DTYPES, Kernel
-from ..conv import ConvSpec, get_algorithm
+from ..conv import ConvSpec, Epilogue, get_algorithm
 from ._common import same_pads
 
 
@@ -13,7 +15,11 @@ class Conv(Kernel):
     back to ``direct`` and the reason is reported). 1-D convolutions are run by
     2-D algorithms as height-1 images. With a constant weight the algorithm's
     ``prepare`` (weight transforms) runs once per input spatial size.
+    ``epilogue`` (set by ``jiasu::FusedConv``) is what runs on the output.
     """
+
+    #: what runs on the conv's output (activation, residual add); None for plain Conv.
+    epilogue: Optional[Epilogue] = None
 
     def __init__(self, node, ctx):
         super().__init__(node, ctx)
@@ -52,16 +58,44 @@ class Conv(Kernel):
             in_per_group * self.group, out_c, tuple(kernel), tuple(stride), tuple(dilation), tuple(pads), self.group, self._dtype()
         )
 
+    def _static_spec(self, w_shape) -> Optional[ConvSpec]:
+        """The spec algorithms are checked against, or None if the weight shape is unknown or the conv is 3-D."""
+        if self.ndim == 3 or w_shape is None or any(not isinstance(d, int) for d in list(w_shape)):
+            return None
+        return self._spec(w_shape, [0] * (2 * self.ndim))
+
+    def _check(self, name: str, w_shape) -> Optional[str]:
+        """Why algorithm ``name`` cannot run this node, or None if it can."""
+        spec = self._static_spec(w_shape)
+        if spec is None:
+            if name == "direct":
+                return None
+            return "3-D convolution" if self.ndim == 3 else "weight shape unknown at load time"
+        return get_algorithm(name).check(spec)
+
+    def candidates(self) -> dict[str, Optional[str]]:
+        """Every registered algorithm -> None if it applies to this node, else why not (for the planner)."""
+        from ..conv import CONV_ALGORITHMS
+
+        w_shape = self.weight.shape if self.weight is not None else self.node.inputs[1].shape
+        return {name: self._check(name, w_shape) for name in CONV_ALGORITHMS}
+
+    def prepare_candidate(self, name: str, x):
+        """A fresh ``(x, z) -> y`` running this node (weights, bias, epilogue) with algorithm ``name``; for timing."""
+        if self.weight is None or not self.bias_is_const:
+            raise AlgorithmError(f"{self.describe()}: only convolutions with constant weights and bias can be tuned")
+        return self._fn(x, self.weight, self.bias, self.epilogue, get_algorithm(name))
+
     def _choose(self, node, ctx, w_shape):
         per_node = ctx.options.get("conv_algorithms") or {}
         strict = node.name in per_node
         name = per_node.get(node.name) or ctx.options.get("conv_algorithm") or "direct"
+        if name == "auto":
+            from ...plan.heuristic import choose_algorithm
+
+            name = choose_algorithm(self._static_spec(w_shape), ctx.device)
         algo = get_algorithm(name)
-        if self.ndim == 3 or w_shape is None or any(not isinstance(d, int) for d in list(w_shape)):
-            reason = "3-D convolution" if self.ndim == 3 else "weight shape unknown at load time"
-            reason = None if name == "direct" else reason
-        else:
-            reason = algo.check(self._spec(w_shape, [0] * (2 * self.ndim)))
+        reason = self._check(name, w_shape)
         if reason is None:
             ctx.choice = name
             return algo
@@ -70,35 +104,41 @@ class Conv(Kernel):
         ctx.choice, ctx.reason = "direct", f"{name}: {reason}"
         return get_algorithm("direct")
 
-    def _fn(self, x, weight, bias):
+    def _fn(self, x, weight, bias, epilogue=None, algorithm=None):
+        """The prepared ``(x, z) -> y``, cached per spatial size when the weight is constant.
+
+        ``algorithm`` (for the tuner) overrides the node's choice and bypasses the cache.
+        """
         spatial = tuple(x.shape[2:])
         key = spatial if self.auto_pad not in ("NOTSET", "", "VALID") else ()
-        fn = self._prepared.get(key)
+        fn = self._prepared.get(key) if algorithm is None else None
         if fn is not None:
             return fn
+        algo = algorithm or self.algorithm
         if self.auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             pads = same_pads(spatial, self.kernel, self.strides, self.dilations, self.auto_pad)
         elif self.auto_pad == "VALID":
             pads = [0] * (2 * self.ndim)
         else:
             pads = self.pads
-        lift = self.ndim == 1 and self.algorithm.name != "direct"
+        lift = self.ndim == 1 and algo.name != "direct"
         if lift:
             spec = self._spec(weight.shape, pads)
-            fn2d = self.algorithm.prepare(weight.unsqueeze(2), bias, spec)
-            fn = lambda x: fn2d(x.unsqueeze(2)).squeeze(2)  # noqa: E731
+            fn2d = algo.prepare_fused(weight.unsqueeze(2), bias, spec, epilogue)
+            fn = lambda x, z=None: fn2d(x.unsqueeze(2), None if z is None else z.unsqueeze(2)).squeeze(2)  # noqa: E731
         else:
             spec = ConvSpec.from_weight(weight, stride=self.strides, dilation=self.dilations, pads=pads, groups=self.group)
-            fn = self.algorithm.prepare(weight, bias, spec)
-        if self.weight is not None:
+            fn = algo.prepare_fused(weight, bias, spec, epilogue)
+        if self.weight is not None and algorithm is None:
             self._prepared[key] = fn
         return fn
 
-    def run(self, x, w, b=None):
+    def run(self, x, w, b=None, z=None):
         if self.weight is None:
-            return (self._fn(x, w, b)(x),)
+            return (self._fn(x, w, b, self.epilogue)(x, z),)
         if self.bias_is_const:
-            return (self._fn(x, self.weight, self.bias)(x),)
+            return (self._fn(x, self.weight, self.bias, self.epilogue)(x, z),)
         # Constant weight, run-time bias: keep the (cached) weight transform, add the bias after.
-        y = self._fn(x, self.weight, None)(x)
-        return (y + b.reshape((1, -1) + (1,) * (y.dim() - 2)),)
+        y = self._fn(x, self.weight, None)(x, None)
+        y = y + b.reshape((1, -1) + (1,) * (y.dim() - 2))
+        return (self.epilogue.apply(y, z) if self.epilogue is not None else y,)

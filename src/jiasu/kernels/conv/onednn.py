@@ -1,0 +1,133 @@
+"""``onednn``: oneDNN convolution with prepacked weights, channels_last activations and fused post-ops.
+
+``direct`` calls ``F.conv2d`` on NCHW tensors, and on the CPU oneDNN then
+reorders the input into its blocked layout, the weight into its own, and the
+result back, on every call: for a 64-channel 56x56 layer at batch 8 that was
+half of the time measured here (18.9 ms vs 8.9 ms). This algorithm does what a
+deployment engine does instead:
+
+- the weight is reordered once, at load time, into the layout oneDNN picks for
+  this convolution (``mkldnn::_reorder_convolution_weight``);
+- activations stay channels_last (NHWC in memory, NCHW logically), which oneDNN
+  reads and writes without reorders, so a chain of convolutions passes tensors
+  straight through; other ops see ordinary NCHW-shaped torch tensors;
+- bias, the activation (ReLU, ReLU6/Clip, LeakyReLU, HardSwish, SiLU, Sigmoid,
+  Tanh) and the residual add (+ReLU) run as oneDNN post-ops inside the
+  convolution's own pass over the output (``mkldnn::_convolution_pointwise``,
+  the op PyTorch's inductor lowers convolutions to on the CPU).
+
+CPU only (float32 and bfloat16, 2-D); on another device ``prepare`` falls back
+to ``direct``'s path.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+from .base import ConvAlgorithm, ConvFn, ConvSpec, Epilogue, FusedConvFn, check_2d, pad_input
+
+# ONNX activation -> oneDNN post-op name, and how its params become oneDNN scalars.
+_UNARY = {
+    "Relu": ("relu", lambda p: []),
+    "Clip": ("hardtanh", lambda p: [float(p[0]) if not math.isinf(p[0]) else -3.4e38, float(p[1]) if not math.isinf(p[1]) else 3.4e38]),
+    "LeakyRelu": ("leaky_relu", lambda p: [float(p[0])]),
+    "HardSwish": ("hardswish", lambda p: []),
+    "Sigmoid": ("sigmoid", lambda p: []),
+    "Tanh": ("tanh", lambda p: []),
+    "Swish": ("swish", lambda p: []),
+}
+# oneDNN's binary-add post-op accepts only these activations after the add.
+_BINARY_UNARY = {"", "Relu"}
+
+
+def available() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+class OneDNN(ConvAlgorithm):
+    name = "onednn"
+    description = "oneDNN with weights prepacked at load time, channels_last activations, bias/activation/residual fused (CPU)"
+
+    def check(self, spec: ConvSpec) -> Optional[str]:
+        reason = check_2d(spec)
+        if reason is not None:
+            return reason
+        if not available():
+            return "this torch build has no oneDNN (mkldnn) convolution"
+        if any(st > 1 for st in spec.stride) and any(d > 1 for d in spec.dilation):
+            # torch 2.13's oneDNN segfaults on some of these (x (2, 2, 5, 1), 1x1 kernel,
+            # stride 3, dilation 3, pads (0, 2)); deployed networks rarely combine the two.
+            return "stride and dilation both > 1"
+        if spec.dtype is not None and spec.dtype not in (torch.float32, torch.bfloat16):
+            return f"dtype {str(spec.dtype).replace('torch.', '')}, not float32/bfloat16"
+        return None
+
+    def prepare(self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec) -> ConvFn:
+        fn = self.prepare_fused(weight, bias, spec, None)
+        return lambda x: fn(x, None)
+
+    def prepare_fused(
+        self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]
+    ) -> FusedConvFn:
+        if weight.device.type != "cpu":
+            from .direct import Direct
+
+            return Direct().prepare_fused(weight, bias, spec, epilogue)
+        epilogue = epilogue or Epilogue()
+        sym = spec.symmetric_pads
+        padding = list(sym) if sym is not None else [0, 0]
+        stride, dilation, groups = list(spec.stride), list(spec.dilation), spec.groups
+        packed = torch.ops.mkldnn._reorder_convolution_weight(weight.contiguous(), padding, stride, dilation, groups, None)
+        if bias is not None:
+            bias = bias.contiguous()
+        if epilogue.activation:
+            unary, make = _UNARY[epilogue.activation]
+            scalars = make(epilogue.params)
+        else:
+            unary, scalars = "none", []
+        conv = torch.ops.mkldnn._convolution_pointwise
+        binary = torch.ops.mkldnn._convolution_pointwise.binary
+        cl = torch.channels_last
+        # Weight per input shape: the prepacked one, unless it proved wrong for that shape.
+        weights: dict[tuple, torch.Tensor] = {}
+        plain = weight.contiguous()
+
+        def pick(x: torch.Tensor) -> torch.Tensor:
+            """The packed weight, checked once per input shape against the plain one.
+
+            torch 2.13's oneDNN gets a few odd shapes wrong with a prepacked weight and
+            right with a plain one (x (1, 1, 1, 5), 3x4 kernel, stride 1x2, pads 2, 0:
+            the middle output differs); both run once here, never silently.
+            """
+            w = weights.get(x.shape)
+            if w is None:
+                a = conv(x, packed, bias, padding, stride, dilation, groups, "none", [], "")
+                b = conv(x, plain, bias, padding, stride, dilation, groups, "none", [], "")
+                scale = max(b.abs().max().item(), 1e-30) if b.numel() else 1.0
+                w = weights[x.shape] = packed if a.shape == b.shape and (a - b).abs().max().item() <= 1e-4 * scale else plain
+            return w
+
+        def prep(x: torch.Tensor) -> torch.Tensor:
+            x = x.contiguous(memory_format=cl)
+            return x if sym is not None else pad_input(x, spec).contiguous(memory_format=cl)
+
+        if not epilogue.residual:
+
+            def run(x, z=None):
+                x = prep(x)
+                return conv(x, pick(x), bias, padding, stride, dilation, groups, unary, scalars, "")
+
+            return run
+        post = "relu" if epilogue.activation == "Relu" else None
+        # oneDNN's binary add accepts only ReLU after it; other activations run in place afterwards.
+        tail = None if epilogue.activation in _BINARY_UNARY else Epilogue(epilogue.activation, epilogue.params)
+
+        def run_residual(x, z):
+            x = prep(x)
+            y = binary(x, z.contiguous(memory_format=cl), pick(x), bias, padding, stride, dilation, groups, "add", None, post, [], "")
+            return y if tail is None else tail.apply(y, None)
+
+        return run_residual
