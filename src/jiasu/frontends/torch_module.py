@@ -29,6 +29,7 @@ def export_module(
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
     dynamic_batch: bool = True,
+    keep_batchnorm: bool = False,
 ) -> bytes:
     """Serialized ONNX of ``module`` in eval mode, traced on ``example_inputs``.
 
@@ -36,6 +37,11 @@ def export_module(
     unless ``dynamic_batch`` is False. Uses the TorchScript exporter: it is fast
     (seconds, not tens of seconds, on the zoo's large nets) and emits the
     classic CNN ops (GlobalAveragePool, Flatten, Gemm) our passes match.
+
+    In eval mode the exporter folds every BatchNorm into the Conv before it;
+    ``keep_batchnorm=True`` keeps them as inference-mode ``BatchNormalization``
+    nodes (``training_mode=0``, running statistics), which is what
+    ``jiasu.passes``' BN folding works on.
     """
     if opset < DEFAULT_OPSET:
         raise JiasuError(f"opset {opset} is too old: jiasu exports at opset >= {DEFAULT_OPSET}")
@@ -60,6 +66,8 @@ def export_module(
             output_names=output_names,
             dynamic_axes=dynamic_axes,
             do_constant_folding=True,
+            # PRESERVE on an eval-mode module exports BN as it is (inference mode) instead of folding it.
+            training=torch.onnx.TrainingMode.PRESERVE if keep_batchnorm else torch.onnx.TrainingMode.EVAL,
         )
     return buffer.getvalue()
 

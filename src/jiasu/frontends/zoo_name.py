@@ -37,17 +37,29 @@ def _parse_value(raw: str) -> Any:
     return raw
 
 
-def zoo_model_and_input(source: str, batch: int = 1, **options: Any):
+# Options that choose how a zoo model is exported rather than how it is built:
+# ``zoo:resnet18?keep_batchnorm=1`` keeps BatchNormalization nodes (see export_module).
+EXPORT_OPTIONS = ("keep_batchnorm",)
+
+
+def _split_options(source: str, options: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """``(name, model options, export options)`` from the query and keyword options together."""
     name, parsed = parse_zoo_name(source)
     parsed.update(options)
+    export = {k: bool(parsed.pop(k)) for k in EXPORT_OPTIONS if k in parsed}
+    return name, parsed, export
+
+
+def zoo_model_and_input(source: str, batch: int = 1, **options: Any):
+    name, parsed, _ = _split_options(source, options)  # export options do not change the module
     return zoo.get(name, **parsed), zoo.example_input(name, batch=batch, **parsed)
 
 
 def load_zoo(source: str, **options: Any) -> ir.Model:
     module, example = zoo_model_and_input(source, **options)
-    return load_module(module, example)
+    return load_module(module, example, **_split_options(source, options)[2])
 
 
 def export_zoo(source: str, **options: Any) -> bytes:
     module, example = zoo_model_and_input(source, **options)
-    return export_module(module, example)
+    return export_module(module, example, **_split_options(source, options)[2])
