@@ -52,7 +52,7 @@ def test_list_backends():
     text = " ".join(r.stdout.split())  # rich wraps at the test terminal's width
     for name in ("jiasu:", "onnxruntime:", "openvino:", "torch:", "torch-compile:"):
         assert name in text
-    assert "conv_algorithm (str, default 'direct'; one of direct, im2col," in text
+    assert "conv_algorithm (str, default 'auto'; one of auto, direct, onednn, im2col," in text
 
 
 def test_bench_table_keeps_going_after_a_failure(model_path, monkeypatch):

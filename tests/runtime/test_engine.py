@@ -182,3 +182,13 @@ def test_each_initializer_lives_on_the_device_once(conv_relu_model):
     engine = jiasu.Engine(jiasu.load(conv_relu_model))
     conv = engine.steps[0].kernel
     assert any(t is conv.weight for t in engine._constants.values())
+
+
+def test_steps_compile_to_straight_line_code(conv_relu_model):
+    engine = jiasu.Engine(jiasu.load(conv_relu_model))
+    lines = engine.source.splitlines()
+    assert lines[0].startswith("def forward(")
+    calls = [l for l in lines if "= k" in l]
+    assert len(calls) == len(engine.steps) == 2
+    assert calls[0].strip().endswith("# Conv conv0") and calls[1].strip().endswith("# Relu relu0")
+    assert sum(l.strip().startswith("del ") for l in lines) == 2  # x after the conv, c after the relu

@@ -1,4 +1,4 @@
-"""``jiasu``: our engine (jiasu.runtime.Engine) with a choice of convolution algorithm."""
+"""``jiasu``: our engine (jiasu.runtime.Engine) after the graph passes, with a plan per conv node."""
 
 from __future__ import annotations
 
@@ -16,21 +16,40 @@ from .base import Backend, BackendOptions, BenchModel
 @dataclass(frozen=True)
 class JiasuOptions(BackendOptions):
     conv_algorithm: str = knob(
-        "direct",
-        "convolution algorithm for every Conv node; nodes where it does not apply fall back to direct (see details)",
-        choices=tuple(CONV_ALGORITHMS),
+        "auto",
+        "convolution algorithm for every Conv node (auto: the planner's heuristic); nodes where it does not apply "
+        "fall back to direct (see details)",
+        choices=("auto",) + tuple(CONV_ALGORITHMS),
     )
+    passes: str = knob("default", "graph passes before building: default, none, or names joined by '+'")
+    tune: bool = knob(False, "time every applicable algorithm per conv node at the benchmark's batch (cached on disk)")
+    plan: str = knob("", "a plan file from `jiasu compile` (fixes passes and algorithms; excludes the other options)")
 
 
 class JiasuBackend(Backend):
     name = "jiasu"
-    description = "jiasu's engine: our kernels on torch tensors, CPU"
+    description = "jiasu's engine: graph passes, our kernels on torch tensors, per-node algorithm plan (CPU)"
     Options = JiasuOptions
 
     def compile(self, model: BenchModel, options: JiasuOptions) -> None:
-        from ..runtime import Engine, EngineOptions
+        from ..plan import compile_model, engine_from_plan
+        from ..runtime import Engine
 
-        self.engine = Engine(model.ir, EngineOptions(conv_algorithm=options.conv_algorithm, threads=options.threads))
+        self.plan = None
+        ir_model = model.ir
+        if options.plan:
+            self.engine = engine_from_plan(ir_model, options.plan, label=model.source)
+            return
+        passes = None if options.passes == "default" else [] if options.passes == "none" else options.passes.split("+")
+        if options.tune:
+            compiled = compile_model(ir_model, batch=model.batch or 1, threads=options.threads, passes=passes)
+            self.engine, self.plan = compiled.engine, compiled.plan
+            return
+        from ..passes import optimize
+        from ..plan import copy_model
+
+        optimized, _ = optimize(copy_model(ir_model), passes)
+        self.engine = Engine(optimized, conv_algorithm=options.conv_algorithm, threads=options.threads)
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self.engine.run_numpy(feeds)
@@ -40,11 +59,15 @@ class JiasuBackend(Backend):
 
         report = self.engine.algorithm_report()
         fallbacks = collections.Counter(c.reason for c in report if c.reason)
-        return {
+        out = {
             "conv_algorithms_used": dict(collections.Counter(c.choice for c in report)),
             "fallbacks": dict(fallbacks),
             "torch_threads": torch.get_num_threads(),
+            "nodes": len(self.engine.steps),
         }
+        if self.plan is not None:
+            out["tuned_ms"] = {n.node: n.timings_ms.get(n.algorithm) for n in self.plan.nodes}
+        return out
 
     def close(self) -> None:
         self.engine = None

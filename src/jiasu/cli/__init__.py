@@ -188,8 +188,12 @@ COMPARE_WITH = ("onnxruntime",)
 @_friendly_errors
 def run_cmd(
     model: str = typer.Argument(..., help=MODEL_HELP),
-    algo: str = typer.Option("direct", "--algo", help="conv algorithm for every Conv node (falls back to direct where it does not apply)"),
+    algo: str = typer.Option(
+        "auto", "--algo", help="conv algorithm for every Conv node: auto (the planner's heuristic) or a name (falls back to direct where it does not apply)"
+    ),
     node_algo: List[str] = typer.Option([], "--node-algo", help="NODE=ALGO for one Conv node (strict); repeatable"),
+    plan_file: Optional[Path] = typer.Option(None, "--plan", help="a plan from `jiasu compile` (passes and per-node algorithms); excludes --algo/--node-algo/--passes"),
+    passes: str = typer.Option("default", "--passes", help="graph passes first: default, none, or a comma-separated list (see `jiasu compile --list-passes`)"),
     batch: int = typer.Option(1, "--batch", min=1, help="batch size of generated inputs"),
     inputs: List[str] = typer.Option([], "--input", help="NAME=file.npy to feed real data; repeatable"),
     compare: Optional[str] = typer.Option(None, "--compare", help="also run this engine and report the error: onnxruntime"),
@@ -208,9 +212,20 @@ def run_cmd(
 
     if compare is not None and compare not in COMPARE_WITH:
         raise JiasuError(f"--compare {compare!r} is not available; choose from: {', '.join(COMPARE_WITH)}")
+    from ..passes import optimize
+    from ..plan import copy_model, engine_from_plan
+
     loaded = load(model)
-    options = EngineOptions(device=device, conv_algorithm=algo, conv_algorithms=_parse_pairs(node_algo, "--node-algo"), threads=threads)
-    engine = Engine(loaded, options)
+    if plan_file is not None:
+        if algo != "auto" or node_algo or passes != "default":
+            raise JiasuError("--plan fixes the passes and every node's algorithm; drop --algo, --node-algo and --passes")
+        engine = engine_from_plan(loaded, str(plan_file), label=model)
+        if threads:
+            torch_threads(threads)
+    else:
+        optimized, _ = optimize(copy_model(loaded), parse_passes(passes))
+        options = EngineOptions(device=device, conv_algorithm=algo, conv_algorithms=_parse_pairs(node_algo, "--node-algo"), threads=threads)
+        engine = Engine(optimized, options)
     feeds = _load_feeds(loaded, batch, seed, _parse_pairs(inputs, "--input"))
     outputs = engine.run(feeds)
     timing = measure(lambda: engine.run(feeds), repeats=repeats, warmup=warmup)
@@ -218,7 +233,8 @@ def run_cmd(
     result = {
         "model": model,
         "batch": int(batch_used),
-        "conv_algorithm": algo,
+        "conv_algorithm": algo if plan_file is None else f"plan {plan_file}",
+        "passes": passes if plan_file is None else "from the plan",
         "outputs": [_output_summary(k, v) for k, v in outputs.items()],
         "time_ms": {k: v * 1e3 if isinstance(v, float) else v for k, v in timing.to_dict().items()},
         "ms_per_item": timing.per_item(batch_used) * 1e3,
@@ -235,8 +251,28 @@ def run_cmd(
     _print_run(result)
 
 
+def parse_passes(text: str) -> Optional[list[str]]:
+    """``default`` -> None (the default pipeline), ``none`` -> [], else the comma-separated names."""
+    from ..passes import get_pass
+
+    if text == "default":
+        return None
+    if text == "none":
+        return []
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    for name in names:
+        get_pass(name)
+    return names
+
+
+def torch_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
 def _print_run(r: dict) -> None:
-    console.print(f"[bold]{r['model']}[/] on jiasu (batch {r['batch']}, --algo {r['conv_algorithm']})")
+    console.print(f"[bold]{r['model']}[/] on jiasu (batch {r['batch']}, --algo {r['conv_algorithm']}, passes {r['passes']})")
     for o in r["outputs"]:
         stats = f" min {o['min']:.4g} max {o['max']:.4g} mean {o['mean']:.4g}" if "mean" in o else ""
         console.print(f"  output {o['name']}: {o['dtype']} {tuple(o['shape'])}{stats}")

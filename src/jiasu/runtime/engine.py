@@ -2,9 +2,13 @@
 
 Build once (``Engine(model, options)``): every node gets a kernel instance in
 topological order, constants move to the device, and a liveness table says
-after which node each intermediate can be dropped. Run many times
-(``engine.run(feeds)``): feeds are checked against the declared inputs, then a
-flat loop calls each kernel on slot-indexed values.
+after which node each intermediate can be dropped. The steps are then compiled
+into one straight-line Python function (``Engine.source`` shows it): one call
+per node on local variables and a ``del`` where a value dies, so dispatch costs
+a function call per node rather than list indexing and loop bookkeeping. Run
+many times (``engine.run(feeds)``): feeds are checked against the declared
+inputs, then that function runs. Should a kernel fail, the run is repeated
+step by step to name the failing node (kernels are deterministic).
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ class Engine:
         self._output_slots = [slots[v.name] for v in self.outputs]
         self._num_slots = len(slots)
         self._plan_frees()
+        self.source, self._forward = self._compile()
 
     # ---- build-time checks ---------------------------------------------------------
     def _check_supported(self, graph: ir.Graph) -> None:
@@ -103,7 +108,7 @@ class Engine:
             )
 
     def _check_algorithm_targets(self, graph: ir.Graph) -> None:
-        names = {n.name for n in graph if n.op_type == "Conv"}
+        names = {n.name for n in graph if (n.domain, n.op_type) in (("", "Conv"), ("jiasu", "FusedConv"))}
         unknown = sorted(set(self.options.conv_algorithms) - names)
         if unknown:
             raise JiasuError(
@@ -122,6 +127,28 @@ class Engine:
         for s, i in last_use.items():
             if s not in keep:
                 self.steps[i].frees.append(s)
+
+    def _compile(self):
+        """The steps as straight-line Python source, and the function it defines.
+
+        Every value is a local ``v<slot>``; constants are globals of the function
+        (graph inputs that override an initializer shadow them as arguments).
+        """
+        env: dict[str, Any] = {f"v{s}": t for s, t in self._constants.items()}
+        args = ", ".join(f"v{s}" for s in self._input_slots)
+        lines = [f"def forward({args}):"]
+        for i, step in enumerate(self.steps):
+            env[f"k{i}"] = step.kernel.run
+            ins = ", ".join("None" if s is None else f"v{s}" for s in step.inputs)
+            outs = "".join(f"v{s}, " for s in step.outputs)
+            node = step.kernel.node
+            lines.append(f"    {outs}= k{i}({ins})  # {node.op_type} {node.name}")
+            if step.frees:
+                lines.append("    del " + ", ".join(f"v{s}" for s in step.frees))
+        lines.append("    return (" + "".join(f"v{s}, " for s in self._output_slots) + ")")
+        source = "\n".join(lines) + "\n"
+        exec(compile(source, f"<jiasu plan of {self.model.graph.name or 'model'}>", "exec"), env)
+        return source, env["forward"]
 
     # ---- running -------------------------------------------------------------------
     def _check_feeds(self, feeds: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -163,30 +190,57 @@ class Engine:
             if isinstance(w, int) and g != w:
                 raise InputError(f"input {name!r} has shape {tuple(got)}, but the model expects {pretty}: dim {axis} must be {w}, got {g}")
 
+    def _arguments(self, checked: dict[str, torch.Tensor]) -> list[Optional[torch.Tensor]]:
+        """One value per graph input: the feed, else the initializer it overrides."""
+        return [checked[v.name] if v.name in checked else self._constants.get(s) for v, s in zip(self.model.graph.inputs, self._input_slots)]
+
     def run(self, feeds: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """Run the model. ``feeds`` maps input names to numpy arrays or torch tensors; returns output name -> tensor."""
         checked = self._check_feeds(feeds)
+        args = self._arguments(checked)
+        try:
+            with torch.inference_mode():
+                results = self._forward(*args)
+        except JiasuError:
+            raise
+        except Exception:  # a kernel failed on these inputs: find which, keep the cause
+            self._run_steps(args)
+            raise
+        return {v.name: r for v, r in zip(self.outputs, results)}
+
+    def _run_steps(self, args: list[Optional[torch.Tensor]], on_step=None) -> list[Optional[torch.Tensor]]:
+        """The interpreted path: one step at a time, naming the node that fails.
+
+        ``on_step(i, inputs, outputs)``, if given, sees every step (tracing, profiling).
+        """
         values: list[Optional[torch.Tensor]] = [None] * self._num_slots
         for s, t in self._constants.items():
             values[s] = t
-        for v, s in zip(self.model.graph.inputs, self._input_slots):
-            if v.name in checked:
-                values[s] = checked[v.name]
+        for s, a in zip(self._input_slots, args):
+            values[s] = a
         i = 0
         try:
             with torch.inference_mode():
                 for i, step in enumerate(self.steps):
-                    results = step.kernel.run(*[values[s] if s is not None else None for s in step.inputs])
+                    inputs = [values[s] if s is not None else None for s in step.inputs]
+                    results = step.kernel.run(*inputs)
+                    if on_step is not None:
+                        on_step(i, inputs, results)
                     for s, r in zip(step.outputs, results):
                         values[s] = r
                     for s in step.frees:
                         values[s] = None
         except JiasuError:
             raise
-        except Exception as e:  # a kernel failed on these inputs: say where, keep the cause
+        except Exception as e:
             node = self.steps[i].kernel.node
             raise JiasuError(f"{node.op_type} node {node.name!r} failed: {type(e).__name__}: {e}") from e
-        return {v.name: values[s] for v, s in zip(self.outputs, self._output_slots)}
+        return [values[s] for s in self._output_slots]
+
+    def trace(self, feeds: Mapping[str, Any], on_step) -> dict[str, torch.Tensor]:
+        """Run step by step, calling ``on_step(index, inputs, outputs)`` after each node (shapes, timing)."""
+        results = self._run_steps(self._arguments(self._check_feeds(feeds)), on_step)
+        return {v.name: r for v, r in zip(self.outputs, results)}
 
     def run_numpy(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Like :meth:`run`, as numpy arrays the caller owns (copies: an output may be an engine constant)."""

@@ -20,8 +20,9 @@ def knob(default: Any, help: str, **kw: Any) -> Any:
 class EngineOptions:
     device: str = knob("cpu", "torch device the engine runs on: cpu, cuda, cuda:1 ...")
     conv_algorithm: str = knob(
-        "direct",
-        "convolution algorithm preferred for every Conv node; where it does not apply the node falls back to direct",
+        "auto",
+        "convolution algorithm preferred for every Conv node (auto: the planner's heuristic, jiasu.plan.heuristic); "
+        "where it does not apply the node falls back to direct",
     )
     conv_algorithms: dict = knob({}, "per-node algorithm, {node name: algorithm}; an algorithm that does not apply is an error")
     threads: int = knob(0, "torch intra-op threads (0 leaves torch's setting alone)")
@@ -36,7 +37,8 @@ class EngineOptions:
     def validate(self) -> None:
         from ..kernels.conv import get_algorithm
 
-        get_algorithm(self.conv_algorithm)
+        if self.conv_algorithm != "auto":
+            get_algorithm(self.conv_algorithm)
         for algo in self.conv_algorithms.values():
             get_algorithm(algo)
         if self.threads < 0:

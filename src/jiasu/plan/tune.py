@@ -1,0 +1,185 @@
+"""Autotuning: pick each convolution's algorithm by timing every candidate on the node's real shapes.
+
+The model runs once step by step to capture each Conv/FusedConv's actual
+inputs (shape, dtype, memory layout, and the residual for a fused add). Every
+algorithm that applies is then prepared with the node's own weights and
+epilogue and timed on those inputs; the fastest wins. Results are cached on
+disk (``$JIASU_CACHE_DIR`` or ``~/.cache/jiasu``, ``tuning.json``) keyed by the
+node's signature, the machine fingerprint and the thread count, so tuning the
+same layer again on this machine is a lookup. A time budget bounds the whole
+search: nodes it does not reach keep the heuristic choice, and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import torch
+
+from ..analysis.roofline import cache_dir, cpu_model
+from ..kernels.ops.conv import Conv
+from .plan import NodePlan
+
+CACHE_FILE = "tuning.json"
+
+
+def machine_key(threads: int) -> str:
+    """CPU model, core count, torch version and threads: a tuning result is only valid under all four."""
+    return f"{cpu_model()}|{os.cpu_count()}|torch {torch.__version__}|{threads} threads"
+
+
+def node_signature(kernel: Conv, x: torch.Tensor, z: Optional[torch.Tensor]) -> str:
+    """Everything that changes which algorithm is fastest for one conv node (not its name or weight values)."""
+    w = kernel.weight
+    epi = kernel.epilogue
+    parts = {
+        "w": list(w.shape) if w is not None else None,
+        "bias": kernel.bias is not None,
+        "stride": kernel.strides,
+        "dilation": kernel.dilations,
+        "pads": kernel.pads,
+        "auto_pad": kernel.auto_pad,
+        "group": kernel.group,
+        "x": list(x.shape),
+        "dtype": str(x.dtype),
+        "channels_last": bool(x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()),
+        "device": x.device.type,
+        "epilogue": [epi.activation, list(epi.params), epi.residual] if epi is not None else None,
+    }
+    return json.dumps(parts, sort_keys=True)
+
+
+@dataclass
+class TuningCache:
+    """Tuning results on disk: {machine key: {node signature: {"best": name, "timings_ms": {...}}}}."""
+
+    path: Path
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: Optional[Path] = None) -> "TuningCache":
+        path = Path(path) if path is not None else cache_dir() / CACHE_FILE
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                data = {}
+        except (OSError, ValueError):
+            data = {}  # missing or damaged: tuning simply starts over
+        return cls(path, data)
+
+    def get(self, machine: str, signature: str) -> Optional[dict[str, Any]]:
+        return self.data.get(machine, {}).get(signature)
+
+    def put(self, machine: str, signature: str, best: str, timings: dict[str, float]) -> None:
+        self.data.setdefault(machine, {})[signature] = {"best": best, "timings_ms": timings}
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1))
+        tmp.replace(self.path)  # atomic: a crash mid-write never leaves a half file
+
+
+def time_candidates(fns: dict[str, Callable[[], Any]], *, budget_s: float = 0.5, min_rounds: int = 3, max_rounds: int = 30) -> dict[str, float]:
+    """Best-of-n seconds of each ``fns[name]()``, timed round-robin after one warm-up each.
+
+    Round-robin, so a burst of load from elsewhere hits every candidate alike; the
+    minimum, not the mean, because noise on a shared machine only ever adds time.
+    Runs ``min_rounds`` rounds, then more while ``budget_s`` lasts.
+    """
+    for fn in fns.values():
+        fn()
+    best = {name: float("inf") for name in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_rounds or (rounds < max_rounds and time.perf_counter() - start < budget_s):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+        rounds += 1
+    return best
+
+
+def capture_conv_inputs(engine, feeds: Mapping[str, Any]) -> dict[int, tuple[torch.Tensor, Optional[torch.Tensor]]]:
+    """Step index -> (x, z) as each Conv/FusedConv node really receives them (cloned, layout kept)."""
+    captured: dict[int, tuple[torch.Tensor, Optional[torch.Tensor]]] = {}
+
+    def on_step(i, inputs, outputs):
+        if isinstance(engine.steps[i].kernel, Conv):
+            x = inputs[0]
+            z = inputs[3] if len(inputs) > 3 else None
+            captured[i] = (x.clone(memory_format=torch.preserve_format), None if z is None else z.clone(memory_format=torch.preserve_format))
+
+    engine.trace(feeds, on_step)
+    return captured
+
+
+def tune(
+    engine,
+    feeds: Mapping[str, Any],
+    *,
+    budget_s: float = 120.0,
+    per_candidate_s: float = 0.15,
+    cache: Optional[TuningCache] = None,
+    threads: Optional[int] = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[NodePlan]:
+    """One :class:`NodePlan` per tunable conv node of ``engine`` (in graph order), chosen by measurement.
+
+    ``cache`` (None: no cache) is read and updated; ``progress(done, total, node)`` is
+    called after each node. Convolutions whose weight is not constant keep the
+    engine's choice (``source="heuristic"``).
+    """
+    threads = threads or torch.get_num_threads()
+    machine = machine_key(threads)
+    captured = capture_conv_inputs(engine, feeds)
+    deadline = time.perf_counter() + budget_s
+    plans: list[NodePlan] = []
+    total = len(captured)
+    with torch.inference_mode():
+        for done, (i, (x, z)) in enumerate(captured.items(), 1):
+            kernel: Conv = engine.steps[i].kernel
+            node = kernel.node
+            current = engine.choices[i].choice or "direct"
+            candidates = kernel.candidates()
+            skipped = {name: why for name, why in candidates.items() if why is not None}
+            plan = NodePlan(node.name, node.op_type, current, "heuristic", {}, skipped, list(x.shape))
+            if kernel.weight is None or not kernel.bias_is_const:
+                plan.skipped = {"*": "weight or bias not constant: not tunable"}
+            else:
+                signature = node_signature(kernel, x, z)
+                hit = cache.get(machine, signature) if cache is not None else None
+                if hit is not None and hit.get("best") in candidates and candidates[hit["best"]] is None:
+                    plan.algorithm, plan.source, plan.timings_ms = hit["best"], "cache", dict(hit["timings_ms"])
+                elif time.perf_counter() < deadline:
+                    fns = {}
+                    for name, why in candidates.items():
+                        if why is not None:
+                            continue
+                        try:
+                            fn = kernel.prepare_candidate(name, x)
+                            fn(x, z)  # a candidate that fails here is not a candidate
+                            fns[name] = lambda fn=fn: fn(x, z)
+                        except Exception as e:
+                            plan.skipped[name] = f"failed while tuning: {type(e).__name__}: {e}"
+                    timings = time_candidates(fns, budget_s=per_candidate_s * max(len(fns), 1))
+                    plan.timings_ms = {name: round(t * 1e3, 4) for name, t in timings.items()}
+                    if plan.timings_ms:
+                        plan.algorithm = min(plan.timings_ms, key=plan.timings_ms.get)
+                        plan.source = "tuned"
+                        if cache is not None:
+                            cache.put(machine, signature, plan.algorithm, plan.timings_ms)
+                else:
+                    plan.skipped["*"] = f"tuning budget of {budget_s:g} s spent: heuristic choice kept"
+            plans.append(plan)
+            if progress is not None:
+                progress(done, total, node.name)
+    if cache is not None:
+        cache.save()
+    return plans

@@ -1,0 +1,60 @@
+"""`jiasu compile` and `jiasu run --plan` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ..conftest import invoke
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("JIASU_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_compile_writes_a_plan_that_run_uses(tmp_path, model_path):
+    plan = tmp_path / "m.plan.json"
+    r = invoke("compile", model_path, "--batch", 2, "--budget", 10, "-o", plan, "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["format"] == "jiasu-plan" and data["batch"] == 2
+    [node] = data["nodes"]
+    assert node["node"] == "conv0" and node["op_type"] == "FusedConv"  # Conv + Relu fused by the default passes
+    assert node["algorithm"] == min(node["timings_ms"], key=node["timings_ms"].get)
+    assert json.loads(plan.read_text())["nodes"] == data["nodes"]
+
+    r = invoke("run", model_path, "--plan", plan, "--batch", 2, "--compare", "onnxruntime", "--json")
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.output)
+    assert run["algorithms"] == [{"node": "conv0", "algorithm": node["algorithm"], "fallback_reason": None}]
+    assert run["compare"]["relative_l2"]["y"] < 1e-5
+
+
+def test_compile_prints_per_node_table_and_memory(model_path):
+    r = invoke("compile", model_path, "--no-tune")
+    assert r.exit_code == 0, r.output
+    assert "conv0" in r.output and "onednn" in r.output and "heuristic" in r.output
+    assert "memory: planned arena" in r.output
+
+
+def test_run_refuses_plan_with_algo(tmp_path, model_path):
+    plan = tmp_path / "p.json"
+    assert invoke("compile", model_path, "--no-tune", "-o", plan).exit_code == 0
+    r = invoke("run", model_path, "--plan", plan, "--algo", "winograd")
+    assert r.exit_code == 2
+    assert "error: --plan fixes the passes and every node's algorithm; drop --algo, --node-algo and --passes" in " ".join(r.output.split())
+
+
+def test_unknown_pass_is_a_clear_error(model_path):
+    r = invoke("compile", model_path, "--passes", "fold_everything")
+    assert r.exit_code == 2
+    assert "error: unknown pass 'fold_everything'; available:" in r.output
+
+
+def test_list_passes():
+    r = invoke("compile", "--list-passes", "--json")
+    assert r.exit_code == 0
+    names = [p["name"] for p in json.loads(r.output)]
+    assert "fold_batchnorm" in names and "fuse_conv_activation" in names

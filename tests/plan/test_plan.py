@@ -1,0 +1,146 @@
+"""The planner: tuning picks the measured winner, plans round-trip as files, caches make retuning a lookup."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from jiasu.errors import JiasuError
+from jiasu.frontends import load
+from jiasu.frontends.inputs import example_feeds
+from jiasu.plan import Plan, TuningCache, compile_model, engine_from_plan
+from jiasu.plan.heuristic import choose_algorithm
+from jiasu.plan.tune import time_candidates
+from jiasu.kernels.conv import ConvSpec
+from jiasu.runtime.reference import relative_l2, run_onnxruntime
+
+MODEL = "zoo:resnet18?image_size=32"
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("JIASU_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    return compile_model(MODEL, batch=2, budget_s=60, per_candidate_s=0.01, use_cache=False)
+
+
+def test_time_candidates_ranks_by_measured_time():
+    fns = {"slow": lambda: time.sleep(0.004), "fast": lambda: time.sleep(0.001), "mid": lambda: time.sleep(0.002)}
+    t = time_candidates(fns, budget_s=0.05)
+    assert min(t, key=t.get) == "fast" and max(t, key=t.get) == "slow"
+    assert 0.001 <= t["fast"] < 0.004
+
+
+def test_every_conv_is_tuned_and_the_fastest_candidate_wins(compiled):
+    plan = compiled.plan
+    convs = [n for n in compiled.model.graph if n.op_type in ("Conv", "FusedConv")]
+    assert [n.node for n in plan.nodes] == [n.name for n in convs]
+    for node in plan.nodes:
+        assert node.source in ("tuned", "cache")  # "cache": an identical layer earlier in this model
+        assert node.algorithm == min(node.timings_ms, key=node.timings_ms.get)
+        assert "onednn" in node.timings_ms and "direct" in node.timings_ms
+        assert node.input_shape[0] == 2
+    # Applicability is explained, not silently dropped: the 7x7 stem cannot run Winograd.
+    assert plan.nodes[0].skipped["winograd"] == "kernel 7x7, not 3x3"
+
+
+def test_compiled_engine_matches_onnxruntime_on_the_original_model(compiled):
+    original = load(MODEL)
+    feeds = example_feeds(original, batch=2)
+    ours = compiled.engine.run_numpy(feeds)
+    ref = run_onnxruntime(original, feeds)
+    for name in ref:
+        assert relative_l2(ours[name], ref[name]) < 1e-4
+
+
+def test_plan_file_round_trip_rebuilds_the_same_engine(compiled, tmp_path):
+    path = compiled.plan.save(tmp_path / "m.plan.json")
+    data = json.loads(path.read_text())
+    assert data["format"] == "jiasu-plan" and data["version"] == 1
+    assert data["passes"] == compiled.plan.passes
+    again = Plan.load(path)
+    assert again.conv_algorithms == compiled.plan.conv_algorithms
+    engine = engine_from_plan(MODEL, again)
+    assert [c.choice for c in engine.algorithm_report()] == [n.algorithm for n in compiled.plan.nodes]
+    feeds = example_feeds(compiled.model, batch=2)
+    a, b = compiled.engine.run_numpy(feeds), engine.run_numpy(feeds)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_memory_plan_is_recorded(compiled):
+    m = compiled.plan.memory
+    assert 0 < m["live_peak_bytes"] <= m["arena_bytes"] < m["naive_bytes"]
+
+
+def test_second_compile_is_served_from_the_cache(tmp_path):
+    cache = TuningCache.open(tmp_path / "tuning.json")
+    first = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=cache)
+    assert {n.source for n in first.plan.nodes} == {"tuned"}
+    assert (tmp_path / "tuning.json").is_file()
+    start = time.perf_counter()
+    second = compile_model("zoo:smallcnn", batch=1, cache=TuningCache.open(tmp_path / "tuning.json"))
+    assert {n.source for n in second.plan.nodes} == {"cache"}
+    assert second.plan.conv_algorithms == first.plan.conv_algorithms
+    assert [n.timings_ms for n in second.plan.nodes] == [n.timings_ms for n in first.plan.nodes]
+    assert time.perf_counter() - start < 30
+
+
+def test_a_damaged_cache_file_is_ignored(tmp_path):
+    (tmp_path / "tuning.json").write_text("{not json")
+    assert TuningCache.open(tmp_path / "tuning.json").data == {}
+
+
+def test_spent_budget_keeps_the_heuristic_and_says_so():
+    c = compile_model("zoo:smallcnn", batch=1, budget_s=0, use_cache=False)
+    for node in c.plan.nodes:
+        assert node.source == "heuristic" and node.algorithm == "onednn"
+        assert node.skipped["*"] == "tuning budget of 0 s spent: heuristic choice kept"
+
+
+def test_no_tune_uses_the_heuristic():
+    c = compile_model("zoo:smallcnn", batch=1, tune_algorithms=False)
+    assert {(n.algorithm, n.source) for n in c.plan.nodes} == {("onednn", "heuristic")}
+
+
+def test_heuristic_rules():
+    spec = ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
+    assert choose_algorithm(spec, "cpu") == "onednn"
+    assert choose_algorithm(spec, "cuda") == "direct"
+    assert choose_algorithm(None, "cpu") == "direct"  # weight shape unknown at load time
+
+
+def test_plan_for_another_model_is_refused(compiled):
+    with pytest.raises(JiasuError) as e:
+        engine_from_plan("zoo:smallcnn", compiled.plan)
+    digest = compiled.plan.model_digest[:12]
+    assert str(e.value).startswith(f"the plan was compiled for another model ('{MODEL}', sha256 {digest}...), not 'zoo:smallcnn' (sha256 ")
+    assert str(e.value).endswith("...); compile this model: `jiasu compile zoo:smallcnn -o PLAN`")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{oops", "plan file '{p}' is not a jiasu plan: invalid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); write one with `jiasu compile MODEL -o FILE`"),
+        ("[]", "plan file '{p}' is not a jiasu plan (no \"format\": \"jiasu-plan\"); write one with `jiasu compile MODEL -o FILE`"),
+        ('{"format": "jiasu-plan", "version": 7}', "plan file '{p}' is a version 7 plan; this jiasu reads version 1: compile it again"),
+    ],
+)
+def test_bad_plan_files(tmp_path, text, message):
+    p = tmp_path / "bad.json"
+    p.write_text(text)
+    with pytest.raises(JiasuError) as e:
+        Plan.load(p)
+    assert str(e.value) == message.format(p=p)
+
+
+def test_missing_plan_file(tmp_path):
+    with pytest.raises(JiasuError) as e:
+        Plan.load(tmp_path / "nope.json")
+    assert str(e.value) == f"plan file '{tmp_path / 'nope.json'}' does not exist; write one with `jiasu compile MODEL -o {tmp_path / 'nope.json'}`"
