@@ -33,10 +33,14 @@ max |y| on a 64->64 channel 3x3 layer, 2x56x56 normal input, Kaiming weights
     F(2x2), points 0, +-1                      3.5e-7
     direct (oneDNN), for scale                 1.0e-6
 
-Both sub-tile transforms are applied as one matrix on the flattened tile
-(``B^T (x) B^T`` and ``A^T (x) A^T``, Kronecker products): a single large GEMM
-per transform, laid out so that the channel GEMM reads and writes contiguous
-``(alpha^2, tiles, channels)`` blocks with no extra copies.
+Both tile transforms are separable, ``B^T d B`` = two small matrix products
+along the two tile axes, each one GEMM over all tiles and channels at once (the
+tile axes outermost, ``(alpha, alpha, tiles * channels)``). That is
+``2 * alpha^3`` multiply-adds per tile and channel instead of the ``alpha^4`` of
+one Kronecker-product matrix ``B^T (x) B^T``: 3x fewer for F(4x4), and measured
+here 1.4x faster on a 64-channel 56x56 layer at batch 8 (one thread). The
+layout lets the channel GEMM read and write contiguous ``(alpha^2, tiles,
+channels)`` blocks with no extra copies.
 """
 
 from __future__ import annotations
@@ -136,9 +140,6 @@ class Winograd(ConvAlgorithm):
         u = torch.einsum("ak,ockl,bl->abco", g64, weight.to(torch.float64), g64)
         u = u.reshape(alpha * alpha, c_in, c_out).to(dtype).contiguous()
         bt_t, at_t = _tensor(bt, weight, dtype), _tensor(at, weight, dtype)
-        # vec(B^T d B) = (B^T (x) B^T) vec(d) for row-major flattening of d; likewise for A^T . A.
-        input_transform = torch.kron(bt_t, bt_t)
-        output_transform = torch.kron(at_t, at_t)
         if bias is not None:
             bias = bias.to(dtype).contiguous()
         pt, pl, pb, pr = spec.pads
@@ -153,10 +154,12 @@ class Winograd(ConvAlgorithm):
             # below); with channels innermost the tile gather copies contiguous runs.
             xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, pl, pr + tw * m - wo, pt, pb + th * m - ho))
             tiles = xp.unfold(1, alpha, m).unfold(2, alpha, m)  # (N, th, tw, C, alpha, alpha), a view
-            d = tiles.permute(4, 5, 0, 1, 2, 3).reshape(alpha * alpha, -1)
-            v = (input_transform @ d).view(alpha * alpha, n * th * tw, c_in)
+            d = tiles.permute(4, 5, 0, 1, 2, 3).reshape(alpha, alpha * n * th * tw * c_in)
+            # B^T d B: B^T along the first tile axis (one GEMM), then along the second (batched over the first).
+            v = torch.matmul(bt_t, (bt_t @ d).view(alpha, alpha, -1)).view(alpha * alpha, n * th * tw, c_in)
             mm = torch.bmm(v, u)  # (alpha^2, tiles, C_out)
-            y = (output_transform @ mm.view(alpha * alpha, -1)).view(m, m, n, th, tw, c_out)
+            # A^T mm A, the same way: (alpha, alpha, .) -> (m, alpha, .) -> (m, m, .).
+            y = torch.matmul(at_t, (at_t @ mm.view(alpha, -1)).view(m, alpha, -1)).view(m, m, n, th, tw, c_out)
             # Write the output channels_last (NHWC in memory): the tiles' channel rows stay
             # contiguous, and oneDNN convolutions downstream read it without a reorder.
             y = y.permute(2, 3, 0, 4, 1, 5)  # (N, th, m, tw, m, C_out)
