@@ -58,3 +58,14 @@ def test_list_passes():
     assert r.exit_code == 0
     names = [p["name"] for p in json.loads(r.output)]
     assert "fold_batchnorm" in names and "fuse_conv_activation" in names
+
+
+def test_run_per_node_times(model_path):
+    r = invoke("run", model_path, "--per-node", "--repeats", 2, "--json")
+    assert r.exit_code == 0, r.output
+    nodes = json.loads(r.output)["nodes"]
+    assert [(n["node"], n["op"], n["algorithm"]) for n in nodes] == [("conv0", "FusedConv", "onednn")]
+    assert nodes[0]["ms"] > 0
+    r = invoke("run", model_path, "--per-node", "--repeats", 2, "--passes", "none", "--algo", "direct")
+    assert r.exit_code == 0, r.output
+    assert "per node (best of the runs, step by step)" in r.output and "Relu" in r.output

@@ -202,6 +202,7 @@ def run_cmd(
     threads: int = typer.Option(0, "--threads", min=0, help="intra-op threads (0: torch's default)"),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
     seed: int = typer.Option(0, "--seed", help="seed of the generated inputs"),
+    per_node: bool = typer.Option(False, "--per-node", help="also time every node (algorithm and ms per node)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ):
     """Run a model on jiasu's engine: outputs, time, and which conv algorithm ran where."""
@@ -240,6 +241,8 @@ def run_cmd(
         "ms_per_item": timing.per_item(batch_used) * 1e3,
         "algorithms": [{"node": c.name, "algorithm": c.choice, "fallback_reason": c.reason} for c in engine.algorithm_report()],
     }
+    if per_node:
+        result["nodes"] = engine.node_times(feeds, repeats=repeats)
     if compare:
         ref = run_onnxruntime(loaded, feeds, threads=threads or None)
         result["compare"] = {
@@ -249,6 +252,17 @@ def run_cmd(
     if as_json:
         return _print_json(result)
     _print_run(result)
+
+
+def print_node_times(nodes: list[dict], run_ms: float) -> None:
+    """The per-node table of ``Engine.node_times``, most costly first."""
+    total = sum(n["ms"] for n in nodes) or 1.0
+    table = Table(title=f"per node (best of the runs, step by step): sum {total:.3f} ms; whole run median {run_ms:.3f} ms")
+    for col in ("node", "op", "algorithm", "ms", "share"):
+        table.add_column(col, overflow="fold", justify="right" if col in ("ms", "share") else "left")
+    for n in sorted(nodes, key=lambda n: -n["ms"]):
+        table.add_row(n["node"], n["op"], n["algorithm"] or "", f"{n['ms']:.3f}", f"{100 * n['ms'] / total:.1f}%")
+    console.print(table)
 
 
 def parse_passes(text: str) -> Optional[list[str]]:
@@ -294,6 +308,8 @@ def _print_run(r: dict) -> None:
             for a in fell:
                 table.add_row(a["node"], a["fallback_reason"])
             console.print(table)
+    if "nodes" in r:
+        print_node_times(r["nodes"], r["time_ms"]["median"])
     if "compare" in r:
         for k, v in r["compare"]["relative_l2"].items():
             console.print(f"  vs {r['compare']['engine']}: output {k} relative L2 error {v:.2e}")
