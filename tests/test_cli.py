@@ -25,7 +25,7 @@ def test_run_json_with_compare(model_path):
     assert out["batch"] == 3
     assert out["outputs"][0]["shape"] == [3, 4, 8, 8]
     assert out["compare"]["relative_l2"]["y"] < 1e-6
-    assert out["algorithms"] == [{"node": "conv0", "algorithm": "direct", "fallback_reason": None}]
+    assert out["algorithms"] == [{"node": "conv0", "algorithm": "onednn", "fallback_reason": None}]
     assert out["time_ms"]["repeats"] == 2 and out["time_ms"]["median"] > 0
 
 
@@ -40,7 +40,7 @@ def test_run_with_real_input_file(tmp_path, model_path):
 def test_run_human_output(model_path):
     r = invoke("run", model_path, "--repeats", 1)
     assert r.exit_code == 0, r.output
-    assert "conv algorithms: direct x1" in r.stdout
+    assert "conv algorithms: onednn x1" in r.stdout
 
 
 @pytest.mark.parametrize(
