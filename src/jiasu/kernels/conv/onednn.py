@@ -30,7 +30,7 @@ import torch
 from .base import ConvAlgorithm, ConvFn, ConvSpec, Epilogue, FusedConvFn, check_2d, pad_input
 
 # ONNX activation -> oneDNN post-op name, and how its params become oneDNN scalars.
-_UNARY = {
+UNARY_POST_OPS = {
     "Relu": ("relu", lambda p: []),
     "Clip": ("hardtanh", lambda p: [float(p[0]) if not math.isinf(p[0]) else -3.4e38, float(p[1]) if not math.isinf(p[1]) else 3.4e38]),
     "LeakyRelu": ("leaky_relu", lambda p: [float(p[0])]),
@@ -39,8 +39,17 @@ _UNARY = {
     "Tanh": ("tanh", lambda p: []),
     "Swish": ("swish", lambda p: []),
 }
+_UNARY = UNARY_POST_OPS
 # oneDNN's binary-add post-op accepts only these activations after the add.
 _BINARY_UNARY = {"", "Relu"}
+
+
+def unary_post_op(epilogue: Epilogue) -> tuple[str, list]:
+    """oneDNN's post-op name and scalars for the epilogue's activation (``"none"`` for none)."""
+    if not epilogue.activation:
+        return "none", []
+    name, make = UNARY_POST_OPS[epilogue.activation]
+    return name, make(epilogue.params)
 
 
 def available() -> bool:
@@ -83,11 +92,7 @@ class OneDNN(ConvAlgorithm):
         packed = torch.ops.mkldnn._reorder_convolution_weight(weight.contiguous(), padding, stride, dilation, groups, None)
         if bias is not None:
             bias = bias.contiguous()
-        if epilogue.activation:
-            unary, make = _UNARY[epilogue.activation]
-            scalars = make(epilogue.params)
-        else:
-            unary, scalars = "none", []
+        unary, scalars = unary_post_op(epilogue)
         conv = torch.ops.mkldnn._convolution_pointwise
         binary = torch.ops.mkldnn._convolution_pointwise.binary
         cl = torch.channels_last

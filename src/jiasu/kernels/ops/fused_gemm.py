@@ -1,8 +1,9 @@
 """``jiasu::FusedGemm``: Gemm followed by an activation, in one node.
 
 Gemm's inputs and attributes plus ``activation``/``activation_params`` as in
-``jiasu::FusedConv``; ``Y = activation(alpha * A' @ B' + beta * C)``. The
-activation runs in place on the freshly computed product.
+``jiasu::FusedConv``; ``Y = activation(alpha * A' @ B' + beta * C)``. On the
+inner-product path the activation is oneDNN's post-op; otherwise it runs in
+place on the freshly computed product.
 """
 
 from __future__ import annotations
@@ -17,7 +18,3 @@ class FusedGemm(Gemm):
     def __init__(self, node, ctx):
         super().__init__(node, ctx)
         self.epilogue = epilogue_of(self)
-
-    def run(self, a, b, c=None):
-        (y,) = super().run(a, b, c)
-        return (self.epilogue.apply(y, None),)
