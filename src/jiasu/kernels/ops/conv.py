@@ -1,9 +1,34 @@
 from typing import Optional
 
+import torch
+
 from ...errors import AlgorithmError
 from ..base import TORCH_DTYPES, Kernel
 from ..conv import ConvSpec, Epilogue, get_algorithm
 from ._common import same_pads
+
+
+# Algorithms whose output is channels_last already (the layout the engine keeps between layers).
+_WRITES_CHANNELS_LAST = {"onednn", "winograd", "winograd_f2"}
+
+
+def _keep_channels_last(fn):
+    """Give a channels_last input's layout back to the output of an algorithm that writes NCHW.
+
+    Once oneDNN convolutions run, activations are channels_last; one NCHW tensor in
+    the chain makes the next ops pay (torch's NCHW max pooling was 8x slower than
+    its channels_last kernel here). The conversion happens inside the node, so
+    tuning times it as part of the algorithm.
+    """
+    cl = torch.channels_last
+
+    def run(x, z=None):
+        y = fn(x, z)
+        if not x.is_contiguous() and x.is_contiguous(memory_format=cl) and not y.is_contiguous(memory_format=cl):
+            y = y.contiguous(memory_format=cl)
+        return y
+
+    return run
 
 
 class Conv(Kernel):
@@ -129,6 +154,8 @@ class Conv(Kernel):
         else:
             spec = ConvSpec.from_weight(weight, stride=self.strides, dilation=self.dilations, pads=pads, groups=self.group)
             fn = algo.prepare_fused(weight, bias, spec, epilogue)
+            if algo.name not in _WRITES_CHANNELS_LAST and self.ndim == 2:
+                fn = _keep_channels_last(fn)
         if self.weight is not None and algorithm is None:
             self._prepared[key] = fn
         return fn
