@@ -25,8 +25,18 @@ class MaxPool(PoolBase):
         if self.fixed_pads:
             self.fixed_pads = self.resolve_pads([])
             self.fixed_sym = self.symmetric(self.fixed_pads, self.n, self.kernel)
+        # 2x2 windows at stride 2 with no padding: three elementwise maxima of strided views
+        # beat torch's channels_last pooling kernel 1.7-3.2x here (16 channels, 82x82, batch 1/8).
+        self.halve = (
+            not self.want_indices and self.n == 2 and list(self.kernel) == [2, 2] and list(self.strides) == [2, 2]
+            and list(self.dilations) == [1, 1] and self.fixed_pads is not False and not any(self.fixed_pads)
+        )
 
     def run(self, x):
+        if self.halve and x.dtype.is_floating_point and x.dim() == 4 and (not self.ceil_mode or (x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0)):
+            h, w = x.shape[2] // 2 * 2, x.shape[3] // 2 * 2
+            top = torch.maximum(x[:, :, 0:h:2, 0:w:2], x[:, :, 0:h:2, 1:w:2])
+            return (torch.maximum(top, torch.maximum(x[:, :, 1:h:2, 0:w:2], x[:, :, 1:h:2, 1:w:2]), out=top),)
         if self.fixed_pads:
             pads, sym = self.fixed_pads, self.fixed_sym
         else:
