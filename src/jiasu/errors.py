@@ -32,6 +32,10 @@ class BackendUnavailableError(JiasuError):
     """An optional backend's package is not installed."""
 
 
+class DataError(JiasuError):
+    """A dataset is missing, corrupt, or not in a format jiasu reads."""
+
+
 def format_choices(names, per_line: int = 8) -> str:
     """Sorted names, comma-separated and wrapped, for 'supported: ...' lists."""
     names = sorted(names)

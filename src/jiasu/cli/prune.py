@@ -1,5 +1,218 @@
-"""`jiasu prune` and `jiasu distill` commands (registered on the shared app)."""
+"""`jiasu prune` and `jiasu distill` commands (registered on the shared app).
+
+Both train, so both take a torch model: ``zoo:NAME[?options]`` (seeded, untrained
+unless ``--pretrain-epochs``) or a ``.pt`` file holding a whole ``nn.Module``
+(what ``-o`` writes next to the ONNX file). ``-o out.onnx`` writes the result as
+ONNX (checked against torch on our engine) and as ``out.pt`` for further steps.
+"""
 
 from __future__ import annotations
 
-from . import app, _friendly_errors, console, MODEL_HELP  # noqa: F401
+import copy
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import JiasuError
+from . import _friendly_errors, _print_json, app, console
+
+TORCH_MODEL_HELP = "zoo:NAME[?key=value&...] or a .pt file holding an nn.Module (as written by -o)"
+
+
+def load_torch_model(spec: str):
+    """(module, example input of batch 1) for ``spec`` (see TORCH_MODEL_HELP)."""
+    import torch
+
+    from ..frontends import ZOO_PREFIX, zoo_model_and_input
+
+    if spec.startswith(ZOO_PREFIX):
+        module, example = zoo_model_and_input(spec)
+        return module, example
+    path = Path(spec)
+    if path.suffix == ".onnx":
+        raise JiasuError(f"{spec}: pruning and distillation train the model, so they need torch weights; give {TORCH_MODEL_HELP}")
+    if not path.is_file():
+        raise JiasuError(f"model file not found: {path}; give {TORCH_MODEL_HELP}")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # torch.load raises many types on a bad file
+        raise JiasuError(f"cannot read {path} as a torch file ({type(e).__name__}: {e})") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("module"), torch.nn.Module):
+        raise JiasuError(f"{path} does not hold a jiasu-saved nn.Module; save one with jiasu prune/distill -o, or give a zoo model")
+    return saved["module"], saved["example_input"]
+
+
+def save_outputs(module, example, output: Path) -> dict:
+    """Write ``output`` (.onnx) and its ``.pt`` twin; the max |engine - torch| on the example and the sizes."""
+    import torch
+
+    import jiasu
+    from ..frontends import export_module
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    module = module.eval()
+    onnx_bytes = export_module(module, example)
+    output.write_bytes(onnx_bytes)
+    pt = output.with_suffix(".pt")
+    torch.save({"module": module, "example_input": example}, pt)
+    with torch.no_grad():
+        expected = module(example)
+    got = jiasu.Engine(jiasu.load(onnx_bytes)).run({"input": example})["output"]
+    return {"onnx": str(output), "onnx_bytes": len(onnx_bytes), "torch_file": str(pt), "max_abs_error_engine_vs_torch": float((got - expected).abs().max())}
+
+
+def _data(spec: str, limit: Optional[int], input_shape):
+    from ..data import fashion_mnist, load_data, train_val_split
+
+    size = tuple(input_shape[-2:])
+    channels = int(input_shape[1])
+    train = load_data(spec, "train", limit=limit, size=size, channels=channels)
+    # Fashion-MNIST has a test split to validate on; other sources give up 10% of their images.
+    if spec in ("fashion-mnist", "fashion-mnist-subset") or Path(spec).is_dir() and fashion_mnist.available(spec):
+        val = load_data(spec, "test", size=size, channels=channels)
+    else:
+        train, val = train_val_split(train, 0.1)
+    if tuple(train.input_shape) != tuple(input_shape[1:]):
+        raise JiasuError(f"the data's images are {train.input_shape} but the model takes {tuple(input_shape[1:])}; pick a matching zoo option (image_size, in_channels)")
+    return train, val
+
+
+def _fit_options(lr, batch_size, workers, checkpoint, resume, progress):
+    return {"lr": lr, "batch_size": batch_size, "num_workers": workers, "checkpoint": checkpoint, "resume": resume, "progress": progress}
+
+
+@app.command("prune")
+@_friendly_errors
+def prune_cmd(
+    model: str = typer.Argument(..., help=TORCH_MODEL_HELP),
+    method: str = typer.Option("magnitude", "--method", help="magnitude | random (unstructured) | channel (structured)"),
+    sparsity: float = typer.Option(0.9, "--sparsity", help="fraction of weights (magnitude, random) or of channels (channel) to remove"),
+    scope: str = typer.Option("global", "--scope", help="global | layer: one threshold over all layers, or the same fraction per layer"),
+    data: str = typer.Option("fashion-mnist", "--data", help="training data: fashion-mnist, fashion-mnist-subset, a folder or .npz"),
+    finetune_epochs: int = typer.Option(1, "--finetune-epochs", min=0, help="retraining epochs after each pruning step"),
+    steps: int = typer.Option(1, "--steps", min=1, help="gradual pruning steps (unstructured)"),
+    pretrain_epochs: int = typer.Option(0, "--pretrain-epochs", min=0, help="train the dense model first (for an untrained zoo model)"),
+    distill_from_dense: bool = typer.Option(False, "--distill", help="retrain with the dense model as teacher (soft + hard labels)"),
+    importance: str = typer.Option("l1", "--importance", help="channel ranking: l1 | l2 | bn"),
+    round_to: Optional[int] = typer.Option(None, "--round-to", min=1, help="keep pruned widths multiples of N (channel; 8 suits vector kernels)"),
+    lr: float = typer.Option(1e-3, "--lr", help="learning rate (Adam)"),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    workers: int = typer.Option(1, "--workers", min=0, help="DataLoader background workers"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="use only the first N training images"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="training checkpoint file (written every epoch)"),
+    resume: bool = typer.Option(False, "--resume", help="continue from --checkpoint if it exists"),
+    threads: int = typer.Option(0, "--threads", min=0, help="torch threads (0: torch's default)"),
+    output: Path = typer.Option(..., "-o", "--output", help="where to write the pruned model (.onnx, plus a .pt twin)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+):
+    """Prune a model (unstructured masks or removed channels), retrain it on DATA, export it."""
+    import torch
+
+    from ..compress.distill import DistillationLoss
+    from ..compress.prune import count_nonzero, iterative_prune, make_permanent, prune_channels
+    from ..train import evaluate, fit
+
+    if method not in ("magnitude", "random", "channel"):
+        raise JiasuError(f"unknown method {method!r}; choose magnitude, random or channel")
+    if output.suffix != ".onnx":
+        raise JiasuError(f"-o must name an .onnx file, got {output}")
+    if threads:
+        torch.set_num_threads(threads)
+    module, example = load_torch_model(model)
+    train, val = _data(data, limit, tuple(example.shape))
+    progress = not as_json
+    opts = _fit_options(lr, batch_size, workers, None, False, progress)
+    if pretrain_epochs:
+        pre_ckpt = checkpoint.with_name(checkpoint.name + ".pretrain") if checkpoint is not None else None
+        fit(module.train(), train, None, epochs=pretrain_epochs, description="pretrain", **dict(opts, checkpoint=pre_ckpt, resume=resume))
+    dense_acc = evaluate(module, val).accuracy
+    dense_nonzero, dense_total = count_nonzero(module)
+    teacher = copy.deepcopy(module).eval() if distill_from_dense else None
+    loss_fn = DistillationLoss(teacher) if teacher is not None else None
+    opts.update(checkpoint=checkpoint, resume=resume)
+    info = {"model": model, "method": method, "sparsity": sparsity, "data": data, "dense_accuracy": dense_acc}
+    if method == "channel":
+        result = prune_channels(module, example, sparsity, importance=importance, round_to=round_to)
+        info["pruned_accuracy_before_finetune"] = evaluate(module, val).accuracy
+        if finetune_epochs:
+            fit(module.train(), train, None, epochs=finetune_epochs, loss_fn=loss_fn, description="finetune", **opts)
+        info.update(macs_before=result.macs_before, macs_after=result.macs_after, params_before=result.params_before, params_after=result.params_after)
+    else:
+        records = iterative_prune(module, train, val, sparsity, steps=steps, epochs_per_step=finetune_epochs, method=method, scope=scope, loss_fn=loss_fn, **opts)
+        info["steps"] = [r.__dict__ for r in records]
+        make_permanent(module)
+    info["accuracy"] = evaluate(module, val).accuracy
+    nonzero, total = count_nonzero(module)
+    info.update(nonzero_params_before=dense_nonzero, params_total_before=dense_total, nonzero_params=nonzero, params_total=total)
+    info.update(save_outputs(module, example, output))
+    if as_json:
+        return _print_json(info)
+    console.print(
+        f"[bold]{method}[/] {sparsity:.0%}: accuracy {dense_acc:.2%} -> {info['accuracy']:.2%}, "
+        f"non-zero parameters {dense_nonzero:,} -> {nonzero:,} (of {total:,})"
+    )
+    if method == "channel":
+        console.print(f"MACs {info['macs_before']:,} -> {info['macs_after']:,} ({info['macs_after'] / info['macs_before']:.1%})")
+    console.print(f"wrote {info['onnx']} and {info['torch_file']}; engine vs torch max |error| {info['max_abs_error_engine_vs_torch']:.2e}")
+
+
+@app.command("distill")
+@_friendly_errors
+def distill_cmd(
+    teacher: str = typer.Option(..., "--teacher", help=TORCH_MODEL_HELP),
+    student: str = typer.Option(..., "--student", help=TORCH_MODEL_HELP),
+    data: str = typer.Option("fashion-mnist", "--data", help="training data: fashion-mnist, fashion-mnist-subset, a folder or .npz"),
+    epochs: int = typer.Option(1, "--epochs", min=0),
+    teacher_epochs: int = typer.Option(0, "--teacher-epochs", min=0, help="train the teacher first (for an untrained zoo model)"),
+    temperature: float = typer.Option(4.0, "--temperature", help="softmax temperature of the soft targets"),
+    alpha: float = typer.Option(0.7, "--alpha", help="weight of the soft loss (1 - alpha: hard labels)"),
+    hard: str = typer.Option("labels", "--hard", help="hard targets: labels (true) | teacher (its argmax)"),
+    lr: float = typer.Option(1e-3, "--lr"),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    workers: int = typer.Option(1, "--workers", min=0, help="DataLoader background workers"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="use only the first N training images"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="training checkpoint file (written every epoch)"),
+    resume: bool = typer.Option(False, "--resume", help="continue from --checkpoint if it exists"),
+    threads: int = typer.Option(0, "--threads", min=0, help="torch threads (0: torch's default)"),
+    output: Path = typer.Option(..., "-o", "--output", help="where to write the student (.onnx, plus a .pt twin)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+):
+    """Train a student from a teacher's soft labels (temperature-scaled KL) mixed with hard labels."""
+    import torch
+
+    from ..compress.distill import distill
+    from ..train import evaluate, fit
+
+    if output.suffix != ".onnx":
+        raise JiasuError(f"-o must name an .onnx file, got {output}")
+    if threads:
+        torch.set_num_threads(threads)
+    t_module, t_example = load_torch_model(teacher)
+    s_module, s_example = load_torch_model(student)
+    if tuple(t_example.shape) != tuple(s_example.shape):
+        raise JiasuError(f"teacher and student take different inputs: {tuple(t_example.shape)} vs {tuple(s_example.shape)}")
+    train, val = _data(data, limit, tuple(s_example.shape))
+    progress = not as_json
+    opts = _fit_options(lr, batch_size, workers, None, False, progress)
+    if teacher_epochs:
+        fit(t_module.train(), train, None, epochs=teacher_epochs, description="teacher", **opts)
+    opts.update(checkpoint=checkpoint, resume=resume)
+    distill(t_module, s_module.train(), train, None, temperature=temperature, alpha=alpha, hard=hard, epochs=epochs, **opts)
+    info = {
+        "teacher": teacher,
+        "student": student,
+        "data": data,
+        "teacher_accuracy": evaluate(t_module, val).accuracy,
+        "student_accuracy": evaluate(s_module, val).accuracy,
+        "teacher_params": sum(p.numel() for p in t_module.parameters()),
+        "student_params": sum(p.numel() for p in s_module.parameters()),
+    }
+    info.update(save_outputs(s_module, s_example, output))
+    if as_json:
+        return _print_json(info)
+    console.print(
+        f"teacher {info['teacher_accuracy']:.2%} ({info['teacher_params']:,} parameters) -> "
+        f"student {info['student_accuracy']:.2%} ({info['student_params']:,} parameters)"
+    )
+    console.print(f"wrote {info['onnx']} and {info['torch_file']}; engine vs torch max |error| {info['max_abs_error_engine_vs_torch']:.2e}")

@@ -14,9 +14,10 @@ from .direct import Direct
 from .fft import FFT
 from .im2col import Im2col
 from .onednn import OneDNN
+from .sparse import SparseCSR
 from .winograd import WinogradF2, WinogradF4
 
-_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF2(), FFT(), Depthwise()]
+_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF2(), FFT(), Depthwise(), SparseCSR()]
 
 CONV_ALGORITHMS: dict[str, ConvAlgorithm] = {a.name: a for a in _ALGORITHMS}
 

@@ -56,6 +56,7 @@ from .eye_like import EyeLike
 from .flatten import Flatten
 from .fused_conv import FusedConv
 from .fused_gemm import FusedGemm
+from .sparse_gemm import SparseGemm
 from .floor import Floor
 from .gather import Gather
 from .gather_elements import GatherElements
@@ -198,6 +199,7 @@ _KERNELS: list[type[Kernel]] = [
     Flatten,
     FusedConv,
     FusedGemm,
+    SparseGemm,
     Floor,
     Gather,
     GatherElements,
