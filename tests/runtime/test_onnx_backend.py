@@ -44,6 +44,9 @@ EXCLUDED: dict[str, str] = {
     r"FLOAT8E": "float8 (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ, E8M0): torch cannot compute in them; not engine dtypes",
     r"FLOAT4E2M1": "float4 (E2M1): no torch dtype",
     r"(^|_)U?INT[24]_": "int2/uint2/int4/uint4 (packed sub-byte integers): no torch dtype",
+    r"^test_(de)?quantizelinear_(e4m3fn|e5m2|float4e2m1|u?int[24]|uint16)(_|$)": (
+        "Quantize/DequantizeLinear to or from float8, float4, int2/int4 or uint16: no torch dtype to hold them"
+    ),
     r"^test_equal_string": "string tensors: no torch dtype",
     r"^test_identity_(opt|sequence)_": "optional / sequence values: the engine passes tensors only",
     r"^test_training_dropout": "Dropout with training_mode=1 (random mask): jiasu runs inference only",

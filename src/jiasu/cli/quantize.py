@@ -1,5 +1,207 @@
-"""`jiasu quantize` commands (registered on the shared app)."""
+"""`jiasu quantize` commands (registered on the shared app).
+
+``jiasu quantize MODEL --mode static --calib DATA [--method entropy] -o out.onnx`` writes a quantized
+ONNX model (static/dynamic INT8 as QDQ, FP16/BF16); ``--sensitivity`` ranks the layers by how much
+INT8 hurts them (and with ``--budget`` keeps the worst in float); ``--diagnose`` answers "why isn't
+INT8 faster?" for this CPU and, given a model, for that model.
+"""
 
 from __future__ import annotations
 
-from . import app, _friendly_errors, console, MODEL_HELP  # noqa: F401
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..errors import JiasuError
+from . import MODEL_HELP, _friendly_errors, _print_json, app, console  # noqa: F401
+
+#: --mode -> what it writes
+MODES: dict[str, str] = {
+    "static": "INT8 QDQ, activations calibrated (uint8 activations, int8 per-channel weights)",
+    "dynamic": "INT8 weights for Gemm/MatMul, activations quantized per batch at run time",
+    "fp16": "float16 weights and arithmetic (--weights-only: float16 storage, float32 arithmetic)",
+    "bf16": "bfloat16 weights and arithmetic (--weights-only: bfloat16 storage, float32 arithmetic)",
+}
+DATA_HELP = "calibration images: fashion-mnist, fashion-mnist-subset, an image folder, or a .npy/.npz file"
+
+
+def _model_bytes(model) -> int:
+    import onnx_ir as ir
+
+    return len(ir.serde.serialize_model(model).SerializeToString())
+
+
+def _eval_data(spec: str, model, limit: int):
+    """(images, labels or None) for sensitivity: the test split of Fashion-MNIST specs, else the data itself."""
+    import numpy as np
+
+    from ..data import load_data
+
+    split = "test" if spec.startswith("fashion-mnist") else "train"
+    data = load_data(spec, split=split, limit=limit)
+    images, labels = data.numpy()
+    return np.asarray(images, np.float32), np.asarray(labels)
+
+
+def _diagnose(model_spec: Optional[str]) -> dict:
+    from ..compress.quantize.diagnostics import cpu_features, float_nodes, qdq_overhead
+    from ..frontends import load
+
+    cpu = cpu_features()
+    info: dict = {"cpu": {"model": cpu.model, "flags": cpu.flags, "int8_dot_product": cpu.int8_dot_product}, "advice": cpu.advice()}
+    if model_spec:
+        from ..compress.quantize.lower import lower_int8
+        from ..frontends.inputs import example_feeds
+        from ..runtime.engine import Engine
+
+        model = load(model_spec)
+        rep = float_nodes(model)
+        info["model"] = {"name": model_spec, **rep.as_dict()}
+        if rep.qdq == 0:
+            info["advice"].append("the model has no QuantizeLinear/DequantizeLinear: it is not quantized; run jiasu quantize --mode static first")
+        else:
+            feeds = example_feeds(model, batch=8)
+            info["qdq_overhead"] = qdq_overhead(Engine(model), feeds)
+            lowered = lower_int8(model)
+            info["after_lowering"] = float_nodes(lowered).as_dict()
+            info["after_lowering"]["qdq_overhead_ms"] = qdq_overhead(Engine(lowered), feeds)["qdq_ms"]
+            if rep.float:
+                info["advice"].append(
+                    f"{len(rep.float)} compute node(s) still run in float ({', '.join(rep.float[:5])}{'...' if len(rep.float) > 5 else ''}); "
+                    "each float island costs a DequantizeLinear/QuantizeLinear pass over its tensors"
+                )
+            share = info["qdq_overhead"]["qdq_share"]
+            info["advice"].append(
+                f"Q/DQ nodes take {share:.0%} of an unlowered run on jiasu's engine; the lower_int8 pass (jiasu.compress.quantize.lower) "
+                f"leaves {info['after_lowering']['qdq_nodes']} of them"
+            )
+    return info
+
+
+@app.command("quantize")
+@_friendly_errors
+def quantize_cmd(
+    model: Optional[str] = typer.Argument(None, help=MODEL_HELP),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="where to write the quantized .onnx"),
+    mode: str = typer.Option("static", "--mode", help="static | dynamic | fp16 | bf16"),
+    calib: Optional[str] = typer.Option(None, "--calib", help=DATA_HELP),
+    method: str = typer.Option("minmax", "--method", help="calibration method: minmax | percentile | entropy | mse"),
+    calib_limit: int = typer.Option(512, "--calib-limit", help="calibration images used"),
+    per_tensor: bool = typer.Option(False, "--per-tensor", help="one weight scale per tensor (default: per output channel)"),
+    keep_float: List[str] = typer.Option([], "--keep-float", help="node name to leave in float (repeatable)"),
+    weights_only: bool = typer.Option(False, "--weights-only", help="fp16/bf16: 16-bit storage, float32 arithmetic (runs everywhere)"),
+    sensitivity: bool = typer.Option(False, "--sensitivity", help="rank layers by the damage INT8 does to each (needs --calib)"),
+    budget: Optional[float] = typer.Option(None, "--budget", help="with --sensitivity: accuracy drop allowed (points); keeps the worst layers in float"),
+    eval_limit: int = typer.Option(1000, "--eval-limit", help="with --sensitivity: evaluation images"),
+    diagnose: bool = typer.Option(False, "--diagnose", help="why isn't INT8 faster? CPU features, float nodes, Q/DQ overhead"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+):
+    """Quantize a model (static/dynamic INT8, FP16, BF16), rank layer sensitivity, or diagnose INT8 speed."""
+    from ..compress.quantize import OBSERVERS
+
+    if diagnose:
+        info = _diagnose(model)
+        if as_json:
+            return _print_json(info)
+        flags = ", ".join(f for f, on in info["cpu"]["flags"].items() if on) or "(none)"
+        console.print(f"[bold]CPU[/] {info['cpu']['model']}: {flags}")
+        if "model" in info:
+            m = info["model"]
+            console.print(f"[bold]{m['name']}[/]: {m['int8_nodes']} int8 nodes, {m['float_nodes']} float nodes, {m['qdq_nodes']} Q/DQ nodes")
+            if "qdq_overhead" in info:
+                o = info["qdq_overhead"]
+                console.print(f"  Q/DQ time on jiasu (unlowered, batch 8): {o['qdq_ms']:.2f} of {o['total_ms']:.2f} ms ({o['qdq_share']:.0%})")
+                for name, ms in list(o["per_node_ms"].items())[:10]:
+                    console.print(f"    {ms:8.3f} ms  {name}")
+        for line in info["advice"]:
+            console.print(f"- {line}")
+        return
+    if model is None:
+        raise JiasuError("jiasu quantize needs a MODEL (an .onnx file or zoo:NAME), except with --diagnose")
+    if mode not in MODES:
+        raise JiasuError(f"unknown --mode {mode!r}; choose one of: {', '.join(MODES)}")
+    if method not in OBSERVERS:
+        raise JiasuError(f"unknown --method {method!r}; choose one of: {', '.join(OBSERVERS)}")
+    from ..frontends import load
+
+    source = load(model)
+    if sensitivity:
+        return _sensitivity(model, source, calib, method, calib_limit, eval_limit, budget, per_tensor, output, as_json)
+    if output is None:
+        raise JiasuError("missing -o/--output: where to write the quantized model, e.g. -o model_int8.onnx")
+    info: dict = {"model": model, "mode": mode, "output": str(output), "bytes_before": _model_bytes(source)}
+    if mode == "static":
+        if calib is None:
+            raise JiasuError(f"--mode static needs calibration data: --calib DATA ({DATA_HELP})")
+        from ..compress.quantize import quantize_static
+
+        r = quantize_static(source, calib, method=method, per_channel=not per_tensor, exclude=keep_float, limit=calib_limit)
+        result = r.model
+        info.update(method=method, quantized_nodes=r.plan.nodes, calibrated_tensors=len(r.params))
+    elif mode == "dynamic":
+        from ..compress.quantize.dynamic import quantize_dynamic
+
+        result, done = quantize_dynamic(source, exclude=keep_float)
+        info.update(quantized_nodes=done)
+    else:
+        from ..compress.quantize.float16 import convert_float
+
+        result, rep = convert_float(source, mode, compute=not weights_only)
+        info.update(weights_only=weights_only, converted_initializers=rep.converted, clipped_values=rep.clipped)
+    from ..compress.quantize.diagnostics import float_nodes
+
+    import onnx_ir as ir
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    ir.save(result, output)
+    info["bytes_after"] = output.stat().st_size
+    if mode in ("static", "dynamic"):
+        info["float_nodes"] = float_nodes(result).as_dict()["float"]
+    if as_json:
+        return _print_json(info)
+    console.print(
+        f"wrote [bold]{output}[/] ({MODES[mode]}): {info['bytes_before'] / 1e6:.2f} MB -> {info['bytes_after'] / 1e6:.2f} MB"
+    )
+    if "quantized_nodes" in info:
+        console.print(f"  {len(info['quantized_nodes'])} node(s) quantized; {len(info.get('float_nodes', []))} compute node(s) left in float")
+
+
+def _sensitivity(spec, source, calib, method, calib_limit, eval_limit, budget, per_tensor, output, as_json):
+    from rich.table import Table
+
+    from ..compress.quantize.sensitivity import layer_sensitivity, mixed_precision
+
+    if calib is None:
+        raise JiasuError(f"--sensitivity needs calibration data: --calib DATA ({DATA_HELP})")
+    images, labels = _eval_data(calib, source, eval_limit)
+    opts = dict(method=method, per_channel=not per_tensor, limit=calib_limit)
+    info: dict = {"model": spec, "method": method, "evaluation_images": len(images)}
+    if budget is not None:
+        mixed = mixed_precision(source, calib, images, labels, budget=budget, **opts)
+        ranking = mixed.ranking
+        info.update(
+            budget=budget, kept_float=mixed.kept_float, float_accuracy=mixed.float_accuracy,
+            int8_accuracy=mixed.int8_accuracy, mixed_accuracy=mixed.accuracy,
+        )
+        if output is not None:
+            import onnx_ir as ir
+
+            ir.save(mixed.result.model, output)
+            info["output"] = str(output)
+    else:
+        ranking, _ = layer_sensitivity(source, calib, images, labels, **opts)
+    info["layers"] = [{"name": r.name, "op": r.op_type, "relative_error": r.relative_error, "accuracy": r.accuracy} for r in ranking]
+    if as_json:
+        return _print_json(info)
+    table = Table(title=f"per-layer INT8 sensitivity ({method}, {len(images)} images; most sensitive first)")
+    for col in ("layer", "op", "output rel. error", "accuracy (%)"):
+        table.add_column(col)
+    for r in info["layers"]:
+        table.add_row(r["name"], r["op"], f"{r['relative_error']:.2e}", "-" if r["accuracy"] is None else f"{r['accuracy']:.2f}")
+    console.print(table)
+    if budget is not None:
+        console.print(
+            f"float {info['float_accuracy']:.2f}%, all INT8 {info['int8_accuracy']:.2f}%, mixed {info['mixed_accuracy']:.2f}% "
+            f"with {len(info['kept_float'])} layer(s) in float: {', '.join(info['kept_float']) or '(none)'}"
+        )

@@ -54,6 +54,8 @@ def to_torch(array: Any, device: torch.device | str = "cpu") -> torch.Tensor:
     if isinstance(array, ir.TensorProtocol):
         array = array.numpy()
     array = np.asarray(array)
+    if array.dtype.name == "bfloat16":  # ml_dtypes' bfloat16 (bf16 initializers): torch.from_numpy has no such type
+        return torch.from_numpy(np.ascontiguousarray(array).view(np.int16).copy()).view(torch.bfloat16).to(device)
     if not array.flags.writeable:
         array = array.copy()  # torch.from_numpy warns on read-only buffers
     return torch.from_numpy(array).to(device)

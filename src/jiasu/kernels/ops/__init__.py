@@ -56,7 +56,6 @@ from .eye_like import EyeLike
 from .flatten import Flatten
 from .fused_conv import FusedConv
 from .fused_gemm import FusedGemm
-from .sparse_gemm import SparseGemm
 from .floor import Floor
 from .gather import Gather
 from .gather_elements import GatherElements
@@ -130,6 +129,7 @@ from .sinh import Sinh
 from .size import Size
 from .slice import Slice
 from .softmax import Softmax
+from .sparse_gemm import SparseGemm
 from .softplus import Softplus
 from .softsign import Softsign
 from .space_to_depth import SpaceToDepth
@@ -150,6 +150,20 @@ from .unsqueeze import Unsqueeze
 from .upsample import Upsample
 from .where import Where
 from .xor import Xor
+# quantization (issue 6): ONNX's integer ops and jiasu's lowered int8 kernels
+from .conv_integer import ConvInteger
+from .dequantize_linear import DequantizeLinear
+from .dynamic_quantize_linear import DynamicQuantizeLinear
+from .mat_mul_integer import MatMulInteger
+from .q_linear_conv import QLinearConv
+from .q_linear_mat_mul import QLinearMatMul
+from .quantize_linear import QuantizeLinear
+from .q_conv import QConv
+from .q_gemm import QGemm
+from .q_add import QAdd
+from .q_max_pool import QMaxPool
+from .low_bit_conv import LowBitConv
+from .low_bit_gemm import LowBitGemm
 
 _KERNELS: list[type[Kernel]] = [
     Abs,
@@ -199,7 +213,6 @@ _KERNELS: list[type[Kernel]] = [
     Flatten,
     FusedConv,
     FusedGemm,
-    SparseGemm,
     Floor,
     Gather,
     GatherElements,
@@ -273,6 +286,7 @@ _KERNELS: list[type[Kernel]] = [
     Size,
     Slice,
     Softmax,
+    SparseGemm,
     Softplus,
     Softsign,
     SpaceToDepth,
@@ -293,6 +307,19 @@ _KERNELS: list[type[Kernel]] = [
     Upsample,
     Where,
     Xor,
+    ConvInteger,
+    DequantizeLinear,
+    DynamicQuantizeLinear,
+    MatMulInteger,
+    QLinearConv,
+    QLinearMatMul,
+    QuantizeLinear,
+    QConv,
+    QGemm,
+    QAdd,
+    QMaxPool,
+    LowBitConv,
+    LowBitGemm,
 ]
 
 #: (domain, op_type) -> kernel class.
