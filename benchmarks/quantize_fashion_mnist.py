@@ -31,7 +31,7 @@ import jiasu
 from jiasu.compress.quantize import OBSERVERS, quantize_static
 from jiasu.compress.quantize.dynamic import quantize_dynamic
 from jiasu.compress.quantize.float16 import convert_float
-from jiasu.compress.quantize.lower import lower_int8
+from jiasu.passes.lower_int8 import lower_int8
 
 THREADS = 2
 # Our engine's float convolutions run `direct` (torch's conv2d): at the time of writing the default

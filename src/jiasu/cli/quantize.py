@@ -51,7 +51,7 @@ def _diagnose(model_spec: Optional[str]) -> dict:
     cpu = cpu_features()
     info: dict = {"cpu": {"model": cpu.model, "flags": cpu.flags, "int8_dot_product": cpu.int8_dot_product}, "advice": cpu.advice()}
     if model_spec:
-        from ..compress.quantize.lower import lower_int8
+        from ..passes.lower_int8 import lower_int8
         from ..frontends.inputs import example_feeds
         from ..runtime.engine import Engine
 
@@ -73,7 +73,7 @@ def _diagnose(model_spec: Optional[str]) -> dict:
                 )
             share = info["qdq_overhead"]["qdq_share"]
             info["advice"].append(
-                f"Q/DQ nodes take {share:.0%} of an unlowered run on jiasu's engine; the lower_int8 pass (jiasu.compress.quantize.lower) "
+                f"Q/DQ nodes take {share:.0%} of an unlowered run on jiasu's engine; the lower_int8 pass (jiasu.passes.lower_int8) "
                 f"leaves {info['after_lowering']['qdq_nodes']} of them"
             )
     return info

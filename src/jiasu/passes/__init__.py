@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
+from .lower_int8 import LowerInt8
 from ..errors import JiasuError, format_choices
 from .base import JiasuPass, PassReport
 from .eliminate_identity import EliminateIdentity
@@ -22,16 +23,19 @@ from .fuse_conv_activation import FuseConvActivation
 from .fuse_residual_add import FuseResidualAdd
 from .simplify_shapes import SimplifyShapes
 
-_PASSES: list[type[JiasuPass]] = [EliminateIdentity, FoldConstants, SimplifyShapes, FoldBatchNorm, FuseResidualAdd, FuseConvActivation]
+_PASSES: list[type[JiasuPass]] = [EliminateIdentity, LowerInt8, FoldConstants, SimplifyShapes, FoldBatchNorm, FuseResidualAdd, FuseConvActivation]
 
 PASSES: dict[str, type[JiasuPass]] = {p.name: p for p in _PASSES}
 
-# Order matters: Identity removal exposes constants (BN statistics behind Identity), folding and
+# Order matters: lower_int8 (QDQ groups -> int8 kernels; nothing on a float model) must see the
+# DequantizeLinear of each int8 weight before constant folding turns it into a float weight.
+# Identity removal exposes constants (BN statistics behind Identity), folding and
 # shape simplification expose Conv -> BN -> Add -> Relu chains, BN folding must precede the fusions
 # (a FusedConv has no BN to fold into), and the residual Add fuses before the activation pass would
 # take the Conv's Relu-less output for itself. The final eliminate_identity drops what the others orphaned.
 DEFAULT_PASSES: list[str] = [
     "eliminate_identity",
+    "lower_int8",
     "fold_constants",
     "simplify_shapes",
     "fold_batchnorm",

@@ -12,7 +12,7 @@ import pytest
 import jiasu
 from jiasu.compress.quantize import quantize_static
 from jiasu.compress.quantize.diagnostics import cpu_features, float_nodes, qdq_overhead
-from jiasu.compress.quantize.lower import lower_int8
+from jiasu.passes.lower_int8 import lower_int8
 from jiasu.compress.quantize.sensitivity import layer_sensitivity, mixed_precision
 
 from ...conftest import invoke

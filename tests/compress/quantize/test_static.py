@@ -9,7 +9,7 @@ import pytest
 
 import jiasu
 from jiasu.compress.quantize import quantize_static
-from jiasu.compress.quantize.lower import LowerInt8, lower_int8
+from jiasu.passes.lower_int8 import LowerInt8, lower_int8
 from jiasu.errors import JiasuError
 
 from ._models import mlp_model, ort_run, residual_model

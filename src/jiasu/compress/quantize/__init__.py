@@ -9,7 +9,7 @@ weights, the int8 lowering for jiasu's engine, per-layer sensitivity, and diagno
 
 Modules: ``observers`` (min-max, percentile, entropy, MSE; ``OBSERVERS``), ``qparams`` (scale and
 zero point), ``data`` (calibration feeds), ``static`` (the QDQ writer), ``dynamic``, ``float16``,
-``qat``, ``lowbit``, ``lower`` (the ``lower_int8`` onnx-ir pass), ``sensitivity``, ``diagnostics``.
+``qat``, ``lowbit``, ``jiasu.passes.lower_int8`` (the int8 lowering pass, re-exported here), ``sensitivity``, ``diagnostics``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 from .data import calibration_feeds
 from .dynamic import quantize_dynamic
 from .float16 import convert_float
-from .lower import LowerInt8, lower_int8
 from .observers import OBSERVERS, EntropyObserver, MinMaxObserver, MSEObserver, Observer, PercentileObserver, make_observer
 from .qparams import QTYPES, QParams, QType, qparams_from_range
 from .static import QUANT_OPS, StaticResult, quantize_static
@@ -43,3 +42,13 @@ __all__ = [
     "quantize_dynamic",
     "quantize_static",
 ]
+
+
+def __getattr__(name: str):
+    # The lowering pass lives with the other passes (jiasu.passes.lower_int8) and imports this
+    # package's graph helpers; importing it lazily here avoids the cycle.
+    if name in ("LowerInt8", "lower_int8"):
+        from ...passes import lower_int8 as module
+
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,7 @@ class QLinearMatMul(Kernel):
 
     b's scale / zero point may be per column. The integer products are summed exactly (float64) and
     requantized with a float32 multiplier, as ONNX Runtime does. The int8 fast path for Gemm/MatMul
-    inside a QDQ model is jiasu's QGemm (see compress/quantize/lower.py).
+    inside a QDQ model is jiasu's QGemm (see passes/lower_int8.py).
     """
 
     def run(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):

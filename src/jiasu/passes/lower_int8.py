@@ -31,7 +31,8 @@ import numpy as np
 import onnx_ir as ir
 from onnx_ir.passes.common import RemoveUnusedNodesPass
 
-from ._graph import add_initializer, const_array, copy_model, names_in
+from .base import JiasuPass
+from ..compress.quantize._graph import add_initializer, const_array, copy_model, names_in
 
 _MOVERS = ("MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose")
 
@@ -78,28 +79,10 @@ def _tail(node: ir.Node) -> Optional[tuple[bool, list[ir.Node], ir.Node]]:
     return relu, extra, q
 
 
-class LowerInt8(ir.passes.InPlacePass):
-    """See the module docstring for the rewrite rules.
-
-    Same protocol as :class:`jiasu.passes.base.JiasuPass` (``name``; ``rewrites`` counts what the last call
-    changed; ``rewrite(model)``), without importing it: ``jiasu.passes`` registers this pass, and an import
-    of ``jiasu.passes`` from here would make that registration circular.
-    """
+class LowerInt8(JiasuPass):
+    """See the module docstring for the rewrite rules."""
 
     name = "lower_int8"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rewrites: Counter[str] = Counter()
-
-    def call(self, model: ir.Model) -> ir.passes.PassResult:
-        self.rewrites = Counter()
-        self.rewrite(model)
-        return ir.passes.PassResult(model, modified=bool(self.rewrites))
-
-    def count(self, template: str, n: int = 1) -> None:
-        if n:
-            self.rewrites[template] += n
 
     def rewrite(self, model: ir.Model) -> None:
         graph = model.graph
