@@ -1,0 +1,105 @@
+"""The mixed plan: every applicable strategy measured on the case at hand, the fastest one kept.
+
+"Case" is the feeds' shapes: the first run at a new shape times each candidate
+(``repeats`` calls after a warm-up, median) and remembers the winner for that
+shape, so batch 1 may run spatially split and batch 64 data-parallel. Since the
+winner is the measured minimum over the candidates, the mixed plan is never
+slower than the best single strategy beyond measurement noise. Candidates that
+do not apply (``StrategyError``) are recorded with their reason.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, Optional
+
+from .base import Runner, StrategyError
+
+#: what the mixed plan tries by default, as (strategy, options).
+DEFAULT_CANDIDATES: list[tuple[str, dict]] = [
+    ("sequential", {}),
+    ("intra_op", {}),
+    ("batch", {}),
+    ("pipeline", {"micro_batch": 4}),
+    ("spatial", {}),
+    ("spatial", {"tail_threads": 1}),
+    ("inter_op", {"policy": "fifo"}),
+    ("inter_op", {"policy": "small_first"}),
+    ("inter_op", {"policy": "critical_path"}),
+]
+
+
+def candidate_label(name: str, options: dict) -> str:
+    return name + "".join(f":{k}={v}" for k, v in sorted(options.items()))
+
+
+def choose_strategy(engine, feeds, candidates: Optional[list[tuple[str, dict]]] = None, workers: int = 2, repeats: int = 5,
+                    info=None, costs=None) -> tuple[str, dict[str, Any], dict[str, Runner]]:
+    """Time every candidate on ``feeds`` (``repeats`` calls each, round-robin, median).
+
+    Returns (winning label, label -> median seconds or why the candidate does not
+    apply, label -> runner built for each candidate that applies).
+    """
+    from . import make_runner
+    from ._graph import GraphInfo, step_costs
+
+    info = info or GraphInfo(engine)
+    if costs is None:
+        costs = step_costs(engine, feeds)
+    timings: dict[str, Any] = {}
+    runners: dict[str, Runner] = {}
+    for name, options in candidates or DEFAULT_CANDIDATES:
+        label = candidate_label(name, options)
+        try:
+            runner = make_runner(engine, name, workers, info=info, costs=costs, **options)
+            runner.run(feeds)  # warm-up: per-shape plans, weight transforms, thread pools
+        except StrategyError as e:
+            timings[label] = f"not applicable: {e}"
+            continue
+        runners[label] = runner
+    if not runners:
+        raise StrategyError("no candidate strategy applies to this model and batch; include 'sequential' among the candidates")
+    # Round-robin, one call per candidate per round: a change in the machine's load hits every candidate alike.
+    samples: dict[str, list[float]] = {label: [] for label in runners}
+    for _ in range(repeats):
+        for label, runner in runners.items():
+            start = time.perf_counter()
+            runner.run(feeds)
+            samples[label].append(time.perf_counter() - start)
+    for label in runners:
+        timings[label] = statistics.median(samples[label])
+    best = min(runners, key=timings.get)
+    return best, timings, runners
+
+
+class Mixed(Runner):
+    name = "mixed"
+
+    def __init__(self, engine, workers=2, candidates: Optional[list[tuple[str, dict]]] = None, repeats: int = 5, **kw):
+        kw.pop("costs", None)
+        kw.pop("feeds", None)
+        super().__init__(engine, workers, **kw)
+        self.candidates = candidates or DEFAULT_CANDIDATES
+        self.repeats = repeats
+        self.choices: dict[tuple, tuple[str, dict]] = {}  # shape key -> (label, timings)
+        self._winners: dict[tuple, Runner] = {}
+
+    def run(self, feeds):
+        key = tuple((k, tuple(getattr(v, "shape", ()))) for k, v in sorted(feeds.items()))
+        if key not in self._winners:
+            best, timings, runners = choose_strategy(self.engine, feeds, self.candidates, self.workers, self.repeats, info=self.info)
+            for label, r in runners.items():
+                if label != best:
+                    r.close()
+            self.choices[key] = (best, timings)
+            self._winners[key] = runners[best]
+        return self._winners[key].run(feeds)
+
+    def describe(self):
+        return {"strategy": self.name, "workers": self.workers,
+                "chosen": {str(dict(k)): label for k, (label, _) in self.choices.items()}}
+
+    def close(self):
+        for r in self._winners.values():
+            r.close()
