@@ -144,3 +144,19 @@ def test_missing_plan_file(tmp_path):
     with pytest.raises(JiasuError) as e:
         Plan.load(tmp_path / "nope.json")
     assert str(e.value) == f"plan file '{tmp_path / 'nope.json'}' does not exist; write one with `jiasu compile MODEL -o {tmp_path / 'nope.json'}`"
+
+
+def test_hopeless_candidates_are_timed_once():
+    calls = {"fast": 0, "hopeless": 0}
+
+    def fast():
+        calls["fast"] += 1
+        time.sleep(0.001)
+
+    def hopeless():
+        calls["hopeless"] += 1
+        time.sleep(0.02)
+
+    t = time_candidates({"fast": fast, "hopeless": hopeless}, budget_s=0.05, min_rounds=3)
+    assert calls["hopeless"] == 1 and calls["fast"] >= 4
+    assert t["hopeless"] >= 0.02 > t["fast"]
