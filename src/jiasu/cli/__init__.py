@@ -214,28 +214,29 @@ def run_cmd(
     if compare is not None and compare not in COMPARE_WITH:
         raise JiasuError(f"--compare {compare!r} is not available; choose from: {', '.join(COMPARE_WITH)}")
     from ..passes import optimize
-    from ..plan import copy_model, engine_from_plan
+    from ..plan import copy_model, runner_from_plan
 
     loaded = load(model)
+    feeds = _load_feeds(loaded, batch, seed, _parse_pairs(inputs, "--input"))
     if plan_file is not None:
         if algo != "auto" or node_algo or passes != "default":
             raise JiasuError("--plan fixes the passes and every node's algorithm; drop --algo, --node-algo and --passes")
-        engine = engine_from_plan(loaded, str(plan_file), label=model)
+        engine, runner = runner_from_plan(loaded, str(plan_file), label=model, feeds=feeds)
         if threads:
             torch_threads(threads)
     else:
         optimized, _ = optimize(copy_model(loaded), parse_passes(passes))
         options = EngineOptions(device=device, conv_algorithm=algo, conv_algorithms=_parse_pairs(node_algo, "--node-algo"), threads=threads)
-        engine = Engine(optimized, options)
-    feeds = _load_feeds(loaded, batch, seed, _parse_pairs(inputs, "--input"))
-    outputs = engine.run(feeds)
-    timing = measure(lambda: engine.run(feeds), repeats=repeats, warmup=warmup)
+        engine = runner = Engine(optimized, options)
+    outputs = runner.run(feeds)
+    timing = measure(lambda: runner.run(feeds), repeats=repeats, warmup=warmup)
     batch_used = next(iter(feeds.values())).shape[0] if feeds else 1
     result = {
         "model": model,
         "batch": int(batch_used),
         "conv_algorithm": algo if plan_file is None else f"plan {plan_file}",
         "passes": passes if plan_file is None else "from the plan",
+        "strategy": runner.describe() if runner is not engine else None,
         "outputs": [_output_summary(k, v) for k, v in outputs.items()],
         "time_ms": {k: v * 1e3 if isinstance(v, float) else v for k, v in timing.to_dict().items()},
         "ms_per_item": timing.per_item(batch_used) * 1e3,
@@ -297,6 +298,9 @@ def _print_run(r: dict) -> None:
         f"  time: median {t['median']:.3f} ms per run (p10 {t['p10']:.3f}, p90 {t['p90']:.3f}, {t['repeats']} runs), "
         f"{r['ms_per_item']:.3f} ms per item"
     )
+    if r.get("strategy"):
+        st = r["strategy"]
+        console.print(f"  strategy: {st.get('strategy', st)} on {st.get('workers', '?')} workers")
     if r["algorithms"]:
         counts = collections.Counter(a["algorithm"] for a in r["algorithms"])
         console.print("  conv algorithms: " + ", ".join(f"{k} x{v}" for k, v in counts.most_common()))

@@ -29,6 +29,10 @@ def compile_cmd(
     tune: bool = typer.Option(True, "--tune/--no-tune", help="time every applicable algorithm per conv node (else the heuristic)"),
     budget: float = typer.Option(120.0, "--budget", min=0.0, help="seconds the tuning may take in all; untuned nodes keep the heuristic"),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse and record tuning results on disk ($JIASU_CACHE_DIR or ~/.cache/jiasu)"),
+    strategy: Optional[str] = typer.Option(
+        None, "--strategy", help="multi-core strategy: auto (time them all, keep the fastest), sequential, intra_op, batch, pipeline, spatial, inter_op[:policy=...]"
+    ),
+    workers: int = typer.Option(2, "--workers", min=1, help="cores the strategy uses"),
     list_passes: bool = typer.Option(False, "--list-passes", help="list the graph passes and exit"),
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
 ):
@@ -51,7 +55,8 @@ def compile_cmd(
             bar.update(task, completed=done, total=total, description=escape(node))
 
         compiled = compile_model(
-            model, batch=batch, threads=threads, passes=names, tune_algorithms=tune, budget_s=budget, use_cache=cache, progress=progress
+            model, batch=batch, threads=threads, passes=names, tune_algorithms=tune, budget_s=budget, use_cache=cache, progress=progress,
+            strategy=strategy, workers=workers,
         )
     plan = compiled.plan
     if output is not None:
@@ -94,6 +99,17 @@ def _print_plan(plan) -> None:
     console.print(table)
     counts = collections.Counter(n.algorithm for n in plan.nodes)
     console.print("  algorithms: " + ", ".join(f"{k} x{v}" for k, v in counts.most_common()))
+    v = plan.validation
+    if v.get("whole_model_ms"):
+        ms = v["whole_model_ms"]
+        console.print(f"  whole model: heuristic {ms['heuristic']:.3f} ms, tuned {ms['tuned']:.3f} ms -> kept the [bold]{v['kept']}[/] plan")
+    if plan.strategy:
+        st = plan.strategy
+        opts = "".join(f" {k}={v}" for k, v in st["options"].items())
+        console.print(f"  strategy: [bold]{st['name']}[/]{opts} on {st['workers']} workers")
+        timed = {k: v for k, v in st["timings_ms"].items() if isinstance(v, float)}
+        if timed:
+            console.print("    measured (ms per run): " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(timed.items(), key=lambda kv: kv[1])))
     m = plan.memory
     if m:
         console.print(

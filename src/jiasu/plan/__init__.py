@@ -34,6 +34,11 @@ class Compiled:
     engine: Any
     plan: Plan
     model: ir.Model
+    #: what runs the model: a multi-core runner if the plan has a strategy, else the engine.
+    runner: Any = None
+
+    def run(self, feeds):
+        return (self.runner or self.engine).run(feeds)
 
 
 def copy_model(model: ir.Model) -> ir.Model:
@@ -62,12 +67,18 @@ def compile_model(
     use_cache: bool = True,
     cache: Optional[TuningCache] = None,
     progress: Callable[[int, int, str], None] | None = None,
+    strategy: Optional[str] = None,
+    workers: int = 2,
+    validate: bool = True,
 ) -> Compiled:
     """Compile ``source`` (a path, ``zoo:NAME``, ModelProto or onnx-ir model) for this machine.
 
-    ``passes`` None runs ``jiasu.passes.DEFAULT_PASSES``; ``[]`` runs none. Tuning
+    ``strategy``: a multi-core strategy of :mod:`jiasu.runtime.parallel` run on ``workers``
+    cores, or ``"auto"`` to time them all on the example batch and keep the fastest
+    (None: the engine alone). ``passes`` None runs ``jiasu.passes.DEFAULT_PASSES``; ``[]`` runs none. Tuning
     times candidates at ``batch`` on example inputs, about ``per_candidate_s`` each,
-    and ``budget_s`` bounds it all.
+    and ``budget_s`` bounds it all; with ``validate`` the tuned plan is kept only if the
+    whole model runs faster with it than with the heuristic one.
     """
     from ..frontends.inputs import example_feeds
     from ..passes import DEFAULT_PASSES, optimize
@@ -92,10 +103,13 @@ def compile_model(
             engine, feeds, budget_s=budget_s, per_candidate_s=per_candidate_s, cache=cache if use_cache else None,
             threads=threads_used, progress=progress,
         )
-        engine = Engine(model, conv_algorithms={n.node: n.algorithm for n in nodes}, threads=threads)
+        tuned = Engine(model, conv_algorithms={n.node: n.algorithm for n in nodes}, threads=threads)
+        engine, validation = _validate(engine, tuned, nodes, feeds) if validate else (tuned, {})
     else:
         nodes = [NodePlan(c.name, c.op_type, c.choice or "direct", "heuristic") for c in engine.algorithm_report()]
+        validation = {}
     memory = plan_memory(engine, feeds).summary()
+    runner, strategy_record = _choose_strategy(engine, feeds, strategy, workers) if strategy else (None, {})
     plan = Plan(
         model=label,
         model_digest=digest,
@@ -107,8 +121,80 @@ def compile_model(
         nodes=nodes,
         memory=memory,
         pass_report=[{"pass": r.name, "nodes_before": r.nodes_before, "nodes_after": r.nodes_after, "summary": r.summary()} for r in reports],
+        strategy=strategy_record,
+        validation=validation,
     )
-    return Compiled(engine, plan, model)
+    return Compiled(engine, plan, model, runner)
+
+
+def _validate(heuristic, tuned, nodes: list[NodePlan], feeds, budget_s: float = 3.0):
+    """Keep the tuned engine only if the whole model runs faster with it than with the heuristic.
+
+    Per-node timings are taken one layer at a time, with that layer's input hot in
+    cache; in the whole model Winograd's larger intermediates compete for the same
+    caches and threads, and on resnet18 a plan of per-node winners ran 16% slower
+    than the heuristic one at batch 1. So both engines run the whole model,
+    round-robin, and the plan says which won and by how much.
+    """
+    from .tune import time_candidates
+
+    if all(n.algorithm == c.choice for n, c in zip(nodes, heuristic.algorithm_report())):
+        return tuned, {"kept": "tuned", "note": "the tuned choices equal the heuristic ones"}
+    with torch.inference_mode():
+        t = time_candidates({"heuristic": lambda: heuristic.run(feeds), "tuned": lambda: tuned.run(feeds)}, budget_s=budget_s)
+    result = {"whole_model_ms": {k: round(v * 1e3, 4) for k, v in t.items()}}
+    if t["tuned"] <= t["heuristic"]:
+        return tuned, {"kept": "tuned", **result}
+    for n, c in zip(nodes, heuristic.algorithm_report()):
+        n.algorithm, n.source = c.choice or "direct", "heuristic (tuned plan was slower as a whole)"
+    return heuristic, {"kept": "heuristic", **result}
+
+
+def _parse_label(label: str) -> tuple[str, dict[str, Any]]:
+    """``"inter_op:policy=fifo"`` -> ``("inter_op", {"policy": "fifo"})`` (the parallel package's candidate labels)."""
+    name, *pairs = label.split(":")
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, value = pair.split("=", 1)
+        options[key] = int(value) if value.isdigit() else value
+    return name, options
+
+
+def _choose_strategy(engine, feeds, strategy: str, workers: int):
+    """The runner for ``strategy`` (``"auto"``: measured) and its record for the plan."""
+    from ..runtime.parallel import choose_strategy, make_runner
+
+    if strategy == "auto":
+        best, timings, runners = choose_strategy(engine, feeds, workers=workers)
+        name, options = _parse_label(best)
+        for label, r in runners.items():
+            if label != best:
+                r.close()
+        runner = runners[best]
+        record_timings = {k: (round(v * 1e3, 4) if isinstance(v, float) else v) for k, v in timings.items()}
+    else:
+        name, options = _parse_label(strategy)
+        runner = make_runner(engine, name, workers, feeds=feeds, **options)
+        record_timings = {}
+    record = {"name": name, "workers": workers, "options": options, "timings_ms": record_timings, "describe": runner.describe()}
+    return runner, record
+
+
+def runner_from_plan(source: Any, plan: Plan | str, *, check_digest: bool = True, label: Optional[str] = None, feeds=None):
+    """What ``plan`` runs: the engine of :func:`engine_from_plan`, wrapped in the plan's multi-core strategy if it has one.
+
+    Returns ``(engine, runner)``; ``runner`` is the engine itself when the plan has no strategy.
+    ``feeds`` are used by strategies that balance stages by measured cost.
+    """
+    if not isinstance(plan, Plan):
+        plan = Plan.load(plan)
+    engine = engine_from_plan(source, plan, check_digest=check_digest, label=label)
+    if not plan.strategy:
+        return engine, engine
+    from ..runtime.parallel import make_runner
+
+    s = plan.strategy
+    return engine, make_runner(engine, s["name"], s.get("workers", 2), feeds=feeds, **s.get("options", {}))
 
 
 def engine_from_plan(source: Any, plan: Plan | str, *, check_digest: bool = True, label: Optional[str] = None):
@@ -134,4 +220,4 @@ def engine_from_plan(source: Any, plan: Plan | str, *, check_digest: bool = True
     return Engine(model, conv_algorithms=plan.conv_algorithms, threads=plan.threads)
 
 
-__all__ = ["Compiled", "copy_model", "NodePlan", "Plan", "TuningCache", "choose_algorithm", "compile_model", "engine_from_plan", "model_digest"]
+__all__ = ["Compiled", "copy_model", "runner_from_plan", "NodePlan", "Plan", "TuningCache", "choose_algorithm", "compile_model", "engine_from_plan", "model_digest"]

@@ -47,6 +47,11 @@ class Plan:
     nodes: list[NodePlan] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
     pass_report: list[dict[str, Any]] = field(default_factory=list)
+    #: multi-core strategy: {"name", "workers", "options", "timings_ms" (per candidate, when chosen
+    #: by measurement), "describe"}; empty: the engine alone, on ``threads`` torch threads.
+    strategy: dict[str, Any] = field(default_factory=dict)
+    #: tuned vs heuristic plan, timed on the whole model: {"kept": ..., "whole_model_ms": {...}}
+    validation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def conv_algorithms(self) -> dict[str, str]:
