@@ -57,3 +57,14 @@ def pytest_configure(config):
         import torch
 
         torch.set_num_threads(1)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for training tests: on a shared 2-core machine a second OpenMP thread mostly waits (10x slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

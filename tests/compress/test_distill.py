@@ -14,12 +14,7 @@ from jiasu.errors import JiasuError
 from jiasu.train import evaluate, fit
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_loss_matches_the_formula():
