@@ -24,7 +24,7 @@ from typing import Optional
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jiasu.errors import JiasuError
@@ -119,7 +119,8 @@ def cases(
     ``channels_last`` draws whether the input is a non-contiguous (NHWC-strided) tensor."""
     kh, kw = draw(dims(kernel))
     sh, sw = draw(dims(stride))
-    dh, dw = draw(dims(dilation))
+    # oneDNN declines strided dilated convs (a torch 2.13 segfault): draw dilation 1 for those.
+    dh, dw = (1, 1) if exclude_strided_dilated and max(sh, sw) > 1 else draw(dims(dilation))
     if draw(st.booleans()):
         ph, pw = draw(dims(st.integers(0, 3)))
         pads = (ph, pw, ph, pw)
@@ -137,7 +138,6 @@ def cases(
     min_h = max(1, dh * (kh - 1) + 1 - pads[0] - pads[2])
     min_w = max(1, dw * (kw - 1) + 1 - pads[1] - pads[3])
     spec = ConvSpec(c_in, c_out, (kh, kw), (sh, sw), (dh, dw), pads, groups)
-    assume(not (exclude_strided_dilated and max(sh, sw) > 1 and max(dh, dw) > 1))
     return Case(
         spec=spec,
         batch=draw(st.integers(1, 3)),
