@@ -11,7 +11,7 @@ from jiasu.errors import JiasuError
 def test_configuration_sweeps_a_value():
     configs = parse_configuration("jiasu:conv_algorithm=direct|im2col")
     assert [c.label for c in configs] == ["jiasu[conv_algorithm=direct]", "jiasu[conv_algorithm=im2col]"]
-    assert configs[1].resolve(2).to_dict() == {"threads": 2, "conv_algorithm": "im2col", "passes": "default", "tune": False, "plan": ""}
+    assert configs[1].resolve(2).to_dict() == {"threads": 2, "conv_algorithm": "im2col", "passes": "default", "tune": False, "plan": "", "strategy": ""}
 
 
 def test_label_form_and_duplicates():
@@ -23,7 +23,7 @@ def test_label_form_and_duplicates():
     "spec, message",
     [
         ("nope", "unknown backend 'nope'; available: "),
-        ("jiasu:algo=direct", "backend 'jiasu' has no option 'algo'; its options: threads (int, default 0); conv_algorithm (str, default 'auto'); passes (str, default 'default'); tune (bool, default False); plan (str, default '')"),
+        ("jiasu:algo=direct", "backend 'jiasu' has no option 'algo'; its options: threads (int, default 0); conv_algorithm (str, default 'auto'); passes (str, default 'default'); tune (bool, default False); plan (str, default ''); strategy (str, default '')"),
         ("jiasu:threads=two", "option 'threads' of backend 'jiasu' must be an integer, got 'two'"),
         ("onnxruntime:spinning=maybe", "option 'spinning' of backend 'onnxruntime' must be true or false, got 'maybe'"),
         ("jiasu:conv_algorithm", "configuration 'jiasu:conv_algorithm': options must look like KEY=VALUE, got 'conv_algorithm'"),

@@ -69,3 +69,14 @@ def test_run_per_node_times(model_path):
     r = invoke("run", model_path, "--per-node", "--repeats", 2, "--passes", "none", "--algo", "direct")
     assert r.exit_code == 0, r.output
     assert "per node (best of the runs, step by step)" in r.output and "Relu" in r.output
+
+
+def test_bench_runs_the_engine_under_a_strategy(model_path):
+    r = invoke("bench", model_path, "--backends", "jiasu", "--config", "jiasu:strategy=batch", "--batch", 4, "--repeats", 2,
+               "--threads", 2, "--no-isolate", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    results = data["results"] if isinstance(data, dict) else data
+    [run] = [x for x in results if x.get("configuration") == "jiasu[strategy=batch]"]
+    assert run["status"] == "ok" and run["rel_l2"] < 1e-6
+    assert run["details"]["strategy"] == {"strategy": "batch", "workers": 2, "intra_threads": 1}

@@ -23,7 +23,10 @@ class JiasuOptions(BackendOptions):
     )
     passes: str = knob("default", "graph passes before building: default, none, or names joined by '+'")
     tune: bool = knob(False, "time every applicable algorithm per conv node at the benchmark's batch (cached on disk)")
-    plan: str = knob("", "a plan file from `jiasu compile` (fixes passes and algorithms; excludes the other options)")
+    plan: str = knob("", "a plan file from `jiasu compile` (fixes passes, algorithms and strategy; excludes the other options)")
+    strategy: str = knob(
+        "", "multi-core strategy of jiasu.runtime.parallel (sequential, intra_op, batch, pipeline, spatial, inter_op, mixed); '' for none"
+    )
 
 
 class JiasuBackend(Backend):
@@ -35,23 +38,35 @@ class JiasuBackend(Backend):
         from ..plan import compile_model, engine_from_plan
         from ..runtime import Engine
 
+        from ..frontends.inputs import example_feeds
+        from ..plan import runner_from_plan
+
         self.plan = None
+        self.runner = None
         ir_model = model.ir
         if options.plan:
-            self.engine = engine_from_plan(ir_model, options.plan, label=model.source)
+            self.engine, runner = runner_from_plan(ir_model, options.plan, label=model.source, feeds=example_feeds(ir_model, batch=model.batch or 1))
+            self.runner = runner if runner is not self.engine else None
             return
         passes = None if options.passes == "default" else [] if options.passes == "none" else options.passes.split("+")
         if options.tune:
             compiled = compile_model(ir_model, batch=model.batch or 1, threads=options.threads, passes=passes)
             self.engine, self.plan = compiled.engine, compiled.plan
-            return
-        from ..passes import optimize
-        from ..plan import copy_model
+        else:
+            from ..passes import optimize
+            from ..plan import copy_model
 
-        optimized, _ = optimize(copy_model(ir_model), passes)
-        self.engine = Engine(optimized, conv_algorithm=options.conv_algorithm, threads=options.threads)
+            optimized, _ = optimize(copy_model(ir_model), passes)
+            self.engine = Engine(optimized, conv_algorithm=options.conv_algorithm, threads=options.threads)
+        if options.strategy:
+            from ..runtime.parallel import make_runner
+
+            feeds = example_feeds(self.engine.model, batch=model.batch or 1)
+            self.runner = make_runner(self.engine, options.strategy, workers=options.threads or 2, feeds=feeds)
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.runner is not None:
+            return {k: v.detach().cpu().numpy().copy() for k, v in self.runner.run(feeds).items()}
         return self.engine.run_numpy(feeds)
 
     def details(self) -> dict[str, Any]:
@@ -67,7 +82,11 @@ class JiasuBackend(Backend):
         }
         if self.plan is not None:
             out["tuned_ms"] = {n.node: n.timings_ms.get(n.algorithm) for n in self.plan.nodes}
+        if self.runner is not None:
+            out["strategy"] = self.runner.describe()
         return out
 
     def close(self) -> None:
-        self.engine = None
+        if self.runner is not None:
+            self.runner.close()
+        self.engine = self.runner = None
