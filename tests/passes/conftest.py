@@ -10,6 +10,7 @@ import onnx_ir as ir
 import torch
 
 import jiasu
+from jiasu.frontends import copy_model
 from jiasu.passes import optimize
 from jiasu.runtime.reference import run_onnxruntime
 
@@ -27,7 +28,7 @@ def build(nodes, inputs, outputs, initializers=(), opset: int = 17) -> ir.Model:
 
 
 def copy(model: ir.Model) -> ir.Model:
-    return ir.serde.deserialize_model(ir.serde.serialize_model(model))
+    return copy_model(model)
 
 
 def op_counts(model: ir.Model) -> Counter:

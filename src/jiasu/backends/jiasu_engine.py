@@ -54,7 +54,7 @@ class JiasuBackend(Backend):
             self.engine, self.plan = compiled.engine, compiled.plan
         else:
             from ..passes import optimize
-            from ..plan import copy_model
+            from ..frontends import copy_model
 
             optimized, _ = optimize(copy_model(ir_model), passes)
             self.engine = Engine(optimized, conv_algorithm=options.conv_algorithm, threads=options.threads)

@@ -214,7 +214,8 @@ def run_cmd(
     if compare is not None and compare not in COMPARE_WITH:
         raise JiasuError(f"--compare {compare!r} is not available; choose from: {', '.join(COMPARE_WITH)}")
     from ..passes import optimize
-    from ..plan import copy_model, runner_from_plan
+    from ..frontends import copy_model
+    from ..plan import runner_from_plan
 
     loaded = load(model)
     feeds = _load_feeds(loaded, batch, seed, _parse_pairs(inputs, "--input"))

@@ -20,6 +20,11 @@ from .zoo_name import PREFIX as ZOO_PREFIX
 from .zoo_name import export_zoo, load_zoo, parse_zoo_name, zoo_model_and_input
 
 
+def copy_model(model: ir.Model) -> ir.Model:
+    """A deep copy of an onnx-ir model: passes rewrite in place, and a model the caller handed us stays theirs."""
+    return ir.serde.deserialize_model(ir.serde.serialize_model(model))
+
+
 def load(source: Any, example_input: Any = None, **options: Any) -> ir.Model:
     """Load any supported model source as jiasu's in-memory graph (an onnx-ir Model)."""
     if isinstance(source, str) and source.startswith(ZOO_PREFIX):

@@ -32,7 +32,8 @@ import onnx_ir as ir
 from onnx_ir.passes.common import RemoveUnusedNodesPass
 
 from .base import JiasuPass
-from ..compress.quantize._graph import add_initializer, const_array, copy_model, names_in
+from ..compress.quantize._graph import add_initializer, const_array, names_in
+from ..frontends import copy_model
 
 _MOVERS = ("MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose")
 

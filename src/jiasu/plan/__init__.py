@@ -17,6 +17,7 @@ import onnx_ir as ir
 import torch
 
 from ..errors import JiasuError
+from ..frontends import copy_model
 from .heuristic import choose_algorithm
 from .plan import NodePlan, Plan
 from .tune import TuningCache, machine_key, tune
@@ -39,11 +40,6 @@ class Compiled:
 
     def run(self, feeds):
         return (self.runner or self.engine).run(feeds)
-
-
-def copy_model(model: ir.Model) -> ir.Model:
-    """A deep copy (passes rewrite in place; a model the caller handed us stays theirs)."""
-    return ir.from_proto(ir.to_proto(model))
 
 
 def _load(source: Any) -> tuple[ir.Model, str]:
@@ -220,4 +216,4 @@ def engine_from_plan(source: Any, plan: Plan | str, *, check_digest: bool = True
     return Engine(model, conv_algorithms=plan.conv_algorithms, threads=plan.threads)
 
 
-__all__ = ["Compiled", "copy_model", "runner_from_plan", "NodePlan", "Plan", "TuningCache", "choose_algorithm", "compile_model", "engine_from_plan", "model_digest"]
+__all__ = ["Compiled", "runner_from_plan", "NodePlan", "Plan", "TuningCache", "choose_algorithm", "compile_model", "engine_from_plan", "model_digest"]

@@ -70,7 +70,7 @@ def test_lowering_rewrites_resnet_patterns_into_int8_kernels():
     # the final MaxPool feeds the float output, so it stays float behind the last DQ
     assert ops(lowered) == Counter({"jiasu::QConv": 3, "jiasu::QAdd": 1, "QuantizeLinear": 1, "DequantizeLinear": 1, "MaxPool": 1})
     p = LowerInt8()
-    from jiasu.compress.quantize._graph import copy_model
+    from jiasu.frontends import copy_model
 
     p(copy_model(result.model))
     assert dict(p.rewrites) == {"lowered {} Conv to int8": 3, "lowered {} Add to int8": 1}
@@ -81,7 +81,7 @@ def test_lowering_rewrites_resnet_patterns_into_int8_kernels():
 def test_lowering_leaves_a_float_model_alone():
     model, _ = residual_model()
     p = LowerInt8()
-    from jiasu.compress.quantize._graph import copy_model
+    from jiasu.frontends import copy_model
 
     copy = copy_model(model)
     assert not p(copy).modified and ops(copy) == ops(model)

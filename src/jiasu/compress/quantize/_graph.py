@@ -8,11 +8,7 @@ import numpy as np
 import onnx_ir as ir
 
 from ...errors import JiasuError
-
-
-def copy_model(model: ir.Model) -> ir.Model:
-    """A deep copy (the quantizers never modify the caller's model)."""
-    return ir.serde.deserialize_model(ir.serde.serialize_model(model))
+from ...frontends import copy_model
 
 
 def clean(model: ir.Model) -> ir.Model:

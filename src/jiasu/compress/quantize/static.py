@@ -30,7 +30,8 @@ import onnx_ir as ir
 from onnx_ir.passes.common import RemoveUnusedNodesPass
 
 from ...errors import JiasuError
-from ._graph import add_initializer, clean, const_array, copy_model, float_type, fresh_name, insert_after_producer, names_in, require_opset
+from ...frontends import copy_model
+from ._graph import add_initializer, clean, const_array, float_type, fresh_name, insert_after_producer, names_in, require_opset
 from .data import calibration_feeds
 from .observers import OBSERVERS, make_observer
 from .qparams import QParams, qparams_from_range
