@@ -31,7 +31,7 @@ import torch
 from .base import ConvAlgorithm, ConvFn, ConvSpec, Epilogue, FusedConvFn, check_2d, pad_input
 
 # ONNX activation -> oneDNN post-op name, and how its params become oneDNN scalars.
-UNARY_POST_OPS = {
+_UNARY_POST_OPS = {
     "Relu": ("relu", lambda p: []),
     "Clip": ("hardtanh", lambda p: [float(p[0]) if not math.isinf(p[0]) else -3.4e38, float(p[1]) if not math.isinf(p[1]) else 3.4e38]),
     "LeakyRelu": ("leaky_relu", lambda p: [float(p[0])]),
@@ -40,7 +40,6 @@ UNARY_POST_OPS = {
     "Tanh": ("tanh", lambda p: []),
     "Swish": ("swish", lambda p: []),
 }
-_UNARY = UNARY_POST_OPS
 # oneDNN's binary-add post-op accepts only these activations after the add.
 _BINARY_UNARY = {"", "Relu"}
 
@@ -49,7 +48,7 @@ def unary_post_op(epilogue: Epilogue) -> tuple[str, list]:
     """oneDNN's post-op name and scalars for the epilogue's activation (``"none"`` for none)."""
     if not epilogue.activation:
         return "none", []
-    name, make = UNARY_POST_OPS[epilogue.activation]
+    name, make = _UNARY_POST_OPS[epilogue.activation]
     return name, make(epilogue.params)
 
 

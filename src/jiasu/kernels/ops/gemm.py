@@ -3,6 +3,7 @@ import torch.nn.functional as F
 
 from ..base import Kernel
 from ..conv.onednn import available as onednn_available
+from ..conv.onednn import unary_post_op
 
 
 class Gemm(Kernel):
@@ -51,29 +52,24 @@ class Gemm(Kernel):
                 return None
             c = c.reshape(-1).contiguous()
         epi = self.epilogue
-        from ..conv.onednn import unary_post_op
-
-        attr, scalars = unary_post_op(epi) if epi is not None and epi.activation else ("none", [])
+        attr, scalars = unary_post_op(epi) if epi is not None else ("none", [])
         packed = torch.ops.mkldnn._reorder_linear_weight(weight, None)
         checked: dict[int, bool] = {}
         op = torch.ops.mkldnn._linear_pointwise
 
         def run(a):
             rows = a.shape[0]
-            if rows == 1:
-                y = F.linear(a, weight, c)
-                return epi.apply(y, None) if epi is not None else y
-            ok = checked.get(rows)
+            ok = rows != 1 and checked.get(rows)
             if ok is None:
                 # Checked once per batch size against F.linear, as oneDNN's prepacked
                 # convolutions proved wrong on a few odd shapes (see conv/onednn.py).
                 ref = F.linear(a, weight, c)
                 got = op(a.contiguous(), packed, c, "none", [], "")
                 ok = checked[rows] = bool((got - ref).abs().max() <= 1e-4 * max(ref.abs().max().item(), 1e-30))
-            if not ok:
-                y = F.linear(a, weight, c)
-                return epi.apply(y, None) if epi is not None else y
-            return op(a.contiguous(), packed, c, attr, scalars, "")
+            if ok:
+                return op(a.contiguous(), packed, c, attr, scalars, "")
+            y = F.linear(a, weight, c)  # one row (a GEMV, faster here), or a batch size oneDNN got wrong
+            return epi.apply(y, None) if epi is not None else y
 
         return run
 
