@@ -29,6 +29,7 @@ import onnxruntime as ort
 import torch
 
 import jiasu
+from jiasu.bench import measure
 from jiasu import zoo
 from jiasu.compress.distill import DistillationLoss
 from jiasu.compress.prune import count_nonzero, iterative_prune, make_permanent, prune_channels, prune_unstructured, sparsify
@@ -42,14 +43,8 @@ OPTIONS = dict(num_classes=10, image_size=28, padding=2)
 
 
 def median_ms(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times) * 1e3)
+    """Median milliseconds of ``fn()`` (jiasu's timing harness)."""
+    return measure(fn, repeats=repeats, warmup=warmup).median * 1e3
 
 
 def latency(onnx_bytes: bytes, threads: int, repeats: int, sparse: bool) -> dict:

@@ -28,36 +28,27 @@ import onnx_ir as ir
 import torch
 
 import jiasu
+from jiasu.bench import measure as time_runs  # this script has its own measure()
 from jiasu.compress.quantize import OBSERVERS, quantize_static
 from jiasu.compress.quantize.dynamic import quantize_dynamic
 from jiasu.compress.quantize.float16 import convert_float
 from jiasu.passes.lower_int8 import lower_int8
 
 THREADS = 2
-# Our engine's float convolutions run `direct` (torch's conv2d): at the time of writing the default
-# `auto` picks a work-in-progress oneDNN algorithm that is 100x slower on smallcnn at batch 1.
+# Our engine's float convolutions run `direct` (torch's conv2d), as when RESULTS.md's figures were
+# recorded: `auto`'s oneDNN then packed weights without the input shape and ran smallcnn at batch 1
+# 100x slower (fixed since; `auto` is now the faster choice).
 CONV_ALGORITHM = "direct"
 
 
 def median_ms(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+    """Median milliseconds of ``fn()`` (jiasu's timing harness)."""
+    return time_runs(fn, repeats=repeats, warmup=warmup).median * 1e3
 
 
 def min_ms(fn, repeats: int) -> float:
     """The fastest of ``repeats`` runs: on a shared machine, the least disturbed one."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times) * 1e3
+    return time_runs(fn, repeats=repeats, warmup=0).min * 1e3
 
 
 def ort_session(model: ir.Model):
@@ -169,7 +160,7 @@ def fashion_table(args) -> list[dict]:
 def lowbit_variants(args, model, train, images):
     """Binary and ternary weights (first conv and last fc kept float), fine-tuned from the trained model, bit-packed."""
     from jiasu.compress.quantize.lowbit import freeze_lowbit, pack_lowbit, prepare_lowbit
-    from jiasu.train import evaluate, fit
+    from jiasu.train import fit
 
     out = []
     for kind in ("binary", "ternary"):
