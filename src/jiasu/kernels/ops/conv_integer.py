@@ -14,17 +14,22 @@ class ConvInteger(Kernel):
 
     def __init__(self, node, ctx):
         super().__init__(node, ctx)
-        self.group = int(self.attr("group", 1))
-        self.auto_pad = self.attr("auto_pad", "NOTSET")
-        self.kernel_shape = self.attr("kernel_shape")
-        self.strides = self.attr("strides")
-        self.dilations = self.attr("dilations")
-        self.pads = self.attr("pads")
+        read_conv_attributes(self)
 
     def run(self, x, w, x_zero_point=None, w_zero_point=None):
         n = x.dim() - 2
         out = integer_conv(centered(x, x_zero_point), centered(w, w_zero_point, [-1] + [1] * (n + 1)), self, n)
         return (out.round_().to(torch.int32),)
+
+
+def read_conv_attributes(k) -> None:
+    """Conv's attributes onto kernel ``k`` as :func:`integer_conv` reads them (shared by ConvInteger and QLinearConv)."""
+    k.group = int(k.attr("group", 1))
+    k.auto_pad = k.attr("auto_pad", "NOTSET")
+    k.kernel_shape = k.attr("kernel_shape")
+    k.strides = k.attr("strides")
+    k.dilations = k.attr("dilations")
+    k.pads = k.attr("pads")
 
 
 def integer_conv(xc, wc, k, n):

@@ -4,7 +4,7 @@ import torch
 
 from ..base import Kernel
 from ._quant import as_qtensor, centered, per_channel_weight, quantized_engine, requantize
-from .conv_integer import integer_conv
+from .conv_integer import integer_conv, read_conv_attributes
 
 
 class QLinearConv(Kernel):
@@ -26,12 +26,7 @@ class QLinearConv(Kernel):
 
     def __init__(self, node, ctx):
         super().__init__(node, ctx)
-        self.group = int(self.attr("group", 1))
-        self.auto_pad = self.attr("auto_pad", "NOTSET")
-        self.kernel_shape = self.attr("kernel_shape")
-        self.strides = self.attr("strides")
-        self.dilations = self.attr("dilations")
-        self.pads = self.attr("pads")
+        read_conv_attributes(self)
         self.relu = bool(self.attr("relu", 0)) or self.relu
         self._packed = self._prepack()
         ctx.choice = "int8 (torch x86 quantized conv)" if self._packed is not None else "int8 reference (float64 accumulation)"
