@@ -61,7 +61,7 @@ def pytest_configure(config):
 
 @pytest.fixture
 def one_thread():
-    """One torch thread for training tests: on a shared 2-core machine a second OpenMP thread mostly waits (10x slower)."""
+    """One torch thread (training, tiny kernels): on a shared 2-core machine a second OpenMP thread mostly waits."""
     import torch
 
     before = torch.get_num_threads()

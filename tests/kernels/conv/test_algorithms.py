@@ -43,13 +43,8 @@ TOLERANCE = {
 TOLERANCE_F64 = 1e-12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The tensors here are tiny: a second intra-op thread only adds sync overhead (4x slower on a busy box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# The tensors here are tiny: a second intra-op thread only adds sync overhead (4x slower on a busy box).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @dataclass(frozen=True)

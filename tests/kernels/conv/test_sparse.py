@@ -14,12 +14,7 @@ from jiasu.kernels.conv.sparse import MAX_DENSITY, SparseConvFn, csr_bytes, to_c
 TOLERANCE = 1e-5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def reference(x, w, b, spec):
