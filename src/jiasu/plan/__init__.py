@@ -87,10 +87,8 @@ def compile_model(
     digest = model_digest(model)
     names = list(DEFAULT_PASSES if passes is None else passes)
     model, reports = optimize(model, names)
-    if threads:
-        torch.set_num_threads(threads)
+    engine = Engine(model, conv_algorithm="auto", threads=threads)  # sets torch's threads when given
     threads_used = threads or torch.get_num_threads()
-    engine = Engine(model, conv_algorithm="auto", threads=threads)
     feeds = example_feeds(model, batch=batch)
     if tune_algorithms:
         if cache is None and use_cache:
@@ -134,42 +132,33 @@ def _validate(heuristic, tuned, nodes: list[NodePlan], feeds, budget_s: float = 
     """
     from .tune import time_candidates
 
-    if all(n.algorithm == c.choice for n, c in zip(nodes, heuristic.algorithm_report())):
+    choices = [c.choice or "direct" for c in heuristic.algorithm_report()]
+    if [n.algorithm for n in nodes] == choices:
         return tuned, {"kept": "tuned", "note": "the tuned choices equal the heuristic ones"}
     with torch.inference_mode():
         t = time_candidates({"heuristic": lambda: heuristic.run(feeds), "tuned": lambda: tuned.run(feeds)}, budget_s=budget_s)
     result = {"whole_model_ms": {k: round(v * 1e3, 4) for k, v in t.items()}}
     if t["tuned"] <= t["heuristic"]:
         return tuned, {"kept": "tuned", **result}
-    for n, c in zip(nodes, heuristic.algorithm_report()):
-        n.algorithm, n.source = c.choice or "direct", "heuristic (tuned plan was slower as a whole)"
+    for n, choice in zip(nodes, choices):
+        n.algorithm, n.source = choice, "heuristic (tuned plan was slower as a whole)"
     return heuristic, {"kept": "heuristic", **result}
-
-
-def _parse_label(label: str) -> tuple[str, dict[str, Any]]:
-    """``"inter_op:policy=fifo"`` -> ``("inter_op", {"policy": "fifo"})`` (the parallel package's candidate labels)."""
-    name, *pairs = label.split(":")
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, value = pair.split("=", 1)
-        options[key] = int(value) if value.isdigit() else value
-    return name, options
 
 
 def _choose_strategy(engine, feeds, strategy: str, workers: int):
     """The runner for ``strategy`` (``"auto"``: measured) and its record for the plan."""
-    from ..runtime.parallel import choose_strategy, make_runner
+    from ..runtime.parallel import choose_strategy, make_runner, parse_label
 
     if strategy == "auto":
         best, timings, runners = choose_strategy(engine, feeds, workers=workers)
-        name, options = _parse_label(best)
+        name, options = parse_label(best)
         for label, r in runners.items():
             if label != best:
                 r.close()
         runner = runners[best]
         record_timings = {k: (round(v * 1e3, 4) if isinstance(v, float) else v) for k, v in timings.items()}
     else:
-        name, options = _parse_label(strategy)
+        name, options = parse_label(strategy)
         runner = make_runner(engine, name, workers, feeds=feeds, **options)
         record_timings = {}
     record = {"name": name, "workers": workers, "options": options, "timings_ms": record_timings, "describe": runner.describe()}

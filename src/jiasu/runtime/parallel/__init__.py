@@ -28,7 +28,7 @@ from ...errors import format_choices
 from ._graph import GraphInfo, available_cores, step_costs
 from .base import IntraOp, Runner, Sequential, StrategyError
 from .batch import BatchParallel
-from .mixed import DEFAULT_CANDIDATES, Mixed, candidate_label, choose_strategy
+from .mixed import DEFAULT_CANDIDATES, Mixed, candidate_label, choose_strategy, parse_label
 from .pipeline import Pipeline, balanced_cuts
 from .policies import POLICIES
 from .scheduler import InterOp
@@ -74,5 +74,6 @@ __all__ = [
     "find_chain",
     "halo_plan",
     "make_runner",
+    "parse_label",
     "step_costs",
 ]

@@ -34,6 +34,16 @@ def candidate_label(name: str, options: dict) -> str:
     return name + "".join(f":{k}={v}" for k, v in sorted(options.items()))
 
 
+def parse_label(label: str) -> tuple[str, dict[str, Any]]:
+    """The inverse of :func:`candidate_label`: ``"inter_op:policy=fifo"`` -> ``("inter_op", {"policy": "fifo"})``."""
+    name, *pairs = label.split(":")
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, value = pair.split("=", 1)
+        options[key] = int(value) if value.isdigit() else value
+    return name, options
+
+
 def choose_strategy(engine, feeds, candidates: Optional[list[tuple[str, dict]]] = None, workers: int = 2, repeats: int = 5,
                     info=None, costs=None) -> tuple[str, dict[str, Any], dict[str, Runner]]:
     """Time every candidate on ``feeds`` (``repeats`` calls each, round-robin, median).
