@@ -14,33 +14,13 @@ from typing import Optional
 
 import typer
 
+from ..data import train_and_validation
 from ..errors import JiasuError
+from ..frontends.torch_module import TORCH_MODEL_HELP, load_torch
 from . import _friendly_errors, _print_json, app, console
 
-TORCH_MODEL_HELP = "zoo:NAME[?key=value&...] or a .pt file holding an nn.Module (as written by -o)"
-
-
-def load_torch_model(spec: str):
-    """(module, example input of batch 1) for ``spec`` (see TORCH_MODEL_HELP)."""
-    import torch
-
-    from ..frontends import ZOO_PREFIX, zoo_model_and_input
-
-    if spec.startswith(ZOO_PREFIX):
-        module, example = zoo_model_and_input(spec)
-        return module, example
-    path = Path(spec)
-    if path.suffix == ".onnx":
-        raise JiasuError(f"{spec}: pruning and distillation train the model, so they need torch weights; give {TORCH_MODEL_HELP}")
-    if not path.is_file():
-        raise JiasuError(f"model file not found: {path}; give {TORCH_MODEL_HELP}")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # torch.load raises many types on a bad file
-        raise JiasuError(f"cannot read {path} as a torch file ({type(e).__name__}: {e})") from None
-    if not isinstance(saved, dict) or not isinstance(saved.get("module"), torch.nn.Module):
-        raise JiasuError(f"{path} does not hold a jiasu-saved nn.Module; save one with jiasu prune/distill -o, or give a zoo model")
-    return saved["module"], saved["example_input"]
+# The loader and the data split are library functions; the CLI names stay for the other commands.
+load_torch_model = load_torch
 
 
 def save_outputs(module, example, output: Path) -> dict:
@@ -63,19 +43,7 @@ def save_outputs(module, example, output: Path) -> dict:
 
 
 def _data(spec: str, limit: Optional[int], input_shape):
-    from ..data import fashion_mnist, load_data, train_val_split
-
-    size = tuple(input_shape[-2:])
-    channels = int(input_shape[1])
-    train = load_data(spec, "train", limit=limit, size=size, channels=channels)
-    # Fashion-MNIST has a test split to validate on; other sources give up 10% of their images.
-    if spec in ("fashion-mnist", "fashion-mnist-subset") or Path(spec).is_dir() and fashion_mnist.available(spec):
-        val = load_data(spec, "test", size=size, channels=channels)
-    else:
-        train, val = train_val_split(train, 0.1)
-    if tuple(train.input_shape) != tuple(input_shape[1:]):
-        raise JiasuError(f"the data's images are {train.input_shape} but the model takes {tuple(input_shape[1:])}; pick a matching zoo option (image_size, in_channels)")
-    return train, val
+    return train_and_validation(spec, input_shape, limit)
 
 
 def _fit_options(lr, batch_size, workers, checkpoint, resume, progress):

@@ -52,12 +52,32 @@ def load_data(
     raise DataError(f"cannot use {text!r} as data: not found or not a known kind; give {DATA_HELP}")
 
 
+def train_and_validation(spec: str | os.PathLike, input_shape, limit: Optional[int] = None) -> tuple[ArrayDataset, ArrayDataset]:
+    """(training, validation) data from ``spec`` for a model taking ``input_shape`` (N, C, H, W).
+
+    Fashion-MNIST (full or the bundled subset, or a folder of its files) validates on its test split;
+    other sources give up 10% of their images (stratified, seeded). ``limit`` caps the training images.
+    """
+    size = tuple(input_shape[-2:])
+    channels = int(input_shape[1])
+    text = str(spec)
+    train = load_data(text, "train", limit=limit, size=size, channels=channels)
+    if text in ("fashion-mnist", "fashion-mnist-subset") or Path(text).is_dir() and fashion_mnist.available(text):
+        val = load_data(text, "test", size=size, channels=channels)
+    else:
+        train, val = train_val_split(train, 0.1)
+    if tuple(train.input_shape) != tuple(input_shape[1:]):
+        raise DataError(f"the data's images are {train.input_shape} but the model takes {tuple(input_shape[1:])}; pick a matching zoo option (image_size, in_channels)")
+    return train, val
+
+
 __all__ = [
     "ArrayDataset",
     "DATA_HELP",
     "fashion_mnist",
     "load_arrays",
     "load_data",
+    "train_and_validation",
     "load_image_folder",
     "parse_idx",
     "read_idx",

@@ -77,3 +77,32 @@ def load_module(module: torch.nn.Module, example_inputs: ExampleInputs, **kwargs
     if example_inputs is None:
         raise JiasuError("loading a torch.nn.Module needs an example input (example_input=torch.randn(1, 3, 224, 224), say)")
     return load_onnx(export_module(module, example_inputs, **kwargs))
+
+
+TORCH_MODEL_HELP = "zoo:NAME[?key=value&...] or a .pt file holding an nn.Module (as written by jiasu prune/distill -o)"
+
+
+def load_torch(spec: str):
+    """(module, example input of batch 1) for a model with torch weights (see TORCH_MODEL_HELP).
+
+    Training (pruning, distillation, low-bit fine-tuning) needs the weights as a torch module, so an
+    ONNX file is refused with the reason.
+    """
+    from pathlib import Path
+
+    from .zoo_name import PREFIX, zoo_model_and_input
+
+    if spec.startswith(PREFIX):
+        return zoo_model_and_input(spec)
+    path = Path(spec)
+    if path.suffix == ".onnx":
+        raise JiasuError(f"{spec}: this step trains the model, so it needs torch weights; give {TORCH_MODEL_HELP}")
+    if not path.is_file():
+        raise JiasuError(f"model file not found: {path}; give {TORCH_MODEL_HELP}")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # torch.load raises many types on a bad file
+        raise JiasuError(f"cannot read {path} as a torch file ({type(e).__name__}: {e})") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("module"), torch.nn.Module):
+        raise JiasuError(f"{path} does not hold a jiasu-saved nn.Module; save one with jiasu prune/distill -o, or give a zoo model")
+    return saved["module"], saved["example_input"]

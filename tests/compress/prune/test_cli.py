@@ -49,11 +49,11 @@ def test_resume_from_checkpoint(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("prune", "model.onnx", "-o", "x.onnx"), "error: model.onnx: pruning and distillation train the model, so they need torch weights; give zoo:NAME[?key=value&...] or a .pt file holding an nn.Module (as written by -o)"),
+        (("prune", "model.onnx", "-o", "x.onnx"), "error: model.onnx: this step trains the model, so it needs torch weights; give zoo:NAME[?key=value&...] or a .pt file holding an nn.Module (as written by jiasu prune/distill -o)"),
         (("prune", SMALLCNN, "--method", "taylor", "-o", "x.onnx"), "error: unknown method 'taylor'; choose magnitude, random or channel"),
         (("prune", SMALLCNN, "-o", "x.pt"), "error: -o must name an .onnx file, got x.pt"),
         (("prune", "zoo:smallcnn", "--data", "fashion-mnist-subset", "-o", "x.onnx"), "error: the data's images are (1, 28, 28) but the model takes (1, 88, 88); pick a matching zoo option (image_size, in_channels)"),
-        (("prune", "missing.pt", "-o", "x.onnx"), "error: model file not found: missing.pt; give zoo:NAME[?key=value&...] or a .pt file holding an nn.Module (as written by -o)"),
+        (("prune", "missing.pt", "-o", "x.onnx"), "error: model file not found: missing.pt; give zoo:NAME[?key=value&...] or a .pt file holding an nn.Module (as written by jiasu prune/distill -o)"),
     ],
 )
 def test_errors(args, message, tmp_path, monkeypatch):
