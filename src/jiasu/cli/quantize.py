@@ -1,7 +1,9 @@
 """`jiasu quantize` commands (registered on the shared app).
 
 ``jiasu quantize MODEL --mode static --calib DATA [--method entropy] -o out.onnx`` writes a quantized
-ONNX model (static/dynamic INT8 as QDQ, FP16/BF16); ``--sensitivity`` ranks the layers by how much
+ONNX model (static/dynamic INT8 as QDQ, FP16/BF16); ``--mode binary|ternary`` fine-tunes a torch
+model (zoo:NAME or a jiasu-saved .pt) with low-bit weights and writes them bit-packed as
+``jiasu::LowBit*`` nodes that only jiasu's engine runs; ``--sensitivity`` ranks the layers by how much
 INT8 hurts them (and with ``--budget`` keeps the worst in float); ``--diagnose`` answers "why isn't
 INT8 faster?" for this CPU and, given a model, for that model.
 """
@@ -15,6 +17,7 @@ import typer
 
 from ..errors import JiasuError
 from . import MODEL_HELP, _friendly_errors, _print_json, app, console  # noqa: F401
+from .prune import TORCH_MODEL_HELP, _data, _fit_options, load_torch_model, save_outputs
 
 #: --mode -> what it writes
 MODES: dict[str, str] = {
@@ -22,8 +25,20 @@ MODES: dict[str, str] = {
     "dynamic": "INT8 weights for Gemm/MatMul, activations quantized per batch at run time",
     "fp16": "float16 weights and arithmetic (--weights-only: float16 storage, float32 arithmetic)",
     "bf16": "bfloat16 weights and arithmetic (--weights-only: bfloat16 storage, float32 arithmetic)",
+    "binary": "binary weights (sign x per-channel scale), STE fine-tuned, bit-packed 1 bit per weight",
+    "ternary": "ternary weights ({-a, 0, +a} per channel), STE fine-tuned, bit-packed 2 bits per weight",
 }
+#: modes that train a torch model (binary/ternary weights, jiasu.compress.quantize.lowbit)
+LOWBIT_MODES = ("binary", "ternary")
 DATA_HELP = "calibration images: fashion-mnist, fashion-mnist-subset, an image folder, or a .npy/.npz file"
+LAYERS_HELP = (
+    "binary/ternary: torch name of a Conv2d/Linear layer to give low-bit weights (repeatable or comma-separated; "
+    "default: all of them but the first and the last, e.g. the first conv and the last fc, which stay float32)"
+)
+ENGINE_ONLY_NOTE = (
+    "the .onnx holds jiasu::LowBitConv/LowBitGemm nodes (not standard ONNX): only jiasu's engine runs it, "
+    "ONNX Runtime and OpenVINO do not; the .pt twin holds the same weights as a plain torch module"
+)
 
 
 def _model_bytes(model) -> int:
@@ -82,9 +97,9 @@ def _diagnose(model_spec: Optional[str]) -> dict:
 @app.command("quantize")
 @_friendly_errors
 def quantize_cmd(
-    model: Optional[str] = typer.Argument(None, help=MODEL_HELP),
+    model: Optional[str] = typer.Argument(None, help=MODEL_HELP + "; binary/ternary: " + TORCH_MODEL_HELP),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="where to write the quantized .onnx"),
-    mode: str = typer.Option("static", "--mode", help="static | dynamic | fp16 | bf16"),
+    mode: str = typer.Option("static", "--mode", help="static | dynamic | fp16 | bf16 | binary | ternary"),
     calib: Optional[str] = typer.Option(None, "--calib", help=DATA_HELP),
     method: str = typer.Option("minmax", "--method", help="calibration method: minmax | percentile | entropy | mse"),
     calib_limit: int = typer.Option(512, "--calib-limit", help="calibration images used"),
@@ -95,9 +110,18 @@ def quantize_cmd(
     budget: Optional[float] = typer.Option(None, "--budget", help="with --sensitivity: accuracy drop allowed (points); keeps the worst layers in float"),
     eval_limit: int = typer.Option(1000, "--eval-limit", help="with --sensitivity: evaluation images"),
     diagnose: bool = typer.Option(False, "--diagnose", help="why isn't INT8 faster? CPU features, float nodes, Q/DQ overhead"),
+    data: str = typer.Option("fashion-mnist", "--data", help="binary/ternary: training data: fashion-mnist, fashion-mnist-subset, a folder or .npz"),
+    finetune_epochs: int = typer.Option(1, "--finetune-epochs", min=0, help="binary/ternary: fine-tuning epochs with the straight-through estimator"),
+    pretrain_epochs: int = typer.Option(0, "--pretrain-epochs", min=0, help="binary/ternary: train the float model first (for an untrained zoo model)"),
+    layers: List[str] = typer.Option([], "--layers", help=LAYERS_HELP),
+    lr: float = typer.Option(1e-3, "--lr", help="binary/ternary: learning rate (Adam)"),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="binary/ternary: training batch size"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="binary/ternary: use only the first N training images"),
+    workers: int = typer.Option(1, "--workers", min=0, help="binary/ternary: DataLoader background workers"),
+    threads: int = typer.Option(0, "--threads", min=0, help="binary/ternary: torch threads (0: torch's default)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ):
-    """Quantize a model (static/dynamic INT8, FP16, BF16), rank layer sensitivity, or diagnose INT8 speed."""
+    """Quantize a model (static/dynamic INT8, FP16, BF16, binary/ternary weights), rank layer sensitivity, or diagnose INT8 speed."""
     from ..compress.quantize import OBSERVERS
 
     if diagnose:
@@ -121,6 +145,10 @@ def quantize_cmd(
         raise JiasuError("jiasu quantize needs a MODEL (an .onnx file or zoo:NAME), except with --diagnose")
     if mode not in MODES:
         raise JiasuError(f"unknown --mode {mode!r}; choose one of: {', '.join(MODES)}")
+    if mode in LOWBIT_MODES and not sensitivity:
+        if calib is not None:
+            raise JiasuError(f"--mode {mode} fine-tunes on training data: give it as --data DATA, not --calib")
+        return _lowbit(model, mode, output, data, pretrain_epochs, finetune_epochs, layers, lr, batch_size, limit, workers, threads, as_json)
     if method not in OBSERVERS:
         raise JiasuError(f"unknown --method {method!r}; choose one of: {', '.join(OBSERVERS)}")
     from ..frontends import load
@@ -205,3 +233,131 @@ def _sensitivity(spec, source, calib, method, calib_limit, eval_limit, budget, p
             f"float {info['float_accuracy']:.2f}%, all INT8 {info['int8_accuracy']:.2f}%, mixed {info['mixed_accuracy']:.2f}% "
             f"with {len(info['kept_float'])} layer(s) in float: {', '.join(info['kept_float']) or '(none)'}"
         )
+
+
+def _lowbit_layers(module, layers: List[str]) -> tuple[list[str], list[str]]:
+    """(the layers to make low-bit, all Conv2d/Linear layers) of ``module``; ``layers`` empty: all but the first and last."""
+    from ..compress.quantize.lowbit import _SWAP
+
+    candidates = [name for name, m in module.named_modules() if type(m) in _SWAP]
+    if not candidates:
+        raise JiasuError("the model has no Conv2d/Linear layer: nothing to give low-bit weights")
+    asked = [part.strip() for item in layers for part in item.split(",") if part.strip()]
+    if not asked:
+        chosen = candidates[1:-1]
+        if not chosen:
+            raise JiasuError(
+                f"the model has only {len(candidates)} Conv2d/Linear layer(s) ({', '.join(candidates)}); the default keeps the first "
+                "and the last in float32, which leaves none: name the layers with --layers"
+            )
+        return chosen, candidates
+    unknown = [name for name in asked if name not in candidates]
+    if unknown:
+        raise JiasuError(
+            f"unknown --layers {', '.join(map(repr, unknown))}; the model's Conv2d/Linear layers are: {', '.join(candidates)}"
+        )
+    return [name for name in candidates if name in asked], candidates
+
+
+def _engine_check(engine, module, val, batch: int = 500) -> dict:
+    """Accuracy of ``engine`` on ``val`` and its agreement with the torch ``module`` (max |error|, argmax match)."""
+    import numpy as np
+    import torch
+
+    images, labels = val.numpy()
+    images, labels = np.asarray(images, np.float32), np.asarray(labels)
+    hits = same = 0
+    max_err = 0.0
+    module.eval()
+    for i in range(0, len(images), batch):
+        x = images[i : i + batch]
+        got = engine.run_numpy({"input": x})["output"]
+        with torch.no_grad():
+            ref = module(torch.from_numpy(x)).numpy()
+        max_err = max(max_err, float(np.abs(got - ref).max()))
+        hits += int((got.argmax(1) == labels[i : i + batch]).sum())
+        same += int((got.argmax(1) == ref.argmax(1)).sum())
+    n = len(images)
+    return {"engine_accuracy": hits / n, "max_abs_error_engine_vs_torch": max_err, "argmax_agreement_engine_vs_torch": same / n, "checked_images": n}
+
+
+def _lowbit(spec, kind, output, data, pretrain_epochs, finetune_epochs, layers, lr, batch_size, limit, workers, threads, as_json):
+    """--mode binary|ternary: STE fine-tuning of a torch model, bit-packed export, engine check (see module docstring)."""
+    import os
+
+    import torch
+
+    import jiasu
+    from ..compress.quantize.lowbit import freeze_lowbit, pack_lowbit, prepare_lowbit
+    from ..train import evaluate, fit
+
+    if Path(spec).suffix == ".onnx":
+        raise JiasuError(
+            f"{spec}: --mode {kind} fine-tunes the weights with the straight-through estimator, so it needs torch weights, "
+            f"not ONNX; give {TORCH_MODEL_HELP}"
+        )
+    if output is None:
+        raise JiasuError(f"missing -o/--output: where to write the bit-packed model, e.g. -o model_{kind}.onnx")
+    if output.suffix != ".onnx":
+        raise JiasuError(f"-o must name an .onnx file, got {output}")
+    if threads:
+        torch.set_num_threads(threads)
+    module, example = load_torch_model(spec)
+    chosen, candidates = _lowbit_layers(module, layers)
+    train, val = _data(data, limit, tuple(example.shape))
+    info: dict = {
+        "model": spec, "mode": kind, "data": data, "layers": chosen,
+        "float_layers": [name for name in candidates if name not in chosen], "finetune_epochs": finetune_epochs,
+    }
+    opts = _fit_options(lr, batch_size, workers, None, False, not as_json)
+    if pretrain_epochs:
+        fit(module.train(), train, None, epochs=pretrain_epochs, description="pretrain", **opts)
+        info["pretrain_epochs"] = pretrain_epochs
+    info["fp32_accuracy"] = evaluate(module, val).accuracy
+    low = prepare_lowbit(module, kind, skip=info["float_layers"])
+    info["lowbit_accuracy_before_finetune"] = evaluate(low, val).accuracy
+    if finetune_epochs:
+        fit(low.train(), train, None, epochs=finetune_epochs, description=f"{kind} STE finetune", **opts)
+    frozen = freeze_lowbit(low).eval()
+    info["accuracy"] = evaluate(frozen, val).accuracy
+    # The float32 export of the frozen module (and its .pt twin): the size reference and the FP32-engine check.
+    saved = save_outputs(frozen, example, output)
+    info.update(torch_file=saved["torch_file"], fp32_onnx_bytes=saved["onnx_bytes"], max_abs_error_fp32_onnx_vs_torch=saved["max_abs_error_engine_vs_torch"])
+    try:
+        packed, done = pack_lowbit(jiasu.load(output.read_bytes()))
+        if not done:
+            raise JiasuError(f"no layer could be bit-packed: the exported weights of {', '.join(chosen)} are not per-channel {kind} values")
+        import onnx_ir as ir
+
+        tmp = output.with_name(output.name + ".tmp")
+        ir.save(packed, tmp)
+        os.replace(tmp, output)
+    except BaseException:
+        output.unlink(missing_ok=True)  # never leave the float32 export under the packed model's name
+        raise
+    info.update(onnx=str(output), onnx_bytes=output.stat().st_size, packed_nodes=done)
+    info["size_ratio_fp32_over_packed"] = info["fp32_onnx_bytes"] / info["onnx_bytes"]
+    info["lowbit_ops"] = sorted({f"{n.domain}::{n.op_type}" for n in packed.graph if n.domain == "jiasu"})
+    info.update(_engine_check(jiasu.Engine(jiasu.load(output)), frozen, val))
+    if len(done) < len(chosen):
+        info["warning"] = f"only {len(done)} of the {len(chosen)} low-bit layers were packed ({', '.join(done)}); the others are stored as float32"
+    info["note"] = ENGINE_ONLY_NOTE
+    if as_json:
+        return _print_json(info)
+    console.print(f"[bold]{kind}[/] weights on {', '.join(chosen)} (float32: {', '.join(info['float_layers']) or 'none'})")
+    console.print(
+        f"accuracy on {info['checked_images']:,} validation images: FP32 {info['fp32_accuracy']:.2%} -> {kind} "
+        f"{info['lowbit_accuracy_before_finetune']:.2%} before fine-tuning, {info['accuracy']:.2%} after {finetune_epochs} STE epoch(s) "
+        f"(torch); jiasu engine {info['engine_accuracy']:.2%}"
+    )
+    console.print(
+        f"size: FP32 ONNX {info['fp32_onnx_bytes'] / 1e3:,.1f} kB -> bit-packed {info['onnx_bytes'] / 1e3:,.1f} kB "
+        f"({info['size_ratio_fp32_over_packed']:.1f}x smaller); {len(done)} node(s) packed: {', '.join(done)}"
+    )
+    console.print(
+        f"engine vs torch ({info['torch_file']}) on {info['checked_images']:,} images: max |error| "
+        f"{info['max_abs_error_engine_vs_torch']:.2e}, same top-1 on {info['argmax_agreement_engine_vs_torch']:.2%}"
+    )
+    if "warning" in info:
+        console.print(f"[yellow]warning:[/] {info['warning']}")
+    console.print(f"wrote {info['onnx']} and {info['torch_file']}; note: {ENGINE_ONLY_NOTE}")

@@ -191,4 +191,6 @@ def pack_lowbit(model: ir.Model) -> tuple[ir.Model, list[str]]:
     from onnx_ir.passes.common import RemoveUnusedNodesPass
 
     RemoveUnusedNodesPass()(model)
+    if done:
+        model.opset_imports.setdefault("jiasu", 1)  # a saved file must declare the domain of its LowBit* nodes to load
     return model, done
