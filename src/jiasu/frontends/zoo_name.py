@@ -12,15 +12,22 @@ from ..errors import JiasuError
 from .torch_module import export_module, load_module
 
 PREFIX = "zoo:"
+# Options whose values stay strings: ``weights=2024`` names a tag, not a number.
+STRING_OPTIONS = ("weights",)
 
 
 def parse_zoo_name(source: str) -> tuple[str, dict[str, Any]]:
-    """``"zoo:smallcnn?image_size=28&num_classes=10"`` -> ``("smallcnn", {"image_size": 28, "num_classes": 10})``."""
+    """``"zoo:smallcnn?image_size=28&num_classes=10"`` -> ``("smallcnn", {"image_size": 28, "num_classes": 10})``.
+
+    Values become int, float or bool where they read as one, except for
+    :data:`STRING_OPTIONS` (``zoo:smallcnn?weights=fashion-mnist`` picks bundled
+    trained weights; see ``jiasu.zoo.available_weights``).
+    """
     body = source[len(PREFIX) :]
     name, _, query = body.partition("?")
     options: dict[str, Any] = {}
     for key, raw in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
-        options[key] = _parse_value(raw)
+        options[key] = raw if key in STRING_OPTIONS else _parse_value(raw)
     if query and not options:
         raise JiasuError(f"cannot parse zoo options {query!r}; write them as zoo:NAME?key=value&key=value")
     return name, options
