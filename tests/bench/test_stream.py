@@ -122,3 +122,93 @@ def test_stream_throughput_runs_a_model_from_files(tmp_path):
     first = next(iter(PrefetchLoader(paths, batch=8, size=(88, 88), channels=1)))
     np.testing.assert_allclose(engine.run_numpy({"input": first})["output"],
                                engine.run_numpy({"input": np.stack([decode_image(p, (88, 88), 1) for p in paths[:8]])})["output"])
+
+
+# ---- one benchmark configuration streamed (jiasu bench --stream) ------------------------------
+
+TINY = "zoo:smallcnn?image_size=28&num_classes=10&padding=2"
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from jiasu.backends.base import BenchModel
+
+    return BenchModel.load(TINY)
+
+
+@pytest.fixture(scope="module")
+def tiny_images(tmp_path_factory):
+    return write_images(tmp_path_factory.mktemp("tiny"), 8, size=28, fmt="jpeg")
+
+
+def test_stream_configuration_measures_both_throughputs_and_the_wait(tiny_model, tiny_images):
+    from jiasu.backends.jiasu_engine import JiasuBackend
+    from jiasu.bench import parse_configuration
+    from jiasu.bench.stream import stream_configuration
+
+    (config,) = parse_configuration("jiasu")
+    r = stream_configuration(JiasuBackend, config, tiny_model, tiny_images, 4, threads=1, workers=2, prefetch=2, passes=1)
+    assert r.status == "ok", r.error
+    assert (r.configuration, r.batch, r.images, r.workers, r.prefetch, r.cache) == ("jiasu", 4, 8, 2, 2, False)
+    assert r.stream_images_per_s > 0 and r.compute_images_per_s > 0
+    assert r.ratio == pytest.approx(r.stream_images_per_s / r.compute_images_per_s)
+    assert r.decode_ms_per_image > 0 and r.compile_s > 0
+    assert 0 <= r.loader_wait_s <= r.stream_s and 0 <= r.loader_wait_share <= 1
+    assert r.stream_images_per_s == pytest.approx(8 / r.stream_s)
+    record = r.to_dict()
+    assert record["kind"] == "stream" and record["options"]["threads"] == 1
+    assert type(r).from_dict(record) == r
+
+
+def test_stream_with_cache_reuses_the_first_pass(tiny_model, tiny_images):
+    engine = jiasu.Engine(tiny_model.ir)
+    r = stream_throughput(engine, tiny_images, 4, (28, 28), 1, workers=1, serial=False, repeats=1, cache=True)
+    assert r.cache and r.images == 8 and r.serial_images_per_s is None and r.decode_ms_per_image > 0
+
+
+@pytest.mark.parametrize(
+    "backend, status, error",
+    [
+        ("broken", "failed", "compile failed: RuntimeError: no kernel for Relu"),
+        ("notinstalled", "unavailable", "backend 'notinstalled' needs the Python package jiasu_no_such_package; "
+                                        "install with: pip install jiasu-no-such-package"),
+    ],
+)
+def test_a_failing_configuration_is_a_record(tiny_model, tiny_images, backend, status, error):
+    from jiasu.backends import get_backend
+    from jiasu.bench import parse_configuration
+    from jiasu.bench.stream import stream_configuration
+
+    (config,) = parse_configuration(backend)
+    r = stream_configuration(get_backend(backend), config, tiny_model, tiny_images, 4, threads=1, passes=1)
+    assert (r.status, r.error) == (status, error)
+    assert r.stream_images_per_s is None and r.ratio is None
+
+
+def test_a_crash_in_an_isolated_worker_is_a_record(tiny_model, tiny_images):
+    from jiasu.bench import parse_configuration
+    from jiasu.bench.stream import stream_configuration
+
+    from .fakes import CrashBackend
+
+    (config,) = parse_configuration("crashy")
+    r = stream_configuration(CrashBackend, config, tiny_model, tiny_images, 4, threads=1, passes=1, isolate=True, timeout_s=60)
+    assert r.isolated and r.status == "crashed"
+    assert r.error == "the worker process died (exit code 3) while streaming"
+
+
+def test_stream_needs_one_image_input_and_one_whole_batch(tmp_path):
+    from jiasu.bench.stream import image_input, whole_batches
+    from jiasu.errors import JiasuError
+
+    from .fakes import relu_model
+
+    with pytest.raises(JiasuError) as info:
+        image_input(relu_model())
+    assert str(info.value) == ("--stream feeds decoded images: it needs a model with one input of shape (N, 1 or 3, H, W); "
+                               "relu has x ['N', 4]")
+    paths = [tmp_path / f"{i}.png" for i in range(5)]
+    assert whole_batches(paths, 2, "--images x") == paths[:4]
+    with pytest.raises(DataError) as info:
+        whole_batches(paths, 8, "--images x")
+    assert str(info.value) == "--images x holds 5 images, fewer than one batch of 8; add images or lower --batch"

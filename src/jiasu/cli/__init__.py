@@ -62,16 +62,23 @@ def zoo_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
     for name in zoo.names():
         e = zoo.entry(name)
         rows.append(
-            {"name": name, "task": e.task, "input_shape": list(e.input_shape(**e.defaults)), "options": e.defaults, "description": e.description}
+            {
+                "name": name,
+                "task": e.task,
+                "input_shape": list(e.input_shape(**e.defaults)),
+                "options": e.defaults,
+                "weights": zoo.available_weights(name),
+                "description": e.description,
+            }
         )
     if as_json:
         return _print_json(rows)
-    table = Table(title="jiasu model zoo (use as zoo:NAME, options as zoo:NAME?key=value)")
-    for col in ("name", "task", "input", "options", "description"):
+    table = Table(title="jiasu model zoo (use as zoo:NAME, options as zoo:NAME?key=value, trained weights as ?weights=TAG)")
+    for col in ("name", "task", "input", "options", "weights", "description"):
         table.add_column(col, overflow="fold")
     for r in rows:
         opts = "\n".join(f"{k}={v}" for k, v in r["options"].items())
-        table.add_row(r["name"], r["task"], "x".join(map(str, r["input_shape"])), opts, r["description"])
+        table.add_row(r["name"], r["task"], "x".join(map(str, r["input_shape"])), opts, "\n".join(r["weights"]) or "-", r["description"])
     console.print(table)
 
 
@@ -372,7 +379,7 @@ def bench_cmd(
     configs: List[str] = typer.Option(
         [], "--config", help="a configuration BACKEND:KEY=VALUE[,KEY=VALUE]; A|B sweeps a value; repeatable, added to --backends"
     ),
-    batch: str = typer.Option("1,8,64", "--batch", help="comma-separated batch sizes"),
+    batch: Optional[str] = typer.Option(None, "--batch", help="comma-separated batch sizes (default: 1,8,64; with --stream: 32)"),
     repeats: int = typer.Option(20, "--repeats", min=1, help="timed runs per (configuration, batch)"),
     warmup: int = typer.Option(3, "--warmup", min=0, help="untimed runs before the timed ones"),
     threads: int = typer.Option(0, "--threads", min=0, help="threads for every backend (0: all usable cores)"),
@@ -387,6 +394,17 @@ def bench_cmd(
     report: List[Path] = typer.Option([], "--report", "-o", help="also write a report (.html, .csv, .json or .md); repeatable"),
     gemm_peak: bool = typer.Option(False, "--gemm-peak", help="record this machine's measured FP32 GEMM peak (cached after the first time)"),
     seed: int = typer.Option(0, "--seed", help="seed of the generated inputs"),
+    stream: bool = typer.Option(
+        False, "--stream", help="end-to-end throughput: images decoded from disk by background loaders, vs compute only on the same batches"
+    ),
+    images: Optional[Path] = typer.Option(
+        None, "--images", help="with --stream: a folder of JPEG/PNG files (default: --stream-count synthetic JPEGs in a temporary folder)"
+    ),
+    stream_count: int = typer.Option(512, "--stream-count", min=1, help="with --stream and no --images: how many synthetic JPEGs to write"),
+    prefetch: int = typer.Option(4, "--prefetch", min=1, help="with --stream: decoded batches the loaders may hold ready"),
+    loaders: int = typer.Option(2, "--loaders", min=1, help="with --stream: background loader threads that read and decode"),
+    cache: bool = typer.Option(False, "--cache/--no-cache", help="with --stream: keep decoded images, so timed passes skip decoding"),
+    stream_passes: int = typer.Option(2, "--stream-passes", min=1, help="with --stream: timed passes over the images per kind; the best counts"),
     as_json: bool = typer.Option(False, "--json", help="print the run and its results as JSON"),
 ):
     """Time a model on several backends at several batch sizes; failures are results, not crashes.
@@ -394,6 +412,11 @@ def bench_cmd(
     A configuration is BACKEND or BACKEND:KEY=VALUE[,KEY=VALUE...], e.g.
     --config 'jiasu:conv_algorithm=winograd' or --config 'onnxruntime:graph_optimization_level=basic,spinning=false';
     VALUE may be A|B|C to make one configuration per value. Results print as BACKEND[KEY=VALUE,...].
+
+    With --stream, each configuration runs on a stream of images decoded from disk (--images DIR, or synthetic
+    JPEGs of the model's input size) by --loaders background threads with --prefetch batches queued, and on the
+    same batches already decoded: images/s end to end and compute only, their ratio, decode ms per image, and where
+    the streamed time went: waiting for the loaders, and computing (slower than alone when decoding shares the cores).
     """
     if list_backends:
         from ..backends import BACKENDS
@@ -407,6 +430,20 @@ def bench_cmd(
         return
     if model is None:
         raise JiasuError("bench needs a MODEL (an .onnx file or zoo:NAME); or --list-backends to see the backends")
+    stream_options = {"--images": images is not None, "--stream-count": stream_count != 512, "--prefetch": prefetch != 4,
+                      "--loaders": loaders != 2, "--cache": cache, "--stream-passes": stream_passes != 2}
+    if stream:
+        sweep_only = [name for name, given in (("--store", store), ("--report", report), ("--gemm-peak", gemm_peak)) if given]
+        if sweep_only:
+            verb = "holds" if len(sweep_only) == 1 else "hold"
+            raise JiasuError(f"{', '.join(sweep_only)} {verb} sweep results, not streaming ones; with --stream use --json to keep them")
+        specs = [b for b in (s.strip() for s in backends.split(",")) if b] + list(configs)
+        return _bench_stream(model, specs, batch or "32", threads, warmup, timeout, isolate, images, stream_count,
+                             prefetch, loaders, cache, stream_passes, as_json)
+    given = [name for name, on in stream_options.items() if on]
+    if given:
+        raise JiasuError(f"{', '.join(given)} only apply with --stream")
+    batch = batch or "1,8,64"
     from rich.progress import Progress
 
     from ..bench import BenchSettings, parse_configurations, run_sweep
@@ -446,6 +483,94 @@ def bench_cmd(
         console.print(f"wrote [bold]{out}[/]")
     if store is not None:
         console.print(f"appended to [bold]{store}[/]")
+
+
+def _bench_stream(model, specs, batch, threads, warmup, timeout, isolate, images, stream_count, prefetch, loaders, cache,
+                  passes, as_json) -> None:
+    """``jiasu bench --stream``: every configuration x batch size streamed from image files; see bench_cmd."""
+    import tempfile
+    from datetime import datetime, timezone
+
+    from rich.progress import Progress
+
+    from ..backends import get_backend
+    from ..backends.base import BenchModel
+    from ..bench import BenchSettings, parse_configurations
+    from ..bench.environment import fingerprint
+    from ..bench.store import json_safe
+    from ..bench.stream import image_input, load_image_paths, stream_configuration, whole_batches, write_images
+    from ..bench.sweep import parse_batches, stdout_to_stderr
+
+    configurations = parse_configurations(specs)
+    if not configurations:
+        raise JiasuError("no configuration to benchmark; name backends (--backends jiasu,onnxruntime) or --config ones")
+    batches = parse_batches(batch)
+    settings = BenchSettings(threads=threads, warmup=warmup, timeout_s=timeout, isolate=isolate)
+    settings.validate()
+    if images is not None and not images.is_dir():
+        raise JiasuError(f"--images {images}: no such folder; give a folder of JPEG or PNG files")
+    paths = load_image_paths(images) if images is not None else None  # before loading the model: a bad folder fails fast
+    if paths is None and stream_count < max(batches):
+        raise JiasuError(f"--stream-count {stream_count} is fewer than one batch of {max(batches)}; raise --stream-count or lower --batch")
+    bench_model = BenchModel.load(model)
+    _, channels, (height, width) = image_input(bench_model)
+    n_threads = settings.resolved_threads()
+    with contextlib.ExitStack() as stack:
+        if paths is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="jiasu-stream-")))
+            paths = write_images(folder, stream_count, size=height, fmt="jpeg")
+            source = (f"{len(paths)} synthetic JPEGs ({height}x{width}, Fashion-MNIST upsampled) written to the temporary folder "
+                      f"{folder} (removed afterwards); give --images DIR to stream your own")
+        else:
+            source = f"{len(paths)} images from {images}"
+        used = {b: whole_batches(paths, b, f"--images {images}") for b in batches}
+        run = {
+            "kind": "stream_run",
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "model": bench_model.source,
+            "images": source,
+            "input": {"channels": channels, "height": height, "width": width},
+            "batches": batches,
+            "configurations": [c.label for c in configurations],
+            "settings": {"threads": n_threads, "loaders": loaders, "prefetch": prefetch, "cache": cache, "passes": passes,
+                         "warmup": warmup, "timeout_s": timeout, "isolate": isolate},
+            "environment": fingerprint(),
+        }
+        records = []
+        with Progress(console=err_console if as_json else console, transient=True) as progress:
+            task = progress.add_task("streaming", total=len(configurations) * len(batches))
+            with stdout_to_stderr() if as_json else contextlib.nullcontext():
+                for config in configurations:
+                    cls = get_backend(config.backend)
+                    for b in batches:
+                        progress.update(task, description=f"{config.label} batch {b}: streaming")
+                        records.append(stream_configuration(
+                            cls, config, bench_model, used[b], b, threads=n_threads, workers=loaders, prefetch=prefetch,
+                            cache=cache, passes=passes, warmup=warmup, isolate=isolate, timeout_s=timeout))
+                        progress.update(task, advance=1)
+    if as_json:
+        return _print_json(json_safe({"run": run, "results": [r.to_dict() for r in records]}))
+    console.print(f"[bold]{escape(bench_model.source)}[/] streamed: {escape(source)}", highlight=False, soft_wrap=True)
+    console.print(
+        f"{loaders} loader thread{'s' if loaders != 1 else ''}, prefetch {prefetch} batches, {'cache' if cache else 'no cache'}, "
+        f"{n_threads} compute threads, best of {passes} passes{', each configuration in its own process' if isolate else ''}",
+        highlight=False, soft_wrap=True,
+    )
+    for b in batches:
+        if len(used[b]) < len(paths):
+            console.print(f"batch {b}: the first {len(used[b])} images (whole batches)", highlight=False)
+    width = max(len(r.configuration) for r in records)
+    for r in records:
+        head = f"  {r.configuration:<{width}}  batch {r.batch:<3} "
+        if r.status != "ok":
+            console.print(escape(f"{head} {r.status}: {r.error}"), highlight=False, soft_wrap=True)
+            continue
+        console.print(escape(
+            f"{head} end to end {r.stream_images_per_s:7.1f} img/s | compute only {r.compute_images_per_s:7.1f} img/s | "
+            f"ratio {r.ratio:6.1%} | decode {r.decode_ms_per_image:6.2f} ms/image | "
+            f"loader wait {r.loader_wait_s:.2f} s of {r.stream_s:.2f} s ({r.loader_wait_share:.0%}), "
+            f"computing {r.stream_s - r.loader_wait_s:.2f} s vs {r.compute_s:.2f} s alone"
+        ), highlight=False, soft_wrap=True)
 
 
 @app.command("report")
