@@ -597,6 +597,7 @@ def report_cmd(
 # Commands of the later stages live in their own modules (one per stage) and
 # register themselves on ``app`` when imported.
 from . import compile as _compile  # noqa: E402,F401
+from . import optimize as _optimize  # noqa: E402,F401
 from . import prune as _prune  # noqa: E402,F401
 from . import quantize as _quantize  # noqa: E402,F401
 
