@@ -207,3 +207,26 @@ def test_reference_scores():
     assert other["agreement"] == 50.0 and other["accuracy"] == 0.0
     expected_kl = np.mean([np.sum(probs[0] * np.log(probs[0] / [0.1, 0.8, 0.1])), 0.0])
     assert other["kl"] == pytest.approx(expected_kl)
+
+
+def test_mixed_precision_keeps_the_most_sensitive_layer_float():
+    from jiasu.compress.quantize.sensitivity import layer_sensitivity
+    from jiasu.data import train_and_validation
+    from jiasu.frontends import load_onnx
+
+    source = load_source(MODEL)
+    train, _ = train_and_validation(DATA, source.input_shape)
+    builder = Builder(source, train, train)
+    full = load_onnx(builder.build(Recipe(precision="int8", backend="onnxruntime", calib_limit=64)).onnx)
+    mixed = load_onnx(builder.build(Recipe(precision="int8", float_layers=1, backend="onnxruntime", calib_limit=64)).onnx)
+    images = train.images[:64].numpy()
+    ranking, _ = layer_sensitivity(source.model, images, images, limit=64)
+
+    def weight_is_dequantized(model, name):
+        node = next(n for n in model.graph if n.name == name)
+        producer = node.inputs[1].producer()
+        return producer is not None and producer.op_type == "DequantizeLinear"
+
+    worst = ranking[0].name
+    assert weight_is_dequantized(full, worst) and not weight_is_dequantized(mixed, worst)
+    assert all(weight_is_dequantized(mixed, row.name) for row in ranking[1:])

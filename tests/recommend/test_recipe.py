@@ -27,6 +27,8 @@ def test_build_key_ignores_how_the_model_runs():
 def test_labels():
     r = Recipe(prune="channel", prune_ratio=0.5, finetune_epochs=2, distill=True, precision="int8", calibration="entropy", backend="jiasu", threads=2, conv_plan="tuned")
     assert r.label == "channel 50% +KD, int8 (entropy) on jiasu, 2 threads (tuned)"
+    assert Recipe(precision="int8", float_layers=2, backend="openvino").label == "int8 (minmax, 2 layers float) on openvino, 1 thread"
+    assert Recipe(precision="fp16", float_layers=2, backend="openvino").normalized().float_layers == 0
 
 
 @pytest.mark.parametrize(

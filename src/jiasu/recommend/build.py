@@ -215,7 +215,15 @@ class Builder:
         if self.calib_data is None:
             raise JiasuError("static int8 needs calibration images; give --data")
         images = self.calib_data.images[: recipe.calib_limit].numpy()
-        result = q.quantize_static(model, images, method=recipe.calibration, limit=recipe.calib_limit)
+        exclude: list[str] = []
+        if recipe.float_layers:
+            # Mixed precision: rank the layers by the output error each one alone causes in int8 (on the
+            # calibration images: no labels needed, and the same images give the same ranking every time).
+            from ..compress.quantize.sensitivity import layer_sensitivity
+
+            ranking, _ = layer_sensitivity(model, images, images[:128], method=recipe.calibration, limit=recipe.calib_limit)
+            exclude = [row.name for row in ranking[: recipe.float_layers]]
+        result = q.quantize_static(model, images, method=recipe.calibration, limit=recipe.calib_limit, exclude=exclude)
         return serialize(result.model)
 
     def _disk(self, name: str) -> Optional[Path]:

@@ -55,8 +55,11 @@ def run_ray(address: str, storage: str, name: str, space: Space, evaluator: Eval
     existing = optuna.load_study(study_name=name, storage=storage_obj) if name in optuna.get_all_study_names(storage_obj) else None
     done = len([t for t in existing.trials if t.state.is_finished()]) if existing else 0
     remaining = trials - done
-    if remaining <= 0 or budget_s <= 0:
-        log(f"study {name} already has {done} trials; nothing left to search")
+    if remaining <= 0:
+        log(f"study {name} already has {done} of the {trials} trials asked for; raise --trials to search more")
+        return
+    if budget_s <= 0:
+        log("no time left for the search within the time budget (the final comparison's share is kept); raise --time-budget")
         return
     started_here = not ray.is_initialized()
     if started_here:

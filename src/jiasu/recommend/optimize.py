@@ -313,8 +313,11 @@ def _run_local(storage: str, name: str, space: Space, evaluator: Evaluator, tria
     elif len(done) < len(study.trials):
         log(f"resuming study {name}: {len(done)} trials finished before, {len(study.trials) - len(done)} interrupted (run again)")
     remaining = trials - len(done)
-    if remaining <= 0 or budget_s <= 0:
-        log(f"study {name} already has {len(done)} trials; nothing left to search")
+    if remaining <= 0:
+        log(f"study {name} already has {len(done)} of the {trials} trials asked for; raise --trials to search more")
+        return
+    if budget_s <= 0:
+        log("no time left for the search within the time budget (the final comparison's share is kept); raise --time-budget")
         return
     deadline = time.perf_counter() + budget_s
     bar = _Progress(remaining, progress)

@@ -49,6 +49,7 @@ class Recipe:
     distill: bool = knob(False, "retrain with the original model as teacher (soft + hard labels)", choices=(False, True))
     precision: str = knob("fp32", "fp32 | fp16 | bf16 | int8 (static QDQ, u8 activations) | int8-dynamic (Gemm/MatMul weights)", choices=PRECISIONS)
     calibration: str = knob("minmax", "activation range observer of static int8", choices=CALIBRATIONS)
+    float_layers: int = knob(0, "int8: the N layers int8 hurts most (output error, one layer quantized at a time) stay float: mixed precision", choices=(0, 1, 2))
     backend: str = knob("jiasu", "engine that runs the model", choices=tuple(BACKEND_PRECISIONS))
     threads: int = knob(1, "intra-op threads of the backend")
     passes: str = knob("default", "jiasu: graph passes (default | none)", choices=("default", "none"))
@@ -67,7 +68,7 @@ class Recipe:
         for f in dataclasses.fields(self):
             choices = f.metadata.get("choices")
             value = getattr(self, f.name)
-            if f.name in ("prune_ratio", "finetune_epochs"):
+            if f.name in ("prune_ratio", "finetune_epochs", "float_layers"):
                 continue  # searched over listed values, but any sensible value may be written by hand
             if choices and value not in choices:
                 raise JiasuError(f"recipe: {f.name} = {value!r} is not one of {', '.join(map(repr, choices))}")
@@ -81,8 +82,8 @@ class Recipe:
         for name in ("threads", "batch", "train_batch"):
             if getattr(self, name) < 1:
                 raise JiasuError(f"recipe: {name} must be >= 1, got {getattr(self, name)}")
-        if self.finetune_epochs < 0 or self.train_limit < 0 or self.calib_limit < 1:
-            raise JiasuError("recipe: finetune_epochs and train_limit must be >= 0 and calib_limit >= 1")
+        if self.finetune_epochs < 0 or self.train_limit < 0 or self.float_layers < 0 or self.calib_limit < 1:
+            raise JiasuError("recipe: finetune_epochs, train_limit and float_layers must be >= 0 and calib_limit >= 1")
 
     def normalized(self) -> "Recipe":
         """The same candidate with every knob that does not apply set to its default."""
@@ -93,7 +94,7 @@ class Recipe:
         elif self.finetune_epochs == 0:
             changes.update(distill=False)
         if self.precision != "int8":
-            changes.update(calibration=d.calibration, calib_limit=d.calib_limit)
+            changes.update(calibration=d.calibration, calib_limit=d.calib_limit, float_layers=d.float_layers)
         if self.backend != "jiasu":
             changes.update(passes=d.passes, conv_plan=d.conv_plan, strategy=d.strategy)
         if self.batch == 1:
@@ -113,7 +114,8 @@ class Recipe:
         if self.prune != "none":
             kd = " +KD" if self.distill else ""
             parts.append(f"{self.prune} {self.prune_ratio:.0%}{kd}")
-        precision = self.precision + (f" ({self.calibration})" if self.precision == "int8" else "")
+        mixed = f", {self.float_layers} layer{'s' if self.float_layers > 1 else ''} float" if self.float_layers else ""
+        precision = self.precision + (f" ({self.calibration}{mixed})" if self.precision == "int8" else "")
         parts.append(precision)
         run = f"on {self.backend}, {self.threads} thread{'s' if self.threads > 1 else ''}"
         if self.backend == "jiasu":
@@ -125,7 +127,7 @@ class Recipe:
     def build_key(self) -> str:
         """Key of the *model* this recipe builds (everything but how it is run): equal keys, equal bytes."""
         d = self.normalized()
-        fields = ("prune", "prune_ratio", "finetune_epochs", "distill", "precision", "calibration", "seed", "lr", "train_batch", "train_limit", "calib_limit")
+        fields = ("prune", "prune_ratio", "finetune_epochs", "distill", "precision", "calibration", "float_layers", "seed", "lr", "train_batch", "train_limit", "calib_limit")
         return _digest({k: getattr(d, k) for k in fields})
 
     def key(self) -> str:

@@ -27,6 +27,7 @@ from .recipe import BACKEND_PRECISIONS, CALIBRATIONS, Recipe
 
 CHANNEL_RATIOS = (0.25, 0.5, 0.7)
 MAGNITUDE_RATIOS = (0.5, 0.75, 0.9)
+FLOAT_LAYERS = (0, 1, 2)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Space:
         fields["precision"] = trial.suggest_categorical(f"precision_{backend}", precisions)
         if fields["precision"] == "int8":
             fields["calibration"] = trial.suggest_categorical("calibration", list(CALIBRATIONS))
+            fields["float_layers"] = trial.suggest_categorical("float_layers", list(FLOAT_LAYERS))
         prune = trial.suggest_categorical("prune", list(self.prune))
         fields["prune"] = prune
         if prune != "none":
@@ -75,6 +77,7 @@ class Space:
         params: dict[str, Any] = {"backend": recipe.backend, f"precision_{recipe.backend}": recipe.precision, "prune": recipe.prune, "threads": recipe.threads}
         if recipe.precision == "int8":
             params["calibration"] = recipe.calibration
+            params["float_layers"] = recipe.float_layers
         if recipe.prune != "none":
             params.update({f"{recipe.prune}_ratio": recipe.prune_ratio, "finetune_epochs": recipe.finetune_epochs, "distill": recipe.distill})
         if recipe.backend == "jiasu":
