@@ -66,6 +66,9 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "jiasu" / "benchmarks")
     p.add_argument("--name", default=None)
+    p.add_argument("--backends", default=None, help="comma-separated (default: installed ones)")
+    p.add_argument("--precisions", default=None, help="comma-separated (default: all)")
+    p.add_argument("--prune", default=None, help="comma-separated pruning methods (default: all)")
     args = p.parse_args(argv)
 
     from jiasu.recommend import optimize
@@ -77,6 +80,7 @@ def main(argv=None) -> dict:
         model, args.data, output_dir=out, scenario=args.scenario, batch=args.batch, max_accuracy_drop=args.max_accuracy_drop,
         trials=args.trials, time_budget_s=args.time_budget, train_limit=args.train_limit, val_limit=args.val_limit,
         finetune_epochs=tuple(int(e) for e in args.finetune_epochs.split(",")), progress=True,
+        backends=args.backends and args.backends.split(","), precisions=args.precisions and args.precisions.split(","), prune=args.prune and args.prune.split(","),
     )
     dest = RESULTS / name
     dest.mkdir(parents=True, exist_ok=True)

@@ -111,7 +111,7 @@ class Builder:
 
     def _prune_key(self, r: Recipe) -> str:
         r = r.normalized()
-        data = {k: getattr(r, k) for k in ("prune", "prune_ratio", "finetune_epochs", "distill", "seed", "lr", "train_batch", "train_limit")}
+        data = {k: getattr(r, k) for k in ("prune", "prune_ratio", "finetune_epochs", "distill", "seed", "lr", "schedule", "train_batch", "train_limit")}
         data["source"] = sha256(self.source.onnx)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -156,7 +156,7 @@ class Builder:
             seed_everything(recipe.seed)
             teacher = copy.deepcopy(self.source.module).eval() if recipe.distill else None
             loss_fn = DistillationLoss(teacher) if teacher is not None else None
-            fit_options = dict(lr=recipe.lr, batch_size=recipe.train_batch, num_workers=0, progress=self.progress, loss_fn=loss_fn)
+            fit_options = dict(lr=recipe.lr, schedule=recipe.schedule, batch_size=recipe.train_batch, num_workers=0, progress=self.progress, loss_fn=loss_fn)
             info: dict[str, Any] = {}
             if recipe.prune == "channel":
                 macs_before, params_before = count_macs_params(module, example)

@@ -67,9 +67,9 @@ def available(backend: str) -> bool:
     return get_backend(backend).unavailable_reason() is None
 
 
-def study_name(source: Source, data: str, scenario: str, budget: float, batch: int, space: Space) -> str:
-    """The study of one question: another model, data, scenario, budget or space is another study."""
-    key = json.dumps([sha256(source.onnx), data, scenario, budget, batch, space.backends, space.precisions, space.threads, space.prune], default=str)
+def study_name(source: Source, data: str, validation_images: int, scenario: str, budget: float, space: Space) -> str:
+    """The study of one question: another model, data, validation set, scenario, budget or space is another study."""
+    key = json.dumps([sha256(source.onnx), data, validation_images, scenario, budget, sorted(space.__dict__.items())], default=str)
     return f"jiasu-{scenario}-{sha256(key.encode())[:12]}"
 
 
@@ -166,7 +166,7 @@ def optimize(
 
     cores = usable_cores()
     source = load_source(model)
-    train, val = _data(source, data, val_limit, log)
+    train, val = _data(source, data, val_limit)
     backends = tuple(backends) if backends else tuple(b for b in SEARCH_BACKENDS if available(b))
     for b in backends:
         if b not in SEARCH_BACKENDS:
@@ -206,7 +206,7 @@ def optimize(
     builder = Builder(source, train, calib, cache_dir=out / "cache", progress=False)
     evaluator = Evaluator(builder, reference, baseline_accuracy, objective, max_accuracy_drop, min_time_s=min_time_s)
 
-    name = study_name(source, str(data), scenario, max_accuracy_drop, batch, space)
+    name = study_name(source, str(data), len(val), scenario, max_accuracy_drop, space)
     if not resume:
         for stale in (out / "study.db", out / "trials.jsonl"):
             stale.unlink(missing_ok=True)
@@ -245,8 +245,8 @@ def optimize(
         if row["kind"] == "candidate" and row["status"] == "ok" and row.get("objective") is not None:
             if chosen_row is None or objective.score(row["objective"]) < objective.score(chosen_row["objective"]):
                 chosen_row = row
-    ok_records = [r for r in records if r["status"] == "ok"]
-    closest = None if chosen_row else min(ok_records + [r for r in records if r.get("accuracy") is not None], key=lambda r: r.get("accuracy_drop", float("inf")), default=None)
+    measured = [r for r in records if r.get("accuracy_drop") is not None]
+    closest = None if chosen_row else min(measured, key=lambda r: r["accuracy_drop"], default=None)
     result = {
         "format": "jiasu-optimize",
         "version": 1,
@@ -289,7 +289,7 @@ def _final_reserve(objective, backends: int, candidates: int, batch: int) -> flo
     return entries * (4.0 + 0.05 * batch)
 
 
-def _data(source: Source, data: Optional[str], val_limit: int, log):
+def _data(source: Source, data: Optional[str], val_limit: int):
     from ..data import train_and_validation
 
     if data is None:

@@ -58,6 +58,9 @@ class Recipe:
     batch: int = knob(1, "batch size the candidate is built and timed for (the scenario's, not searched)")
     seed: int = knob(0, "seed of retraining and calibration sampling")
     lr: float = knob(1e-3, "learning rate of retraining (Adam)")
+    schedule: str = knob(
+        "cosine", "learning-rate schedule of retraining: cosine (decays to 0, so retraining ends converged) or constant", choices=("cosine", "constant")
+    )
     train_batch: int = knob(64, "batch size of retraining")
     train_limit: int = knob(0, "retrain on the first N training images (0: all)")
     calib_limit: int = knob(256, "calibration images of static int8")
@@ -90,7 +93,7 @@ class Recipe:
         d = defaults()
         changes: dict[str, Any] = {}
         if self.prune == "none":
-            changes.update(prune_ratio=d.prune_ratio, finetune_epochs=d.finetune_epochs, distill=d.distill, lr=d.lr, train_batch=d.train_batch, train_limit=d.train_limit)
+            changes.update(prune_ratio=d.prune_ratio, finetune_epochs=d.finetune_epochs, distill=d.distill, lr=d.lr, schedule=d.schedule, train_batch=d.train_batch, train_limit=d.train_limit)
         elif self.finetune_epochs == 0:
             changes.update(distill=False)
         if self.precision != "int8":
@@ -127,7 +130,7 @@ class Recipe:
     def build_key(self) -> str:
         """Key of the *model* this recipe builds (everything but how it is run): equal keys, equal bytes."""
         d = self.normalized()
-        fields = ("prune", "prune_ratio", "finetune_epochs", "distill", "precision", "calibration", "float_layers", "seed", "lr", "train_batch", "train_limit", "calib_limit")
+        fields = ("prune", "prune_ratio", "finetune_epochs", "distill", "precision", "calibration", "float_layers", "seed", "lr", "schedule", "train_batch", "train_limit", "calib_limit")
         return _digest({k: getattr(d, k) for k in fields})
 
     def key(self) -> str:

@@ -328,6 +328,10 @@ def pareto_png(result: dict, dpi: int = 100) -> bytes:
     positive = [x for x in xs if x > 0]
     if positive and max(positive) / min(positive) > 10:
         ax.set_xscale("log")
+        # Labels on the decades and on plain numbers between them (0.2, 0.5, 2, 5), not on every minor tick.
+        from matplotlib.ticker import LogFormatter
+
+        ax.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
     ax.set_xlabel(f"{_objective_label(result)} ({'higher' if maximize else 'lower'} is better)")
     ax.set_ylabel("top-1 agreement with the original (%)" if result.get("accuracy_metric") == "agreement" else "accuracy (%)")
