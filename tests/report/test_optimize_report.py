@@ -118,8 +118,8 @@ def test_headline_shows_chosen_recipe_and_speedups(result):
     assert "88.90%" in head and "0.50 pts" in head  # 89.4 (original, final run) - 88.9
     assert "ms / image (batch 1): <b>0.100 ms</b>" in head
     # original 0.50 ms vs chosen 0.10 ms; fastest peer (onnxruntime defaults) 0.25 ms vs 0.10 ms
-    assert re.search(r'id="speedup-original"><b>5\.00x</b> faster than the unoptimized model', head)
-    assert re.search(r'id="speedup-peer"><b>2\.50x</b> faster than the fastest peer default</span> \(onnxruntime defaults', head)
+    assert re.search(r'id="speedup-original"><b>5\.00x faster</b> than the unoptimized model', head)
+    assert re.search(r'id="speedup-peer"><b>2\.50x faster</b> than the fastest peer default</span> \(onnxruntime defaults', head)
     assert 'class="nobudget"' not in page
 
 
@@ -148,8 +148,8 @@ def test_maximize_objective_inverts_the_ratio(result):
     for t in result["trials"]:
         t["objective"] = t["throughput_per_s"]
     page = render_optimize_html(result)
-    assert re.search(r'id="speedup-original"><b>5\.00x</b>', page)  # 10000 / 2000
-    assert re.search(r'id="speedup-peer"><b>2\.50x</b>', page)  # 10000 / 4000
+    assert re.search(r'id="speedup-original"><b>5\.00x faster</b>', page)  # 10000 / 2000
+    assert re.search(r'id="speedup-peer"><b>2\.50x faster</b>', page)  # 10000 / 4000
     assert pareto_png(result).startswith(b"\x89PNG")
 
 
@@ -272,3 +272,11 @@ def test_pareto_png(result):
     # agreement metric, nothing but failures
     result.update(accuracy_metric="agreement", trials=[t for t in result["trials"] if t["status"] != "ok"], final=[])
     assert pareto_png(result).startswith(b"\x89PNG")
+
+
+def test_a_loss_reads_as_slower_not_as_a_fraction_faster():
+    from jiasu.report.optimize import _versus
+
+    assert _versus(2.5, "faster") == "2.50x faster"
+    assert _versus(0.8, "faster") == "1.25x slower"
+    assert _versus(0.5, "less memory") == "2.00x more memory"

@@ -107,6 +107,18 @@ def _ratio(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:.2f}x"
 
 
+_OPPOSITE = {"faster": "slower", "less memory": "more memory", "less energy": "more energy", "better": "worse"}
+
+
+def _versus(gain: Optional[float], word: str) -> str:
+    """``2.50x faster`` for a gain of 2.5, ``1.25x slower`` for 0.8: never "0.80x faster"."""
+    if gain is None:
+        return f"– {word}"
+    if gain >= 1:
+        return f"{gain:.2f}x {word}"
+    return f"{1 / gain:.2f}x {_OPPOSITE.get(word, 'worse')}"
+
+
 def _e(value: Any) -> str:
     return escape("" if value is None else str(value))
 
@@ -415,7 +427,7 @@ def _headline(result: dict) -> str:
     if fin is not None and original is not None:
         g = _gain(result, fin.get("objective"), original.get("objective"))
         lines.append(
-            f'<span id="speedup-original"><b>{escape(_ratio(g))}</b> {escape(word)} than the unoptimized model</span> '
+            f'<span id="speedup-original"><b>{escape(_versus(g, word))}</b> than the unoptimized model</span> '
             f"({escape(_fmt_objective(result, original.get('objective')))})"
         )
     else:
@@ -423,7 +435,7 @@ def _headline(result: dict) -> str:
     if fin is not None and peer is not None:
         g = _gain(result, fin.get("objective"), peer.get("objective"))
         lines.append(
-            f'<span id="speedup-peer"><b>{escape(_ratio(g))}</b> {escape(word)} than the fastest peer default</span> '
+            f'<span id="speedup-peer"><b>{escape(_versus(g, word))}</b> than the fastest peer default</span> '
             f"({_e(peer.get('label'))}, {escape(_fmt_objective(result, peer.get('objective')))})"
         )
     else:
