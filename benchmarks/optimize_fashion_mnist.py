@@ -63,7 +63,9 @@ def main(argv=None) -> dict:
     p.add_argument("--val-limit", type=int, default=2000)
     p.add_argument("--finetune-epochs", default="1,2")
     p.add_argument("--max-accuracy-drop", type=float, default=1.0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch threads for training resnet18")
+    p.add_argument("--final-rounds", type=int, default=5)
+    p.add_argument("--min-time", type=float, default=0.5, help="seconds per timing")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "jiasu" / "benchmarks")
     p.add_argument("--name", default=None)
     p.add_argument("--backends", default=None, help="comma-separated (default: installed ones)")
@@ -79,7 +81,7 @@ def main(argv=None) -> dict:
     result = optimize(
         model, args.data, output_dir=out, scenario=args.scenario, batch=args.batch, max_accuracy_drop=args.max_accuracy_drop,
         trials=args.trials, time_budget_s=args.time_budget, train_limit=args.train_limit, val_limit=args.val_limit,
-        finetune_epochs=tuple(int(e) for e in args.finetune_epochs.split(",")), progress=True,
+        finetune_epochs=tuple(int(e) for e in args.finetune_epochs.split(",")), progress=True, final_rounds=args.final_rounds, min_time_s=args.min_time,
         backends=args.backends and args.backends.split(","), precisions=args.precisions and args.precisions.split(","), prune=args.prune and args.prune.split(","),
     )
     dest = RESULTS / name

@@ -54,6 +54,7 @@ def optimize_cmd(
     val_limit: int = typer.Option(1000, "--val-limit", min=1, help="validation images (the first N of the validation split)"),
     no_tune: bool = typer.Option(False, "--no-tune", help="never try the engine's per-conv autotuning"),
     min_time: float = typer.Option(0.25, "--min-time", min=0.001, help="seconds of timed runs per measurement (the count of runs follows)"),
+    final_rounds: int = typer.Option(3, "--final-rounds", min=1, help="interleaved timing rounds of the final comparison (the best round counts)"),
     seed: int = typer.Option(0, "--seed", help="seed of the sampler, retraining and calibration"),
     resume: bool = typer.Option(True, "--resume/--restart", help="continue the study in OUTDIR if there is one (--restart: start afresh)"),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="run the trials on a Ray cluster: local (start one here), auto, or HOST:PORT"),
@@ -71,7 +72,7 @@ def optimize_cmd(
         model, data, output_dir=output, scenario=scenario, max_accuracy_drop=max_accuracy_drop,
         backends=_split(backends), precisions=_split(precisions), prune=_split(prune), batch=batch, threads=threads_list,
         trials=trials, time_budget_s=parse_duration(time_budget), finetune_epochs=epochs, train_limit=train_limit,
-        val_limit=val_limit, tune=not no_tune, min_time_s=min_time, seed=seed, resume=resume, ray_address=ray_address,
+        val_limit=val_limit, tune=not no_tune, min_time_s=min_time, final_rounds=final_rounds, seed=seed, resume=resume, ray_address=ray_address,
         workers=workers, progress=not as_json, log=log,
     )
     if as_json:

@@ -138,6 +138,7 @@ def optimize(
     tune: bool = True,
     min_time_s: float = 0.25,
     final_candidates: int = 4,
+    final_rounds: int = 3,
     seed: int = 0,
     resume: bool = True,
     ray_address: Optional[str] = None,
@@ -151,8 +152,9 @@ def optimize(
     ``precisions``, ``threads`` and ``prune`` narrow the space (defaults: what is installed, every
     precision, 1..cores, every pruning method when the model has torch weights and data has
     labels). ``time_budget_s`` bounds the whole run: the search stops starting trials when the time
-    left is what the final comparison needs. ``resume`` continues the study in ``output_dir`` if
-    one is there.
+    left is what the final comparison needs; that comparison times ``final_candidates`` candidates
+    and the peers in ``final_rounds`` interleaved rounds. ``resume`` continues the study in
+    ``output_dir`` if one is there.
     """
     started = time.perf_counter()
     objective = get_scenario(scenario)
@@ -238,7 +240,7 @@ def optimize(
     peer_threads = max(space.threads)
     entries += peer_entries(source.onnx, calib.images[:256].numpy(), peer_threads, batch, available)
     log(f"final comparison: {len(entries)} entries, interleaved timing rounds ...")
-    final = measure_final(entries, reference, source.onnx, objective, min_time_s=min_time_s)
+    final = measure_final(entries, reference, source.onnx, objective, rounds=final_rounds, min_time_s=min_time_s)
 
     chosen_row = None
     for row in final:
