@@ -260,7 +260,7 @@ def optimize(
         "accuracy_metric": reference.metric,
         "validation_images": len(images),
         "max_accuracy_drop": max_accuracy_drop,
-        "baseline": {"accuracy": baseline_accuracy, "label": "original model, FP32 on onnxruntime"},
+        "baseline": {"accuracy": baseline_accuracy, "label": "the original model (accuracy: FP32 on onnxruntime; objective: on jiasu with its defaults)"},
         "trials": [{k: v for k, v in r.items() if k != "traceback"} for r in records],
         "pareto": pareto_front(records, objective),
         "final": final,
