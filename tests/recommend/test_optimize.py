@@ -199,14 +199,20 @@ def test_onnx_model_cannot_be_pruned(tmp_path):
 
 def test_reference_scores():
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
-    ref = Reference(np.zeros((2, 1, 1, 1), np.float32), np.array([0, 2]), probs)
-    same = ref.score(probs)
-    assert same == {"accuracy": 50.0, "agreement": 100.0, "kl": 0.0}
-    logits = np.log(np.array([[0.1, 0.8, 0.1], [0.1, 0.8, 0.1]]))  # not probabilities: softmax is applied
-    other = ref.score(logits)
+    ref = Reference(np.zeros((2, 1, 1, 1), np.float32), np.array([0, 2]), probs, distribution=True)
+    assert ref.score(probs) == {"accuracy": 50.0, "agreement": 100.0, "kl": 0.0}
+    # A 16-bit softmax that misses a sum of 1 is renormalized, not pushed through another softmax.
+    off = probs * 1.01
+    assert ref.score(off)["kl"] == pytest.approx(0.0, abs=1e-12)
+    other = ref.score(np.array([[0.1, 0.8, 0.1], [0.1, 0.8, 0.1]]))
     assert other["agreement"] == 50.0 and other["accuracy"] == 0.0
     expected_kl = np.mean([np.sum(probs[0] * np.log(probs[0] / [0.1, 0.8, 0.1])), 0.0])
     assert other["kl"] == pytest.approx(expected_kl)
+    # A logits head: outputs go through a softmax before comparison.
+    logits = np.log(probs) + 3.0
+    by_logits = Reference(np.zeros((2, 1, 1, 1), np.float32), None, probs, distribution=False)
+    assert by_logits.metric == "agreement"
+    assert by_logits.score(logits) == {"accuracy": 100.0, "agreement": 100.0, "kl": pytest.approx(0.0, abs=1e-12)}
 
 
 def test_mixed_precision_keeps_the_most_sensitive_layer_float():

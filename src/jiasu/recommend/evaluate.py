@@ -117,12 +117,24 @@ def predict(onnx: bytes, recipe: Recipe, images: np.ndarray, batch: int = 100, t
     return np.concatenate(outs)
 
 
-def probabilities(outputs: np.ndarray) -> np.ndarray:
-    """Rows of class probabilities: the outputs themselves if they already are (a softmax head), else their softmax."""
+def is_distribution(outputs: np.ndarray) -> bool:
+    """Whether rows are already probabilities (a softmax head): non-negative, summing to 1."""
+    outputs = outputs.reshape(len(outputs), -1)
+    return bool(outputs.min() >= 0 and np.allclose(outputs.sum(1), 1.0, atol=1e-3))
+
+
+def probabilities(outputs: np.ndarray, distribution: Optional[bool] = None) -> np.ndarray:
+    """Rows of class probabilities: the outputs renormalized if they are a softmax head's, else their softmax.
+
+    ``distribution`` says which (default: judged from ``outputs``); the reference decides it once for
+    every candidate, since a 16-bit or int8 candidate's softmax may miss a sum of 1 by more than rounding.
+    """
     outputs = outputs.reshape(len(outputs), -1).astype(np.float64)
-    sums = outputs.sum(1)
-    if outputs.min() >= 0 and np.allclose(sums, 1.0, atol=1e-3):
-        return outputs
+    if distribution is None:
+        distribution = is_distribution(outputs)
+    if distribution:
+        clipped = np.clip(outputs, 0.0, None)
+        return clipped / np.maximum(clipped.sum(1, keepdims=True), 1e-30)
     z = outputs - outputs.max(1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(1, keepdims=True)
@@ -135,6 +147,7 @@ class Reference:
     images: np.ndarray
     labels: Optional[np.ndarray]  # None: no labels (accuracy = agreement)
     probs: np.ndarray  # the original model's output distribution
+    distribution: bool = False  # the model ends in a softmax (its outputs are probabilities)
 
     @property
     def metric(self) -> str:
@@ -143,14 +156,15 @@ class Reference:
     @classmethod
     def make(cls, original_onnx: bytes, images: np.ndarray, labels: Optional[np.ndarray], threads: int = 0) -> "Reference":
         # The original runs on ONNX Runtime in FP32: the answer every candidate is compared with.
-        probs = probabilities(predict(original_onnx, Recipe(backend="onnxruntime"), images, threads=threads))
+        outputs = predict(original_onnx, Recipe(backend="onnxruntime"), images, threads=threads)
+        distribution = is_distribution(outputs)
         if labels is not None and (labels < 0).any():
             labels = None
-        return cls(images, labels, probs)
+        return cls(images, labels, probabilities(outputs, distribution), distribution)
 
     def score(self, outputs: np.ndarray) -> dict[str, float]:
         """accuracy (% top-1, or % agreement without labels), agreement (%) and KL (nats, mean) of ``outputs``."""
-        p = probabilities(outputs)
+        p = probabilities(outputs, self.distribution)
         pred = p.argmax(1)
         agreement = float((pred == self.probs.argmax(1)).mean() * 100)
         eps = 1e-12
