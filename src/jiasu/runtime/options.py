@@ -25,7 +25,7 @@ class EngineOptions:
         "where it does not apply the node falls back to direct",
     )
     conv_algorithms: dict = knob({}, "per-node algorithm, {node name: algorithm}; an algorithm that does not apply is an error")
-    threads: int = knob(0, "torch intra-op threads (0 leaves torch's setting alone)")
+    threads: int = knob(0, "torch intra-op threads, set when the engine is built (process-wide in torch: the last engine built, or torch.set_num_threads, wins); 0 leaves torch's setting alone")
 
     def replace(self, **changes: Any) -> "EngineOptions":
         known = {f.name for f in dataclasses.fields(self)}

@@ -39,6 +39,7 @@ TOLERANCE = {
     "winograd_f2": 1e-5,
     "winograd": 1e-4,
     "sparse": 1e-5,
+    "gemm": 1e-5,
 }
 TOLERANCE_F64 = 1e-12
 
@@ -158,6 +159,8 @@ STRATEGIES = {
     "fft": cases(stride=st.just(1)),
     "depthwise": cases(channels="depthwise"),
     "sparse": cases(channels="dense", dtypes=(torch.float32,)),  # random weights: the dense path; tests/kernels/conv/test_sparse.py prunes
+    # tiny maps too (1x1 .. 4x4 inputs reach the dense form): tests/kernels/conv/test_gemm.py picks each form on purpose
+    "gemm": st.one_of(cases(channels="dense"), cases(channels="dense", kernel=st.integers(1, 3), stride=st.integers(1, 2), dilation=st.just(1))),
 }
 
 
@@ -195,6 +198,7 @@ EXAMPLES = {
     "fft": (ConvSpec(4, 6, (5, 3), (1, 1), (2, 1), (2, 1, 0, 3), 2), (11, 6)),
     "depthwise": (ConvSpec(4, 8, (3, 3), (2, 2), (1, 1), (1, 1, 0, 0), 4), (9, 8)),
     "sparse": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
+    "gemm": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
 }
 
 
@@ -241,6 +245,8 @@ _SPEC_3D = _spec(kernel=(3, 3, 3), stride=(1,) * 3, dilation=(1,) * 3)
         ("depthwise", _spec(), "groups 1 != channels 64"),
         ("depthwise", _spec(groups=32), "groups 32 != channels 64"),
         ("depthwise", _SPEC_3D, "3-D convolution, not 2-D"),
+        ("gemm", _spec(groups=32), "groups 32 != 1"),
+        ("gemm", _SPEC_3D, "3-D convolution, not 2-D"),
     ],
 )
 def test_check_reasons(name, spec, reason):

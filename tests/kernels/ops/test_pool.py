@@ -70,3 +70,13 @@ def test_averagepool(attrs, count_include_pad):
 def test_lppool(p):
     attrs = {"kernel_shape": [3, 2], "strides": [2, 1], "pads": [1, 0, 0, 1], "p": p, "dilations": [1, 2]}
     check("LpPool", [("x", _x((2, 2, 6, 7)))], attrs, opset=18, rtol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 26, 26), (1, 48, 12, 12), (8, 16, 26, 26), (2, 3, 7, 9)])
+@pytest.mark.parametrize("ceil_mode", [0, 1])
+def test_maxpool_2x2_both_paths(shape, ceil_mode):
+    """2x2/2 max pooling: torch's kernel on small inputs, strided maxima above HALVE_MIN_NUMEL; same values."""
+    from jiasu.kernels.ops.max_pool import HALVE_MIN_NUMEL
+
+    assert (np.prod(shape) > HALVE_MIN_NUMEL) == (shape[0] == 8)
+    check("MaxPool", [("x", _x(shape))], {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": ceil_mode}, opset=12)

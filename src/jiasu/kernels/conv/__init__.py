@@ -12,12 +12,13 @@ from .base import ConvAlgorithm, ConvFn, ConvSpec, Epilogue
 from .depthwise import Depthwise
 from .direct import Direct
 from .fft import FFT
+from .gemm import Gemm
 from .im2col import Im2col
 from .onednn import OneDNN
 from .sparse import SparseCSR
 from .winograd import WinogradF2, WinogradF4
 
-_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF2(), FFT(), Depthwise(), SparseCSR()]
+_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF2(), FFT(), Depthwise(), SparseCSR(), Gemm()]
 
 CONV_ALGORITHMS: dict[str, ConvAlgorithm] = {a.name: a for a in _ALGORITHMS}
 

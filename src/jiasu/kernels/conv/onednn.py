@@ -6,9 +6,13 @@ result back, on every call: for a 64-channel 56x56 layer at batch 8 that was
 half of the time measured here (18.9 ms vs 8.9 ms). This algorithm does what a
 deployment engine does instead:
 
-- the weight is reordered once per input shape (on the first run at that shape)
-  into the layout oneDNN picks for this convolution and that shape
-  (``mkldnn::_reorder_convolution_weight``);
+- the weight is reordered once per input shape and intra-op thread count (on
+  the first run at that pair) into the layout oneDNN picks for this convolution,
+  that shape and that many threads (``mkldnn::_reorder_convolution_weight``).
+  The thread count belongs in the key: oneDNN's choice of kernel, and so of
+  weight layout, depends on it, and a weight packed at 2 threads and run at 1
+  was reordered again inside every call (resnet18 at 28x28, batch 1, 1 thread:
+  7.5 ms per image instead of 1.6);
 - activations stay channels_last (NHWC in memory, NCHW logically), which oneDNN
   reads and writes without reorders, so a chain of convolutions passes tensors
   straight through; other ops see ordinary NCHW-shaped torch tensors;
@@ -50,6 +54,11 @@ def unary_post_op(epilogue: Epilogue) -> tuple[str, list]:
         return "none", []
     name, make = _UNARY_POST_OPS[epilogue.activation]
     return name, make(epilogue.params)
+
+
+def pack_weight(weight: torch.Tensor, padding, stride, dilation, groups: int, input_size: list) -> torch.Tensor:
+    """``weight`` reordered into the layout oneDNN picks for this conv, input size and the current thread count."""
+    return torch.ops.mkldnn._reorder_convolution_weight(weight, padding, stride, dilation, groups, input_size)
 
 
 def available() -> bool:
@@ -95,12 +104,13 @@ class OneDNN(ConvAlgorithm):
         conv = torch.ops.mkldnn._convolution_pointwise
         binary = torch.ops.mkldnn._convolution_pointwise.binary
         cl = torch.channels_last
-        # Weight per input shape: packed for that shape, unless it proved wrong there.
+        # Weight per (input shape, threads): packed for that pair, unless it proved wrong there.
         weights: dict[tuple, torch.Tensor] = {}
         plain = weight.contiguous()
+        threads = torch.get_num_threads
 
         def pick(x: torch.Tensor) -> torch.Tensor:
-            """The weight packed for ``x``'s shape, checked once against the plain weight.
+            """The weight packed for ``x``'s shape at the current thread count, checked once against the plain weight.
 
             Packing without the input shape lets oneDNN choose a layout its fast kernels
             do not take: a 48->96 5x5 conv on a 4x4 map ran 7.7 ms instead of 0.26 ms.
@@ -108,13 +118,14 @@ class OneDNN(ConvAlgorithm):
             and right with a plain one (x (1, 1, 1, 5), 3x4 kernel, stride 1x2, pads 2, 0:
             the middle output differs); both run once here, never silently.
             """
-            w = weights.get(x.shape)
+            key = (x.shape, threads())
+            w = weights.get(key)
             if w is None:
-                packed = torch.ops.mkldnn._reorder_convolution_weight(plain, padding, stride, dilation, groups, list(x.shape))
+                packed = pack_weight(plain, padding, stride, dilation, groups, list(x.shape))
                 a = conv(x, packed, bias, padding, stride, dilation, groups, "none", [], "")
                 b = conv(x, plain, bias, padding, stride, dilation, groups, "none", [], "")
                 scale = max(b.abs().max().item(), 1e-30) if b.numel() else 1.0
-                w = weights[x.shape] = packed if a.shape == b.shape and (a - b).abs().max().item() <= 1e-4 * scale else plain
+                w = weights[key] = packed if a.shape == b.shape and (a - b).abs().max().item() <= 1e-4 * scale else plain
             return w
 
         def prep(x: torch.Tensor) -> torch.Tensor:
