@@ -214,7 +214,7 @@ def optimize(
             stale.unlink(missing_ok=True)
     trial_log = TrialLog(out / "trials.jsonl", name)
     storage = f"sqlite:///{(out / 'study.db').resolve()}"
-    final_reserve = _final_reserve(objective, len(backends), final_candidates, batch)
+    final_reserve = _final_reserve(len(backends), final_candidates, batch)
     search_budget = max(0.0, time_budget_s - (time.perf_counter() - started) - final_reserve)
     log(
         f"search: {scenario} at batch {batch}, accuracy budget {max_accuracy_drop:g} points below "
@@ -285,7 +285,7 @@ def optimize(
     return OptimizeResult(result, out, files)
 
 
-def _final_reserve(objective, backends: int, candidates: int, batch: int) -> float:
+def _final_reserve(backends: int, candidates: int, batch: int) -> float:
     """Seconds kept for the final comparison: a few per entry (more for large batches)."""
     entries = candidates + 2 * backends
     return entries * (4.0 + 0.05 * batch)
@@ -313,7 +313,7 @@ def _run_local(storage: str, name: str, space: Space, evaluator: Evaluator, tria
         for recipe in space.starting_points()[:trials]:
             study.enqueue_trial(space.params_of(recipe), skip_if_exists=True)
     elif len(done) < len(study.trials):
-        log(f"resuming study {name}: {len(done)} trials finished before, {len(study.trials) - len(done)} interrupted (run again)")
+        log(f"resuming study {name}: {len(done)} trials finished before; {len(study.trials) - len(done)} left running by an interrupted run are not counted")
     remaining = trials - len(done)
     if remaining <= 0:
         log(f"study {name} already has {len(done)} of the {trials} trials asked for; raise --trials to search more")
@@ -322,7 +322,7 @@ def _run_local(storage: str, name: str, space: Space, evaluator: Evaluator, tria
         log("no time left for the search within the time budget (the final comparison's share is kept); raise --time-budget")
         return
     deadline = time.perf_counter() + budget_s
-    bar = _Progress(remaining, progress)
+    bar = _Progress(remaining, progress, evaluator.objective)
 
     def objective(trial) -> float:
         fields = space.suggest(trial)
@@ -367,10 +367,11 @@ def _evaluate(fields: dict, space: Space, evaluator: Evaluator, trial_log: Trial
 
 
 class _Progress:
-    """A rich progress bar over trials showing the best objective so far (nothing when disabled)."""
+    """A rich progress bar over trials: the best objective inside the budget so far, and the last trial."""
 
-    def __init__(self, total: int, enabled: bool):
-        self.best: Optional[str] = None
+    def __init__(self, total: int, enabled: bool, objective):
+        self.objective = objective
+        self.best: Optional[float] = None
         self.progress = None
         if enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -380,12 +381,13 @@ class _Progress:
             self.progress.start()
 
     def advance(self, record: dict) -> None:
+        if record.get("feasible") and record.get("objective") is not None:
+            if self.best is None or self.objective.score(record["objective"]) < self.objective.score(self.best):
+                self.best = record["objective"]
         if self.progress is None:
             return
-        last = f"{record['status']}: {record['label']}"
-        if record.get("feasible") and record.get("objective") is not None:
-            last += f" -> {record['objective']:.4g}"
-        self.progress.update(self.task, advance=1, description=last[:90])
+        best = f"best {self.best:.4g} {self.objective.unit}" if self.best is not None else "none inside the budget yet"
+        self.progress.update(self.task, advance=1, description=f"{best} | last: {record['status']}: {record['label']}"[:100])
 
     def close(self) -> None:
         if self.progress is not None:
