@@ -19,9 +19,6 @@ from ..errors import JiasuError
 from ..frontends.torch_module import TORCH_MODEL_HELP, load_torch
 from . import _friendly_errors, _print_json, app, console
 
-# The loader and the data split are library functions; the CLI names stay for the other commands.
-load_torch_model = load_torch
-
 
 def save_outputs(module, example, output: Path) -> dict:
     """Write ``output`` (.onnx) and its ``.pt`` twin; the max |engine - torch| on the example and the sizes."""
@@ -40,10 +37,6 @@ def save_outputs(module, example, output: Path) -> dict:
         expected = module(example)
     got = jiasu.Engine(jiasu.load(onnx_bytes)).run({"input": example})["output"]
     return {"onnx": str(output), "onnx_bytes": len(onnx_bytes), "torch_file": str(pt), "max_abs_error_engine_vs_torch": float((got - expected).abs().max())}
-
-
-def _data(spec: str, limit: Optional[int], input_shape):
-    return train_and_validation(spec, input_shape, limit)
 
 
 def _fit_options(lr, batch_size, workers, checkpoint, resume, progress):
@@ -87,8 +80,8 @@ def prune_cmd(
         raise JiasuError(f"-o must name an .onnx file, got {output}")
     if threads:
         torch.set_num_threads(threads)
-    module, example = load_torch_model(model)
-    train, val = _data(data, limit, tuple(example.shape))
+    module, example = load_torch(model)
+    train, val = train_and_validation(data, tuple(example.shape), limit)
     progress = not as_json
     opts = _fit_options(lr, batch_size, workers, None, False, progress)
     if pretrain_epochs:
@@ -156,11 +149,11 @@ def distill_cmd(
         raise JiasuError(f"-o must name an .onnx file, got {output}")
     if threads:
         torch.set_num_threads(threads)
-    t_module, t_example = load_torch_model(teacher)
-    s_module, s_example = load_torch_model(student)
+    t_module, t_example = load_torch(teacher)
+    s_module, s_example = load_torch(student)
     if tuple(t_example.shape) != tuple(s_example.shape):
         raise JiasuError(f"teacher and student take different inputs: {tuple(t_example.shape)} vs {tuple(s_example.shape)}")
-    train, val = _data(data, limit, tuple(s_example.shape))
+    train, val = train_and_validation(data, tuple(s_example.shape), limit)
     progress = not as_json
     opts = _fit_options(lr, batch_size, workers, None, False, progress)
     if teacher_epochs:

@@ -17,7 +17,9 @@ import typer
 
 from ..errors import JiasuError
 from . import MODEL_HELP, _friendly_errors, _print_json, app, console  # noqa: F401
-from .prune import TORCH_MODEL_HELP, _data, _fit_options, load_torch_model, save_outputs
+from ..data import train_and_validation
+from ..frontends.torch_module import TORCH_MODEL_HELP, load_torch
+from .prune import _fit_options, save_outputs
 
 #: --mode -> what it writes
 MODES: dict[str, str] = {
@@ -302,9 +304,9 @@ def _lowbit(spec, kind, output, data, pretrain_epochs, finetune_epochs, layers, 
         raise JiasuError(f"-o must name an .onnx file, got {output}")
     if threads:
         torch.set_num_threads(threads)
-    module, example = load_torch_model(spec)
+    module, example = load_torch(spec)
     chosen, candidates = _lowbit_layers(module, layers)
-    train, val = _data(data, limit, tuple(example.shape))
+    train, val = train_and_validation(data, tuple(example.shape), limit)
     info: dict = {
         "model": spec, "mode": kind, "data": data, "layers": chosen,
         "float_layers": [name for name in candidates if name not in chosen], "finetune_epochs": finetune_epochs,
