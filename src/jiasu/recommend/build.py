@@ -17,6 +17,7 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional
 
@@ -37,6 +38,11 @@ class Source:
     onnx: bytes
     module: Any = None  # torch.nn.Module in eval mode, or None for an ONNX file
     example: Any = None  # a batch-of-one example input of the module
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of the ONNX bytes: part of every cache key, computed once (a resnet is tens of MB)."""
+        return sha256(self.onnx)
 
     @property
     def trainable(self) -> bool:
@@ -112,7 +118,7 @@ class Builder:
     def _prune_key(self, r: Recipe) -> str:
         r = r.normalized()
         data = {k: getattr(r, k) for k in ("prune", "prune_ratio", "finetune_epochs", "distill", "seed", "lr", "schedule", "train_batch", "train_limit")}
-        data["source"] = sha256(self.source.onnx)
+        data["source"] = self.source.digest
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def float_model(self, recipe: Recipe) -> tuple[bytes, Any, dict]:
@@ -186,7 +192,7 @@ class Builder:
         from ..frontends import load_onnx
 
         recipe = recipe.normalized()
-        key = recipe.build_key() + "-" + sha256(self.source.onnx)[:12]
+        key = recipe.build_key() + "-" + self.source.digest[:12]
         if key in self._built:
             return self._built[key]
         float_onnx, module, info = self.float_model(recipe)

@@ -95,12 +95,17 @@ def compiled_backend(onnx: bytes, recipe: Recipe, batch: int, threads: int, for_
     return backend
 
 
-def predict(onnx: bytes, recipe: Recipe, images: np.ndarray, batch: int = 100, threads: int = 0) -> np.ndarray:
-    """The model's first output for every image, run on the recipe's backend in batches of ``batch``."""
+def input_name(onnx: bytes) -> str:
+    """Name of the model's (first) image input, the one every candidate is fed."""
     from ..frontends import load_onnx
     from ..frontends.inputs import model_inputs
 
-    name = model_inputs(load_onnx(onnx, check=False))[0].name
+    return model_inputs(load_onnx(onnx, check=False))[0].name
+
+
+def predict(onnx: bytes, recipe: Recipe, images: np.ndarray, batch: int = 100, threads: int = 0) -> np.ndarray:
+    """The model's first output for every image, run on the recipe's backend in batches of ``batch``."""
+    name = input_name(onnx)
     batch = min(batch, len(images))
     backend = compiled_backend(onnx, recipe, batch, threads)
     try:
@@ -178,12 +183,8 @@ class Reference:
 
 def feeds_for(onnx: bytes, images: np.ndarray, batch: int) -> dict[str, np.ndarray]:
     """One batch of real images (repeated if there are fewer than ``batch``) for the model's image input."""
-    from ..frontends import load_onnx
-    from ..frontends.inputs import model_inputs
-
-    name = model_inputs(load_onnx(onnx, check=False))[0].name
     reps = -(-batch // len(images))
-    return {name: np.ascontiguousarray(np.concatenate([images] * reps)[:batch], dtype=np.float32)}
+    return {input_name(onnx): np.ascontiguousarray(np.concatenate([images] * reps)[:batch], dtype=np.float32)}
 
 
 def timed_median(run: Callable[[], Any], min_time_s: float = 0.25, warmup_s: float = 0.05) -> float:

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-import numpy as np
-
 from ..errors import JiasuError
 from .build import Builder, Source, load_source, sha256
 from .evaluate import Reference, get_scenario
@@ -69,7 +67,7 @@ def available(backend: str) -> bool:
 
 def study_name(source: Source, data: str, validation_images: int, scenario: str, budget: float, space: Space) -> str:
     """The study of one question: another model, data, validation set, scenario, budget or space is another study."""
-    key = json.dumps([sha256(source.onnx), data, validation_images, scenario, budget, sorted(space.__dict__.items())], default=str)
+    key = json.dumps([source.digest, data, validation_images, scenario, budget, sorted(space.__dict__.items())], default=str)
     return f"jiasu-{scenario}-{sha256(key.encode())[:12]}"
 
 

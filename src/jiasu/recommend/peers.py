@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .build import Built, serialize
-from .evaluate import Objective, Reference, compiled_backend, feeds_for, predict, static_costs, timed_median
+from .evaluate import Objective, Reference, compiled_backend, feeds_for, input_name, predict, static_costs, timed_median
 from .recipe import Recipe
 
 
@@ -34,9 +34,8 @@ def stock_int8(onnx: bytes, calib_images: np.ndarray) -> bytes:
     from onnxruntime.quantization import CalibrationDataReader, quantize_static
 
     from ..frontends import load_onnx
-    from ..frontends.inputs import model_inputs
 
-    name = model_inputs(load_onnx(onnx, check=False))[0].name
+    name = input_name(onnx)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:

@@ -177,12 +177,9 @@ class Evaluator:
         record["duration_s"] = time.perf_counter() - start
         return record
 
-    def score(self, record: dict[str, Any]) -> Optional[float]:
-        """What the search minimizes for ``record`` (None when it has no objective: failed or pruned)."""
-        return score(record, self.objective)
-
 
 def score(record: dict[str, Any], objective: Objective) -> Optional[float]:
+    """What the search minimizes for ``record`` (None when it has no objective: failed or pruned)."""
     if record.get("status") != "ok" or record.get("objective") is None:
         return None
     value = objective.score(float(record["objective"]))
