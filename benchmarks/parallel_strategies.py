@@ -4,7 +4,8 @@
 
 For resnet18 and googlenet (224x224, after jiasu's graph passes): batch-1 latency
 and a 512-image stream (chunks of 32) under every strategy and policy on 2
-workers, against one thread and against torch's own intra-op threads. smallcnn
+workers, against one thread and against torch's own intra-op threads, and the
+mixed plan (which measures these and keeps the fastest) against the best of them. smallcnn
 at batch 1..256. Then resnet18 streamed from JPEG and PNG files decoded in the
 background vs the same batches pre-decoded. Every figure carries the 1-minute
 load average read right after it was measured: on a shared machine, compare
@@ -53,16 +54,20 @@ def load_engine(name: str, **options) -> jiasu.Engine:
     return jiasu.Engine(model)
 
 
-def time_case(engine, costs, feeds_list, cands, repeats) -> dict:
+def time_case(engine, costs, feeds_list, cands, rounds, block_s=0.1, settle_s=0.02) -> dict:
     """Seconds per pass over ``feeds_list`` for every candidate and the mixed plan.
 
-    Runners are timed round-robin (one pass each, ``repeats`` rounds, median per
-    runner), so drift in the machine's load hits every strategy alike; the load
-    average is read after each runner's passes.
+    Timed with :func:`jiasu.bench.timing.interleaved`, the timer the mixed plan
+    chooses with: ``rounds`` rounds, each visiting every runner in a shuffled
+    order, with ``settle_s`` of untimed passes before ``block_s`` of timed ones
+    (at least one of each; none untimed when ``settle_s`` is 0). The median
+    over rounds counts; the load average is read after each case.
     """
+    from jiasu.bench.timing import interleaved
+
     rows, runners = {}, {}
     reference = engine.run_numpy(feeds_list[0])
-    for name, options in cands + [("mixed", {"candidates": cands, "repeats": 3})]:
+    for name, options in cands + [("mixed", {"candidates": cands})]:
         label = "mixed" if name == "mixed" else candidate_label(name, options)
         try:
             runner = make_runner(engine, name, WORKERS, costs=costs, **options)
@@ -71,26 +76,25 @@ def time_case(engine, costs, feeds_list, cands, repeats) -> dict:
             rows[label] = {"not_applicable": str(e)}
             continue
         err = max(float(np.abs(out[k].numpy() - v).max()) for k, v in reference.items())
-        rows[label] = {"samples": [], "loads": [], "max_abs_err": err}
+        rows[label] = {"max_abs_err": err}
         if name == "mixed":
             rows[label]["chosen"] = list(runner.describe()["chosen"].values())
+            # what the choice saw: seconds per call of each candidate (or why it does not apply)
+            rows[label]["choice_timings"] = [timings for _, timings in runner.choices.values()]
         runners[label] = runner
-    order = list(runners.items())
-    for r in range(repeats):
-        # Rotate the order every round: a strategy timed right after inter_op or pipeline starts while
-        # their worker threads still spin (OpenMP and our pools wait busily before sleeping), so a fixed
-        # order charges that to whoever comes next; in the first quiet run that was always `mixed`.
-        shift = r % len(order)
-        for label, runner in order[shift:] + order[:shift]:
-            start = time.perf_counter()
-            for f in feeds_list:
-                runner.run(f)
-            rows[label]["samples"].append(time.perf_counter() - start)
-            rows[label]["loads"].append(os.getloadavg()[0])
+
+    def one_pass(runner):
+        for f in feeds_list:
+            runner.run(f)
+
+    samples = interleaved({label: (lambda r=runner: one_pass(r)) for label, runner in runners.items()},
+                          rounds=rounds, block_s=block_s, settle_s=settle_s)
+    load = os.getloadavg()[0]
     for label, runner in runners.items():
         r = rows[label]
-        r["seconds"] = float(np.median(r["samples"]))
-        r["load"] = float(np.mean(r["loads"]))
+        r["samples"] = samples[label]
+        r["seconds"] = float(np.median(samples[label]))
+        r["load"] = load
         runner.close()
         print(f"  {label}: {r}", file=sys.stderr, flush=True)
     return rows
@@ -126,7 +130,7 @@ def main() -> None:
             print(f"{name} stream", file=sys.stderr)
             feeds = [jiasu.example_feeds(engine.model, batch=chunk, seed=k) for k in range(stream_images // chunk)]
             results["cases"][f"{name} stream of {stream_images}"] = {
-                "images": stream_images, "rows": time_case(engine, costs, feeds, strategies(8), 1)}
+                "images": stream_images, "rows": time_case(engine, costs, feeds, strategies(8), 2, block_s=0, settle_s=0)}
     if "smallcnn" not in skip:
         engine = load_engine("smallcnn")
         costs = step_costs(engine, jiasu.example_feeds(engine.model, batch=1))
@@ -156,25 +160,28 @@ def main() -> None:
 def markdown(results: dict) -> str:
     labels = [candidate_label(n, o) for n, o in strategies(1)]
     short = {l: l.replace("inter_op:policy=", "inter_op ").replace(":tail_threads=1", " (1-thread tail)") for l in labels}
-    lines = ["| case | " + " | ".join(l.split(":")[0] if "pipeline" in l else short[l] for l in labels) + " | mixed (chosen) | load avg |",
-             "|---|" + "---|" * (len(labels) + 2)]
+    lines = ["| case | " + " | ".join(l.split(":")[0] if "pipeline" in l else short[l] for l in labels)
+             + " | mixed (chosen) | mixed / best single | load avg |",
+             "|---|" + "---|" * (len(labels) + 3)]
     for case, data in results["cases"].items():
         rows = data["rows"]
         by_prefix = {k.split(":micro_batch")[0] if k.startswith("pipeline") else k: v for k, v in rows.items()}
         base = rows["sequential"]["seconds"]
-        cells, loads = [], []
+        cells, loads, best = [], [], 0.0
         for l in labels:
             key = l.split(":micro_batch")[0] if l.startswith("pipeline") else l
             r = by_prefix.get(key, {})
             if "seconds" in r:
                 cells.append(f"{data['images'] / r['seconds']:.1f} img/s ({base / r['seconds']:.2f}x)")
+                best = max(best, data["images"] / r["seconds"])
                 loads.append(r["load"])
             else:
                 cells.append("n/a")
         m = rows.get("mixed", {})
         mixed = f"{data['images'] / m['seconds']:.1f} ({base / m['seconds']:.2f}x, {m['chosen'][0]})" if "seconds" in m else "n/a"
         loads.append(m.get("load", float("nan")))
-        lines.append(f"| {case} | " + " | ".join(cells) + f" | {mixed} | {min(loads):.1f}-{max(loads):.1f} |")
+        ratio = f"{data['images'] / m['seconds'] / best:.2f}" if "seconds" in m and best else "n/a"
+        lines.append(f"| {case} | " + " | ".join(cells) + f" | {mixed} | {ratio} | {min(loads):.1f}-{max(loads):.1f} |")
     if "data_pipeline" in results:
         lines += ["", "| files | strategy | compute only img/s | streamed (background decode) img/s | ratio | decode-then-compute img/s | load avg |",
                   "|---|---|---|---|---|---|---|"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,51 @@ def measure(
         if i + 1 < repeats:
             check(f"{i + 1} of {repeats} timed calls")
     return summarize(samples)
+
+
+def interleaved(
+    fns: Mapping[str, Callable[[], object]],
+    rounds: int = 5,
+    block_s: float = 0.05,
+    settle_s: float = 0.01,
+    seed: int = 0,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, list[float]]:
+    """Seconds per call of every ``fns[name]()``: one sample per round, the rounds interleaved.
+
+    Each round visits every callable once, in an order shuffled per round
+    (``seed``). A visit first calls it untimed until ``settle_s`` has passed (at
+    least once; not at all when ``settle_s`` is 0), then times calls until
+    ``block_s`` has passed (at least one) and records their mean.
+
+    Why the settling: on this machine libgomp's idle threads spin for
+    milliseconds after a parallel region, and each calling thread has its own
+    team, so the first call after another callable that ran on other threads
+    (a thread pool, another strategy) shares the cores with that spinning and
+    is slower by up to 25% on a 1 ms call. Timing single calls round-robin in a
+    fixed cycle charged that to whoever always came next. Interleaving the
+    rounds still spreads drift in the machine's load over every callable.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    order = list(fns)
+    shuffle = random.Random(seed).shuffle
+    samples: dict[str, list[float]] = {name: [] for name in order}
+    for _ in range(rounds):
+        shuffle(order)
+        for name in order:
+            fn = fns[name]
+            if settle_s > 0:
+                start = clock()
+                fn()
+                while clock() - start < settle_s:
+                    fn()
+            calls, start = 0, clock()
+            while True:
+                fn()
+                calls += 1
+                elapsed = clock() - start
+                if elapsed >= block_s:
+                    break
+            samples[name].append(elapsed / calls)
+    return samples

@@ -1,7 +1,8 @@
 """The mixed plan: every applicable strategy measured on the case at hand, the fastest one kept.
 
 "Case" is the feeds' shapes: the first run at a new shape times each candidate
-(``repeats`` calls after a warm-up, median) and remembers the winner for that
+(a screen, then ``repeats`` interleaved rounds of the contenders; see
+:func:`choose_strategy`) and remembers the winner for that
 shape, so batch 1 may run spatially split and batch 64 data-parallel. Since the
 winner is the measured minimum over the candidates, the mixed plan is never
 slower than the best single strategy beyond measurement noise. Candidates that
@@ -10,8 +11,6 @@ do not apply (``StrategyError``) are recorded with their reason.
 
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any, Optional
 
 from .base import Runner, StrategyError
@@ -30,6 +29,16 @@ DEFAULT_CANDIDATES: list[tuple[str, dict]] = [
 ]
 
 
+#: per candidate and round: seconds of untimed calls, then of timed ones (at least one call each). Enough
+#: settling for libgomp's spinning threads to yield (a few ms); short enough that nine candidates x five
+#: rounds of a 1 ms model choose in well under a second.
+CHOICE_SETTLE_S = 0.005
+CHOICE_BLOCK_S = 0.01
+#: rounds of the screen; candidates over this factor of the screen's fastest are out of the final rounds.
+SCREEN_ROUNDS = 2
+CONTENDER_MARGIN = 1.3
+
+
 def candidate_label(name: str, options: dict) -> str:
     return name + "".join(f":{k}={v}" for k, v in sorted(options.items()))
 
@@ -46,11 +55,20 @@ def parse_label(label: str) -> tuple[str, dict[str, Any]]:
 
 def choose_strategy(engine, feeds, candidates: Optional[list[tuple[str, dict]]] = None, workers: int = 2, repeats: int = 5,
                     info=None, costs=None) -> tuple[str, dict[str, Any], dict[str, Runner]]:
-    """Time every candidate on ``feeds`` (``repeats`` calls each, round-robin, median).
+    """Time every candidate on ``feeds``; the fastest wins.
 
-    Returns (winning label, label -> median seconds or why the candidate does not
-    apply, label -> runner built for each candidate that applies).
+    A screen of ``SCREEN_ROUNDS`` rounds times every candidate; those within
+    ``CONTENDER_MARGIN`` of its fastest go on to ``repeats`` more rounds. A
+    candidate's timing is its best round (a burst of load elsewhere only ever
+    adds time, and a one-shot choice must not be swayed by one). Each
+    round visits the candidates in a shuffled order and times a short block of
+    calls after untimed settling calls (:func:`jiasu.bench.timing.interleaved`):
+    the previous candidate's idle worker threads spin for milliseconds, which a
+    single timed call per candidate in a fixed cycle charged to whichever came
+    next. Returns (winning label, label -> median seconds or why the candidate
+    does not apply, label -> runner built for each candidate that applies).
     """
+    from ...bench.timing import interleaved
     from . import make_runner
     from ._graph import GraphInfo, step_costs
 
@@ -70,16 +88,19 @@ def choose_strategy(engine, feeds, candidates: Optional[list[tuple[str, dict]]] 
         runners[label] = runner
     if not runners:
         raise StrategyError("no candidate strategy applies to this model and batch; include 'sequential' among the candidates")
-    # Round-robin, one call per candidate per round: a change in the machine's load hits every candidate alike.
-    samples: dict[str, list[float]] = {label: [] for label in runners}
-    for _ in range(repeats):
-        for label, runner in runners.items():
-            start = time.perf_counter()
-            runner.run(feeds)
-            samples[label].append(time.perf_counter() - start)
+    calls = {label: (lambda r=runner: r.run(feeds)) for label, runner in runners.items()}
+    # Two stages: a quick screen of every candidate, then the contenders alone for `repeats` rounds, so the
+    # time goes to telling close candidates apart (on 2 cores the strategies span 0.5x to 2x).
+    screen = interleaved(calls, rounds=SCREEN_ROUNDS, block_s=CHOICE_BLOCK_S, settle_s=CHOICE_SETTLE_S)
     for label in runners:
-        timings[label] = statistics.median(samples[label])
-    best = min(runners, key=timings.get)
+        timings[label] = min(screen[label])
+    fastest = min(timings[label] for label in runners)
+    contenders = {label: fn for label, fn in calls.items() if timings[label] <= CONTENDER_MARGIN * fastest}
+    if len(contenders) > 1:
+        final = interleaved(contenders, rounds=repeats, block_s=2 * CHOICE_BLOCK_S, settle_s=CHOICE_SETTLE_S, seed=1)
+        for label in contenders:
+            timings[label] = min(final[label])
+    best = min(contenders, key=timings.get)
     return best, timings, runners
 
 
