@@ -238,6 +238,36 @@ def _exit_text(code: Optional[int]) -> str:
     return f"exit code {code}"
 
 
+class WorkerLost(Exception):
+    """An isolated worker process died (``status`` "crashed") or ran past its deadline ("timeout", and was killed)."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def receive(proc, out, deadline: float, timeout_s: float, doing: str, about: str = "") -> Any:
+    """The next message a spawned worker ``proc`` puts on ``out``, waiting until ``deadline`` (``time.monotonic()``).
+
+    Raises :class:`WorkerLost` when the worker dies without one ("the worker
+    process died (exit code 1) while {doing}") or the deadline passes ("no result
+    within {timeout_s} s{about}; the worker process was killed"): the caller turns
+    that into a result, and the sweep goes on.
+    """
+    while True:
+        try:
+            return out.get(timeout=0.2)
+        except queue_mod.Empty:
+            if not proc.is_alive():
+                try:  # a message may still be in the pipe
+                    return out.get(timeout=1.0)
+                except queue_mod.Empty:
+                    raise WorkerLost("crashed", f"the worker process died ({_exit_text(proc.exitcode)}) while {doing}") from None
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise WorkerLost("timeout", f"no result within {timeout_s:g} s{about}; the worker process was killed") from None
+
+
 def _bench_isolated(backend_cls, config, model, batches, settings, references, threads, emit) -> None:
     ctx = multiprocessing.get_context("spawn")
     pending = list(batches)
@@ -252,34 +282,22 @@ def _bench_isolated(backend_cls, config, model, batches, settings, references, t
         proc.start()
         # The first batch's limit also covers starting the worker (importing torch: seconds).
         deadline = time.monotonic() + settings.timeout_s
-        lost: Optional[str] = None
+        lost: Optional[WorkerLost] = None
         while pending:
             try:
-                message = out.get(timeout=0.2)
-            except queue_mod.Empty:
-                if not proc.is_alive():
-                    try:  # a result may still be in the pipe
-                        message = out.get(timeout=1.0)
-                    except queue_mod.Empty:
-                        lost = f"crashed: the worker process died ({_exit_text(proc.exitcode)}) while running batch {pending[0]}"
-                        break
-                elif time.monotonic() > deadline:
-                    lost = f"timeout: no result within {settings.timeout_s:g} s for batch {pending[0]}; the worker process was killed"
-                    break
-                else:
-                    continue
+                message = receive(proc, out, deadline, settings.timeout_s, f"running batch {pending[0]}", f" for batch {pending[0]}")
+            except WorkerLost as e:
+                lost = e
+                break
             if message is None:
                 break
             result = BenchResult.from_dict(message)
             pending.remove(result.batch)
             emit(result)
             deadline = time.monotonic() + settings.timeout_s
-        if proc.is_alive() and lost:
-            proc.kill()
         proc.join(timeout=10)
         out.close()
         if lost:
-            status = "crashed" if lost.startswith("crashed") else "timeout"
             batch = pending.pop(0)
             emit(
                 BenchResult(
@@ -287,8 +305,8 @@ def _bench_isolated(backend_cls, config, model, batches, settings, references, t
                     configuration=config.label,
                     backend=config.backend,
                     batch=batch,
-                    status=status,
-                    error=lost.partition(": ")[2],
+                    status=lost.status,
+                    error=lost.reason,
                     threads=threads,
                     repeats=settings.repeats,
                     warmup=settings.warmup,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 # ok: timed, and the outputs matched the reference within the tolerance.
 # mismatch: timed, but the outputs did not match (the time is of wrong results).
@@ -21,8 +21,14 @@ TIMED = ("ok", "mismatch")
 
 
 @dataclass
-class BenchResult:
-    """Times in milliseconds per call (one call runs one batch); memory in MB (10^6 bytes)."""
+class RunRecord:
+    """What every record of one configuration run at one batch size says first: what ran, and whether it worked.
+
+    Subclasses add their figures and may narrow ``STATUSES``; ``from_dict``
+    ignores keys the class does not know, so old and new stores read alike.
+    """
+
+    STATUSES: ClassVar[tuple[str, ...]] = STATUSES
 
     model: str
     configuration: str
@@ -32,6 +38,21 @@ class BenchResult:
     error: Optional[str] = None
     options: dict[str, Any] = field(default_factory=dict)
     threads: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.status not in self.STATUSES:
+            raise ValueError(f"status must be one of {', '.join(self.STATUSES)}, got {self.status!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class BenchResult(RunRecord):
+    """Times in milliseconds per call (one call runs one batch); memory in MB (10^6 bytes)."""
+
     repeats: int = 0
     warmup: int = 0
     time_ms: Optional[dict[str, float]] = None
@@ -50,10 +71,6 @@ class BenchResult:
     run_id: Optional[str] = None
     started_at: Optional[str] = None
 
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {self.status!r}")
-
     @property
     def timed(self) -> bool:
         """Whether the result carries timings (ok or mismatch)."""
@@ -61,8 +78,3 @@ class BenchResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "result", **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BenchResult":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import numpy as np
 
 from ..errors import DataError, JiasuError
+from .result import RunRecord
 
 IMAGE_FORMATS = {"jpeg": ".jpg", "png": ".png"}
 
@@ -289,17 +290,11 @@ STREAM_STATUSES = ("ok", "failed", "timeout", "crashed", "unavailable")
 
 
 @dataclass
-class StreamRecord:
+class StreamRecord(RunRecord):
     """One configuration streamed at one batch size: the figures of :class:`StreamResult`, or why there are none."""
 
-    model: str
-    configuration: str
-    backend: str
-    batch: int
-    status: str = "ok"
-    error: Optional[str] = None
-    options: dict[str, Any] = field(default_factory=dict)
-    threads: Optional[int] = None
+    STATUSES = STREAM_STATUSES
+
     images: int = 0
     workers: int = 1
     prefetch: int = 2
@@ -316,10 +311,6 @@ class StreamRecord:
     details: dict[str, Any] = field(default_factory=dict)
     isolated: bool = False
 
-    def __post_init__(self) -> None:
-        if self.status not in STREAM_STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STREAM_STATUSES)}, got {self.status!r}")
-
     @property
     def loader_wait_share(self) -> Optional[float]:
         """The part of the best streaming pass spent waiting for the loaders."""
@@ -327,13 +318,6 @@ class StreamRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "stream", **asdict(self), "loader_wait_share": self.loader_wait_share}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "StreamRecord":
-        from dataclasses import fields
-
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def stream_configuration(backend_cls: Any, config: Any, model: Any, paths: Sequence[str | os.PathLike], batch: int, *,
@@ -399,7 +383,7 @@ def _stream_worker(kwargs: dict, out: Any) -> None:
 
 
 def _stream_isolated(kwargs: dict, timeout_s: float) -> StreamRecord:
-    from .harness import _exit_text
+    from .harness import WorkerLost, receive
 
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
@@ -408,20 +392,10 @@ def _stream_isolated(kwargs: dict, timeout_s: float) -> StreamRecord:
     proc.start()
     deadline = time.monotonic() + timeout_s  # starting the worker (importing torch) counts too
     message, status, lost = None, None, None
-    while message is None:
-        try:
-            message = out.get(timeout=0.2)
-        except queue.Empty:
-            if not proc.is_alive():
-                try:  # the record may still be in the pipe
-                    message = out.get(timeout=1.0)
-                except queue.Empty:
-                    status, lost = "crashed", f"the worker process died ({_exit_text(proc.exitcode)}) while streaming"
-                    break
-            elif time.monotonic() > deadline:
-                status, lost = "timeout", f"no result within {timeout_s:g} s; the worker process was killed"
-                proc.kill()
-                break
+    try:
+        message = receive(proc, out, deadline, timeout_s, "streaming")
+    except WorkerLost as e:
+        status, lost = e.status, e.reason
     proc.join(timeout=10)
     out.close()
     if message is not None:
