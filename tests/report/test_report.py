@@ -62,3 +62,23 @@ def test_figures(store, tmp_path):
     paths = save_figures(store.results, tmp_path)
     assert [p.name for p in paths] == ["smallcnn_per_image_linear.png", "smallcnn_per_image_log.png", "smallcnn_throughput.png"]
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
+
+
+def test_terminal_table_keeps_brackets_in_labels_and_errors():
+    """Configuration labels carry options in brackets; rich must print them, not read them as markup."""
+    from rich.console import Console
+
+    from jiasu.bench import BenchResult
+    from jiasu.report.tables import rich_table
+
+    results = [
+        BenchResult("zoo:smallcnn", "jiasu[strategy=mixed]", "jiasu", 1, threads=2, time_ms={"median": 1.0, "p10": 1.0, "p90": 1.0},
+                    per_image_ms=1.0, throughput_per_s=1e3),
+        BenchResult("zoo:smallcnn", "openvino[precision=f32]", "openvino", 1, status="failed", error="compile failed: [bold] is not an op"),
+    ]
+    console = Console(width=300, record=True)
+    console.print(rich_table(results))
+    text = console.export_text()
+    assert "jiasu[strategy=mixed]" in text
+    assert "openvino[precision=f32]" in text
+    assert "compile failed: [bold] is not an op" in text

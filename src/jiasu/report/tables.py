@@ -82,6 +82,7 @@ def fmt(key: str, value: Any) -> str:
 def rich_table(results: Sequence[BenchResult], title: Optional[str] = None):
     """A rich Table of the results (errors shortened; the store and the HTML report keep them whole)."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title)
     shown = [(k, h) for k, h in COLUMNS if k not in ("p10_ms", "p90_ms", "min_ms")]
@@ -96,6 +97,8 @@ def rich_table(results: Sequence[BenchResult], title: Optional[str] = None):
                 text = f"{text} ({fmt(key, r['p10_ms'])}-{fmt(key, r['p90_ms'])})"
             if key == "error" and len(text) > 80:
                 text = text[:77] + "..."
-            cells.append(text)
+            # Text, not a markup string: labels such as "jiasu[strategy=mixed]" would otherwise lose their
+            # brackets to rich's markup parser.
+            cells.append(Text(text))
         table.add_row(*cells, style=style.get(r["status"], "red"))
     return table
