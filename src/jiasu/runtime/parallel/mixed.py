@@ -59,14 +59,15 @@ def choose_strategy(engine, feeds, candidates: Optional[list[tuple[str, dict]]] 
 
     A screen of ``SCREEN_ROUNDS`` rounds times every candidate; those within
     ``CONTENDER_MARGIN`` of its fastest go on to ``repeats`` more rounds. A
-    candidate's timing is its best round (a burst of load elsewhere only ever
-    adds time, and a one-shot choice must not be swayed by one). Each
-    round visits the candidates in a shuffled order and times a short block of
-    calls after untimed settling calls (:func:`jiasu.bench.timing.interleaved`):
-    the previous candidate's idle worker threads spin for milliseconds, which a
-    single timed call per candidate in a fixed cycle charged to whichever came
-    next. Returns (winning label, label -> median seconds or why the candidate
-    does not apply, label -> runner built for each candidate that applies).
+    candidate's timing is its best round in either stage (a burst of load
+    elsewhere only ever adds time, and a one-shot choice must not be swayed by
+    one). Each round visits the candidates in a shuffled order and times a short
+    block of calls after untimed settling calls
+    (:func:`jiasu.bench.timing.interleaved`): the previous candidate's idle
+    worker threads spin for milliseconds, which a single timed call per
+    candidate in a fixed cycle charged to whichever came next. Returns (winning
+    label, label -> seconds per call or why the candidate does not apply,
+    label -> runner built for each candidate that applies).
     """
     from ...bench.timing import interleaved
     from . import make_runner
@@ -99,7 +100,7 @@ def choose_strategy(engine, feeds, candidates: Optional[list[tuple[str, dict]]] 
     if len(contenders) > 1:
         final = interleaved(contenders, rounds=repeats, block_s=2 * CHOICE_BLOCK_S, settle_s=CHOICE_SETTLE_S, seed=1)
         for label in contenders:
-            timings[label] = min(final[label])
+            timings[label] = min(timings[label], *final[label])  # best round of both stages: stays under the others
     best = min(contenders, key=timings.get)
     return best, timings, runners
 
