@@ -172,6 +172,22 @@ class ConvAlgorithm:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+class FusingConvAlgorithm(ConvAlgorithm):
+    """An algorithm whose kernel applies the epilogue itself (oneDNN post-ops, one matmul with its bias).
+
+    Subclasses implement :meth:`prepare_fused`; the unfused :meth:`prepare` is that with no epilogue.
+    """
+
+    def prepare(self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec) -> ConvFn:
+        fn = self.prepare_fused(weight, bias, spec, None)
+        return lambda x: fn(x, None)
+
+    def prepare_fused(
+        self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]
+    ) -> FusedConvFn:
+        raise NotImplementedError
+
+
 def format_dims(values) -> str:
     """``(2, 3)`` -> ``"2x3"``: how per-dim attributes read in ``check`` reasons."""
     return "x".join(str(v) for v in values)

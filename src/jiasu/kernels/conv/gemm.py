@@ -37,7 +37,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .base import ConvAlgorithm, ConvFn, ConvSpec, Epilogue, FusedConvFn, check_2d, output_size
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, output_size
 
 
 def _taps(size: int, out: int, k: int, stride: int, dilation: int, pad_begin: int) -> Optional[list[list[int]]]:
@@ -73,7 +73,7 @@ def form(spec: ConvSpec, height: int, width: int) -> str:
     return "im2col"
 
 
-class Gemm(ConvAlgorithm):
+class Gemm(FusingConvAlgorithm):
     name = "gemm"
     description = (
         "channels_last GEMM without a oneDNN call: 1x1 convs as one matmul, windows covering a tiny input as one "
@@ -89,10 +89,6 @@ class Gemm(ConvAlgorithm):
         if spec.dtype is not None and not spec.dtype.is_floating_point:
             return f"dtype {str(spec.dtype).replace('torch.', '')}, not floating point"
         return None
-
-    def prepare(self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec) -> ConvFn:
-        fn = self.prepare_fused(weight, bias, spec, None)
-        return lambda x: fn(x, None)
 
     def prepare_fused(
         self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]

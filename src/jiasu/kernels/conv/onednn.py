@@ -32,7 +32,7 @@ from typing import Optional
 
 import torch
 
-from .base import ConvAlgorithm, ConvFn, ConvSpec, Epilogue, FusedConvFn, check_2d, pad_input
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, pad_input
 
 # ONNX activation -> oneDNN post-op name, and how its params become oneDNN scalars.
 _UNARY_POST_OPS = {
@@ -65,7 +65,7 @@ def available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
 
-class OneDNN(ConvAlgorithm):
+class OneDNN(FusingConvAlgorithm):
     name = "onednn"
     description = "oneDNN with weights prepacked at load time, channels_last activations, bias/activation/residual fused (CPU)"
 
@@ -82,10 +82,6 @@ class OneDNN(ConvAlgorithm):
         if spec.dtype is not None and spec.dtype not in (torch.float32, torch.bfloat16):
             return f"dtype {str(spec.dtype).replace('torch.', '')}, not float32/bfloat16"
         return None
-
-    def prepare(self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec) -> ConvFn:
-        fn = self.prepare_fused(weight, bias, spec, None)
-        return lambda x: fn(x, None)
 
     def prepare_fused(
         self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]
