@@ -147,3 +147,95 @@ def test_bench_stream_options_need_stream(tmp_path):
     r = invoke("bench", STREAM_MODEL, "--images", tmp_path, "--loaders", 3)
     assert r.exit_code == 2
     assert r.stderr == "error: --images, --loaders only apply with --stream\n"
+
+
+# ---- jiasu profile --plan ----------------------------------------------------------------------
+
+PLAN_MODEL = STREAM_MODEL  # smallcnn at 28x28: three convs, tuned in a few seconds
+
+
+@pytest.fixture(scope="module")
+def plan_path(tmp_path_factory):
+    """A plan for PLAN_MODEL at batch 2 with the batch strategy on 2 workers, its convs tuned."""
+    folder = tmp_path_factory.mktemp("plan")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JIASU_CACHE_DIR", str(folder / "cache"))
+        r = invoke("compile", PLAN_MODEL, "--batch", 2, "--strategy", "batch", "--workers", 2, "--budget", 5, "-o", folder / "p.json")
+    assert r.exit_code == 0, r.output
+    return folder / "p.json"
+
+
+def test_profile_with_a_plan(plan_path, monkeypatch):
+    import re
+
+    plan = json.loads(plan_path.read_text())
+    r = invoke("profile", PLAN_MODEL, "--plan", plan_path, "--no-roofline", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["plan"] == {"file": str(plan_path), "model": PLAN_MODEL, "passes": plan["passes"], "batch": 2,
+                           "threads": plan["threads"], "strategy": plan["strategy"]}
+    assert out["plan"]["strategy"]["name"] == "batch" and out["plan"]["strategy"]["workers"] == 2
+    assert out["batch"] == 2 and out["warnings"] == []
+    nodes = {n["name"]: n for n in out["nodes"]}
+    assert len(plan["nodes"]) == 3
+    for p in plan["nodes"]:  # the plan's node names are the profile's: it profiles the graph after the passes
+        assert (nodes[p["node"]]["op_type"], nodes[p["node"]]["algorithm"]) == ("FusedConv", p["algorithm"])
+        assert nodes[p["node"]]["algorithm_ms"] == p["timings_ms"].get(p["algorithm"])
+    assert any(n["algorithm_ms"] is not None for n in out["nodes"])
+    assert all(n["algorithm"] is None for n in out["nodes"] if n["name"] not in {p["node"] for p in plan["nodes"]})
+
+    from rich.console import Console
+
+    monkeypatch.setattr("jiasu.cli.console", Console(width=200))  # one row per node, no folded cells
+    r = invoke("profile", PLAN_MODEL, "--plan", plan_path, "--no-roofline")
+    assert r.exit_code == 0, r.output
+    head, rest = r.stdout.split("\nstrategy: ", 1)
+    threads = f"{plan['threads']} thread{'' if plan['threads'] == 1 else 's'}"
+    assert " ".join(head.split()) == f"plan {plan_path}: compiled for {PLAN_MODEL} at batch 2 on {threads}; passes " + ", ".join(plan["passes"])
+    assert rest.startswith("batch on 2 workers, intra_threads=1\n")
+    lines = r.stdout.splitlines()
+    assert re.search(r"┃ bound ┃ algorithm +┃ +energy ┃", r.stdout), r.stdout
+    conv = plan["nodes"][1]
+    row = next(line for line in lines if conv["node"] in line)
+    ms = conv["timings_ms"].get(conv["algorithm"])
+    assert f"│ {conv['algorithm']}{'' if ms is None else f' {ms:.3g} ms'} " in row
+
+
+def test_profile_without_a_strategy_says_so(tmp_path, model_path):
+    assert invoke("compile", model_path, "--no-tune", "-o", tmp_path / "p.json").exit_code == 0
+    r = invoke("profile", model_path, "--plan", tmp_path / "p.json", "--no-roofline", "--html", tmp_path / "p.html")
+    assert r.exit_code == 0, r.output
+    assert "\nstrategy: none (the kernels' own threads)\n" in r.stdout
+    page = (tmp_path / "p.html").read_text()
+    assert "<th>algorithm</th>" in page and "<td>onednn</td>" in page
+    assert "<p>strategy: none (the kernels&#x27; own threads)</p>" in page
+
+
+def test_profile_plan_errors(tmp_path, model_path, plan_path):
+    from jiasu.frontends import load
+    from jiasu.plan import model_digest
+
+    missing = tmp_path / "nope.json"
+    r = invoke("profile", model_path, "--plan", missing)
+    assert (r.exit_code, r.stderr) == (2, f"error: plan file '{missing}' does not exist; write one with `jiasu compile MODEL -o {missing}`\n")
+
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"model": "m.onnx"}')
+    r = invoke("profile", model_path, "--plan", corrupt)
+    assert (r.exit_code, r.stderr) == (
+        2, f'error: plan file \'{corrupt}\' is not a jiasu plan (no "format": "jiasu-plan"); write one with `jiasu compile MODEL -o FILE`\n')
+    corrupt.write_text(plan_path.read_text()[:100])
+    r = invoke("profile", model_path, "--plan", corrupt)
+    assert r.exit_code == 2 and r.stderr.startswith(f"error: plan file '{corrupt}' is not a jiasu plan: invalid JSON (")
+
+    theirs, ours = json.loads(plan_path.read_text())["model_digest"], model_digest(load(str(model_path)))
+    r = invoke("profile", model_path, "--plan", plan_path)
+    assert (r.exit_code, r.stderr) == (
+        2, f"error: the plan was compiled for another model ({PLAN_MODEL!r}, sha256 {theirs[:12]}...), not {str(model_path)!r} "
+           f"(sha256 {ours[:12]}...); compile this model: `jiasu compile {model_path} -o PLAN`\n")
+
+    for dtype in ("int8", "fp16"):
+        r = invoke("profile", PLAN_MODEL, "--plan", plan_path, "--dtype", dtype)
+        assert (r.exit_code, r.stderr) == (
+            2, f"error: --plan profiles the graph the plan runs, whose float tensors jiasu's engine runs in fp32; drop --dtype {dtype}, "
+               f"or profile without --plan to see {dtype} execution\n")

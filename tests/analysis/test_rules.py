@@ -161,6 +161,20 @@ CASES += [
     case("pad", "Pad", [2, 3], np.array([0, 1, 0, 1], I64), want=Ops()),
 ]
 
+# jiasu's fused ops (what the graph passes write): the Conv/Gemm, then a residual Z, then the activation.
+# ONNX infers nothing for them, so the output is declared, as the passes declare it.
+CASES += [
+    # conv as above (256 outputs x 27 MACs, 256 bias adds) + Relu: 1 add per output
+    case("fused-conv-relu", "jiasu::FusedConv", [1, 3, 8, 8], f32(4, 3, 3, 3), f32(4), pads=[1, 1, 1, 1], activation="Relu",
+         y_shape=[1, 4, 8, 8], want=Ops(macs=256 * 27, adds=256 + 256)),
+    # 3 filters: 192 outputs x 27 MACs; per output: bias add, Z add, and Swish = Sigmoid (add, mul, exp) + Mul
+    case("fused-conv-residual-swish", "jiasu::FusedConv", [1, 3, 8, 8], f32(3, 3, 3, 3), f32(3), "z", pads=[1, 1, 1, 1],
+         activation="Swish", y_shape=[1, 3, 8, 8], want=Ops(macs=192 * 27, adds=3 * 192, muls=2 * 192, special=192)),
+    # 2x6 @ (5x6)^T: 10 outputs x 6 MACs, 10 adds for C; LeakyRelu: 1 add + 1 mul per output
+    case("fused-gemm-leaky", "jiasu::FusedGemm", [2, 6], f32(5, 6), f32(5), transB=1, activation="LeakyRelu",
+         activation_params=[0.1], y_shape=[2, 5], want=Ops(macs=60, adds=20, muls=10)),
+]  # fmt: skip
+
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_hand_counts(c: Case):

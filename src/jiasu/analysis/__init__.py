@@ -9,7 +9,7 @@ roofline (:mod:`.roofline`). :mod:`.plots` and :mod:`.report` draw and render it
 from .energy import DEFAULT_TABLE, Energy, EnergyTable, energy_table
 from .graph import Prepared, prepare
 from .memory import DEFAULT_CACHE_BYTES
-from .profile import DTYPES, NodeProfile, Profile, Totals, profile
+from .profile import DTYPES, NodeProfile, PlanView, Profile, Totals, profile
 from .roofline import Machine, machine, measure
 from .rules import RULES, Ops
 
@@ -22,6 +22,7 @@ __all__ = [
     "Machine",
     "NodeProfile",
     "Ops",
+    "PlanView",
     "Prepared",
     "Profile",
     "RULES",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import onnx_ir as ir
 
 from .graph import Prepared, itemsize, numel
-from .rules import KINDS, Ops, ShapeUnknown, count_ops
+from .rules import KINDS, Ops, ShapeUnknown, count_ops, op_key
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 
@@ -56,7 +56,7 @@ def count_nodes(prepared: Prepared) -> tuple[list[NodeCounts], list[str]]:
     counted_params: set[str] = set()
     shapeless: set[str] = set()
     for node in prepared.nodes:
-        op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
+        op = op_key(node)
         ops = Ops()
         if op not in KINDS:
             unknown[op].append(node.name)

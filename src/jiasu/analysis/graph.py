@@ -146,6 +146,7 @@ def _infer(
     """Shapes and dtypes of every value, from ONNX shape inference on a weightless copy of the graph."""
     graph = model.graph
     inputs = []
+    batch_names: set[str] = set()  # the symbolic names of the batch axis
     for v in graph.inputs:
         if v.name in graph.initializers:
             continue
@@ -154,6 +155,8 @@ def _infer(
         for axis, d in enumerate(dims):
             if d.HasField("dim_param") or not d.HasField("dim_value"):
                 if axis == 0:
+                    if d.HasField("dim_param"):
+                        batch_names.add(d.dim_param)
                     d.Clear()
                     d.dim_value = batch
                 else:
@@ -169,8 +172,18 @@ def _infer(
             inputs.append(onnx.helper.make_tensor_value_info(name, int(v.dtype or ir.DataType.FLOAT), dims))
     nodes = [ir.serde.serialize_node(n) for n in graph if id(n) not in evaluated]
     outputs = [onnx.helper.make_tensor_value_info(v.name, int(v.dtype) if v.dtype is not None else 0, None) for v in graph.outputs]
+    # ONNX knows no schema for jiasu's own ops (the passes' FusedConv and FusedGemm, the int8 kernels): it
+    # infers nothing for their outputs, and so nothing for any node after them. It does carry a shape given
+    # as value_info through such a node, so their outputs keep the shapes the passes declared, batch set.
+    declared = [
+        info
+        for node in graph
+        if node.domain not in ("", "ai.onnx")
+        for info in (_declared(v, batch, batch_names) for v in node.outputs)
+        if info is not None
+    ]
     light = onnx.helper.make_model(
-        onnx.helper.make_graph(nodes, "shapes", inputs, outputs, initializer=initializers),
+        onnx.helper.make_graph(nodes, "shapes", inputs, outputs, initializer=initializers, value_info=declared),
         opset_imports=[onnx.helper.make_opsetid(d, int(vv)) for d, vv in model.opset_imports.items()],
         ir_version=max(model.ir_version or 8, 8),
     )
@@ -198,3 +211,18 @@ def _infer(
             if v.name not in dtypes and v.dtype is not None:
                 dtypes[v.name] = v.dtype
     return shapes, dtypes
+
+
+def _declared(value: ir.Value, batch: int, batch_names: set[str]) -> Optional[onnx.ValueInfoProto]:
+    """``value``'s declared type and shape with the batch axis set, or None where a dim stays unknown."""
+    if value.shape is None or value.dtype is None:
+        return None
+    dims = []
+    for d in value.shape:
+        if isinstance(d, int):
+            dims.append(d)
+        elif d.value in batch_names:
+            dims.append(batch)
+        else:
+            return None
+    return onnx.helper.make_tensor_value_info(value.name, int(value.dtype), dims)

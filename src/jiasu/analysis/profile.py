@@ -2,6 +2,10 @@
 
 >>> p = profile(jiasu.load("zoo:alexnet"), dtype="int8", machine=False)
 >>> p.totals.macs, p.shares["macs"]["conv"], p.totals.energy.total_pj
+
+With ``plan=`` (a file of ``jiasu compile``) it profiles the graph the plan runs,
+after the plan's passes, and ``p.plan`` holds what the plan chose: per conv
+node the algorithm and its measured time, and the multi-core strategy.
 """
 
 from __future__ import annotations
@@ -92,6 +96,33 @@ class Totals:
         return d
 
 
+@dataclass(frozen=True)
+class PlanView:
+    """What a plan (``jiasu compile``) chose, shown beside the profile of the graph it runs.
+
+    ``choices`` maps a node name to ``(algorithm, measured ms)``; the ms is None where the
+    plan timed no candidates (``--no-tune``, or the heuristic kept). ``strategy`` is the
+    plan's record as written (see :class:`jiasu.plan.Plan`), empty when it has none.
+    """
+
+    file: Optional[str]  # the plan file, None for a Plan given as an object
+    model: str  # what the plan names the model it was compiled for
+    passes: list[str]
+    batch: int  # the batch it was compiled (and its algorithms timed) at
+    threads: int
+    strategy: dict[str, Any]
+    choices: dict[str, tuple[str, Optional[float]]]
+
+    @classmethod
+    def of(cls, plan, file: Optional[str] = None) -> "PlanView":
+        choices = {n.node: (n.algorithm, n.timings_ms.get(n.algorithm)) for n in plan.nodes}
+        return cls(file, plan.model, list(plan.passes), plan.batch, plan.threads, dict(plan.strategy), choices)
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "model": self.model, "passes": list(self.passes), "batch": self.batch,
+                "threads": self.threads, "strategy": dict(self.strategy) or None}
+
+
 @dataclass
 class Profile:
     """Everything ``jiasu profile`` shows. ``efficiency`` = floor latency / measured latency."""
@@ -108,6 +139,7 @@ class Profile:
     peak_note: Optional[str] = None
     measured_s: Optional[float] = None
     warnings: list[str] = field(default_factory=list)
+    plan: Optional[PlanView] = None
 
     @property
     def efficiency(self) -> Optional[float]:
@@ -121,6 +153,13 @@ class Profile:
         return sorted(self.nodes, key=get, reverse=True)[:k]
 
     def to_dict(self) -> dict:
+        """What ``jiasu profile --json`` prints; with a plan, also ``plan`` and per node ``algorithm``/``algorithm_ms``."""
+        nodes = [n.to_dict() for n in self.nodes]
+        extra = {}
+        if self.plan is not None:
+            extra["plan"] = self.plan.to_dict()
+            for d in nodes:
+                d["algorithm"], d["algorithm_ms"] = self.plan.choices.get(d["name"], (None, None))
         return {
             "model": self.model,
             "batch": self.batch,
@@ -135,13 +174,14 @@ class Profile:
             "efficiency": self.efficiency,
             "energy_table": self.energy_table.to_dict(),
             "warnings": list(self.warnings),
-            "nodes": [n.to_dict() for n in self.nodes],
+            **extra,
+            "nodes": nodes,
         }
 
 
 def profile(
     model: Union[ir.Model, str, Any],
-    batch: int = 1,
+    batch: Optional[int] = None,
     dtype: str = "fp32",
     *,
     energy: Union[None, str, EnergyTable, dict] = None,
@@ -150,10 +190,12 @@ def profile(
     threads: int = 2,
     measured_s: Optional[float] = None,
     name: Optional[str] = None,
+    plan: Union[None, str, os.PathLike, Any] = None,
 ) -> Profile:
     """Profile ``model`` (an onnx-ir Model, or anything :func:`jiasu.load` takes) at ``batch`` in ``dtype``.
 
     Args:
+        batch: what the symbolic batch axis is set to (default 1; with a plan, the plan's batch).
         dtype: execution dtype, ``fp32``, ``fp16`` or ``int8``: sets the bytes of every
             floating-point tensor, the op costs of the energy table and the roofline peak.
         energy: an :class:`EnergyTable`, a table file (JSON/YAML) or dict overriding the default.
@@ -161,19 +203,36 @@ def profile(
         machine: the roofline; None measures it or reads it from the cache, False leaves it out.
         threads: threads of the roofline measurement.
         measured_s: a measured latency of the whole model, to report ``efficiency``.
+        plan: a plan file of ``jiasu compile`` (or a :class:`jiasu.plan.Plan`) made for
+            ``model``: the graph the plan runs is profiled (after its passes) and
+            ``Profile.plan`` says what it chose. fp32 only: the plan's engine runs what the
+            model holds, float tensors in fp32, so another ``dtype`` would profile a graph
+            the plan does not run. A plan made for another model is refused.
     """
     if dtype not in DTYPE_BYTES:
         raise JiasuError(f"dtype {dtype!r} is not supported; choose from: {', '.join(DTYPES)}")
-    if batch < 1:
+    if plan is not None and dtype != "fp32":
+        raise JiasuError(
+            f"dtype {dtype!r} with a plan: a plan runs the model's float tensors in fp32, so its graph is profiled "
+            f"in fp32; profile the model without the plan to see {dtype} execution"
+        )
+    if batch is not None and batch < 1:
         raise JiasuError(f"batch must be >= 1, got {batch}")
     if cache_bytes < 0:
         raise JiasuError(f"cache size must be >= 0 bytes, got {cache_bytes}")
+    view = None
+    if plan is not None:
+        plan, view = _load_plan(plan)  # a missing or damaged file fails before the model loads
     if not isinstance(model, ir.Model):
         from ..frontends import load
 
         if isinstance(model, (str, os.PathLike)):
             name = name or str(model)
         model = load(model)
+    if plan is not None:
+        model = _planned_graph(model, plan, name)
+        batch = batch or plan.batch
+    batch = batch or 1
     table = energy if isinstance(energy, EnergyTable) else energy_table(energy)
     if dtype not in table.dtypes:
         raise JiasuError(f"the energy table {table.name!r} has no costs for dtype {dtype!r}; it covers: {', '.join(table.dtypes)}")
@@ -210,7 +269,34 @@ def profile(
         peak_note=machine.peak(dtype)[1] if machine else None,
         measured_s=measured_s,
         warnings=prepared.warnings + warnings,
+        plan=view,
     )
+
+
+def _load_plan(plan) -> tuple[Any, PlanView]:
+    """The :class:`jiasu.plan.Plan` (loaded if ``plan`` is a path) and its view."""
+    from ..plan import Plan
+
+    if isinstance(plan, Plan):
+        return plan, PlanView.of(plan)
+    loaded = Plan.load(plan)
+    return loaded, PlanView.of(loaded, file=str(plan))
+
+
+def _planned_graph(model: ir.Model, plan, name: Optional[str]) -> ir.Model:
+    """The graph ``plan`` runs for ``model``: built as ``jiasu run --plan`` builds it, so a plan for
+    another model is refused with the same message, and node names are the plan's."""
+    import torch
+
+    from ..plan import engine_from_plan
+
+    # The engine sets torch's threads to the plan's; a profile runs nothing, so leave them as they were.
+    threads = torch.get_num_threads()
+    try:
+        engine = engine_from_plan(model, plan, label=name)
+    finally:
+        torch.set_num_threads(threads)
+    return engine.model
 
 
 def _node_profile(c: NodeCounts, moves, nbytes, table: EnergyTable, dtype: str, machine: Optional[Machine]) -> NodeProfile:

@@ -2,7 +2,9 @@
 
 ``html_section(profile)`` is a self-contained ``<section>`` (charts embedded as
 base64 PNG) for other reports to include, such as ``jiasu bench``'s;
-``html_page(profile)`` wraps it in a page.
+``html_page(profile)`` wraps it in a page. A profile of a plan's graph
+(``profile(..., plan=...)``) adds the plan's header lines and an ``algorithm``
+column to the node table; one without a plan renders as it always has.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import base64
 import html
 from typing import Optional
 
-from .profile import NodeProfile, Profile
+from .profile import NodeProfile, PlanView, Profile
 
 _PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
@@ -103,8 +105,59 @@ def node_row(profile: Profile, n: NodeProfile) -> tuple[str, ...]:
     )
 
 
+def plan_lines(plan: PlanView) -> list[str]:
+    """The header of a plan's profile: the file, its passes, and its multi-core strategy (plain text)."""
+    head = (f"plan{' ' + plan.file if plan.file else ''}: compiled for {plan.model} at batch {plan.batch} on "
+            f"{plan.threads} thread{'' if plan.threads == 1 else 's'}; passes {', '.join(plan.passes) or 'none'}")
+    return [head, strategy_text(plan.strategy)]
+
+
+def strategy_text(record: dict) -> str:
+    """One line for a plan's strategy record (see :class:`jiasu.plan.Plan`): name, workers, and what was chosen."""
+    if not record:
+        return "strategy: none (the kernels' own threads)"
+    describe = record.get("describe") or {}
+    # The runner's own description says what runs (sequential: 1 worker, whatever was asked for).
+    name, workers = record.get("name", "?"), describe.get("workers", record.get("workers", "?"))
+    described = {k: v for k, v in describe.items() if k not in ("strategy", "workers", "chosen")}
+    settings = {**(record.get("options") or {}), **described}
+    text = f"strategy: {name} on {workers} worker{'' if workers == 1 else 's'}" + "".join(f", {k}={v}" for k, v in settings.items())
+    timings = record.get("timings_ms") or {}
+    if timings:
+        # Only `--strategy auto` measures at compile time: the name is its winner, the timings every candidate's.
+        timed = sorted(((k, v) for k, v in timings.items() if isinstance(v, (int, float))), key=lambda kv: kv[1])
+        skipped = len(timings) - len(timed)
+        text += f"; chosen by auto, the fastest of {len(timed)} measured (ms per run: " + ", ".join(f"{k} {v:.3f}" for k, v in timed) + ")"
+        if skipped:
+            text += f", {skipped} not applicable"
+    if name == "mixed":
+        # mixed measures the strategies at run time, once per input shape: a plan holds a choice only if it ran.
+        chosen = describe.get("chosen") or {}
+        text += "; chooses the fastest strategy per input shape when it runs: " + (
+            ", ".join(f"{shape} -> {label}" for shape, label in chosen.items()) if chosen else "nothing chosen yet")
+    return text
+
+
+def node_columns(profile: Profile, terminal: bool = False) -> tuple[str, ...]:
+    """The node table's columns: ``TERMINAL_COLUMNS`` or ``NODE_COLUMNS``, with ``algorithm`` after ``bound`` for a plan."""
+    columns = TERMINAL_COLUMNS if terminal else NODE_COLUMNS
+    if profile.plan is None:
+        return columns
+    i = columns.index("bound") + 1
+    return (*columns[:i], "algorithm", *columns[i:])
+
+
+def node_cells(profile: Profile, n: NodeProfile, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """``node_row`` picked to ``columns``; ``algorithm`` is the plan's choice and its measured time (blank for other nodes)."""
+    cells = dict(zip(NODE_COLUMNS, node_row(profile, n)))
+    if profile.plan is not None:
+        algorithm, ms = profile.plan.choices.get(n.name, (None, None))
+        cells["algorithm"] = "" if algorithm is None else algorithm + ("" if ms is None else f" {ms:.3g} ms")
+    return tuple(cells[c] for c in columns)
+
+
 def rich_report(profile: Profile, top: int = 10) -> list:
-    """Renderables for ``console.print``: totals, shares, top-``top`` nodes, warnings."""
+    """Renderables for ``console.print``: the plan's header lines (if any), totals, shares, top-``top`` nodes, warnings."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -121,13 +174,14 @@ def rich_report(profile: Profile, top: int = 10) -> list:
         shares.add_row(*row)
     key = sort_key(profile)
     nodes = Table(title=f"top {top} nodes by {'floor time' if key == 'time_s' else 'FLOPs'}")
-    keep = [NODE_COLUMNS.index(c) for c in TERMINAL_COLUMNS]
-    for col in TERMINAL_COLUMNS:
-        nodes.add_column(col, justify="left" if col in ("node", "op", "output", "bound") else "right", overflow="fold")
+    columns = node_columns(profile, terminal=True)
+    for col in columns:
+        nodes.add_column(col, justify="left" if col in ("node", "op", "output", "bound", "algorithm") else "right", overflow="fold")
     for n in profile.top(top, key):
-        row = node_row(profile, n)
-        nodes.add_row(*(row[i] for i in keep))
+        nodes.add_row(*node_cells(profile, n, columns))
     out = [totals, shares, nodes]
+    if profile.plan is not None:
+        out[:0] = [escape(line) for line in plan_lines(profile.plan)]
     for w in profile.warnings:
         out.append(f"[yellow]warning:[/] {escape(w)}")
     return out
@@ -150,13 +204,15 @@ def html_section(profile: Profile, top: int = 20, charts: bool = True) -> str:
     from .plots import layer_chart, roofline_chart
 
     key = sort_key(profile)
+    columns = node_columns(profile)
     parts = [
         f'<section class="jiasu-profile"><h2>Profile: {html.escape(profile.model)} (batch {profile.batch}, {profile.dtype})</h2>',
+        *([f"<p>{html.escape(line)}</p>" for line in plan_lines(profile.plan)] if profile.plan is not None else []),
         _table(totals_rows(profile)),
         "<h3>Shares: convolution vs fully connected</h3>",
         _table(share_rows(profile), ("of", "conv", "fc", "other")),
         f"<h3>Top {top} nodes by {'floor time' if key == 'time_s' else 'FLOPs'}</h3>",
-        _table([node_row(profile, n) for n in profile.top(top, key)], NODE_COLUMNS),
+        _table([node_cells(profile, n, columns) for n in profile.top(top, key)], columns),
     ]
     if charts:
         parts.append("<h3>Per layer</h3>" + _img(layer_chart(profile), "per-layer MACs, time and energy"))

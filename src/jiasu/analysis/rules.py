@@ -41,11 +41,15 @@ elementwise ops                       per output element, as listed in ``RULES``
 Resize / Upsample                     nearest: 0; linear: 2^d muls + (2^d - 1) adds per output element;
                                       cubic: 4^d and 4^d - 1, with d the number of resized axes
 data movement                         0 (Reshape, Transpose, Concat, Slice, Gather, Pad, Cast, ...)
+jiasu::FusedConv / jiasu::FusedGemm   the Conv / Gemm it replaced, + 1 add per output element for a
+                                      residual Z, + its ``activation`` as that op's rule counts it (Swish:
+                                      Sigmoid + Mul). The graph passes write them (``jiasu profile --plan``)
 ====================================  =====================================================================
 
 An op type with no rule counts 0 and the profile lists it in its warnings.
-Rules are plain functions in one dict, :data:`RULES`, keyed by op type, each
-with the family used for shares and colours (:data:`KINDS`).
+Rules are plain functions in one dict, :data:`RULES`, keyed by op type
+(``domain::op_type`` outside the default domain), each with the family used
+for shares and colours (:data:`KINDS`).
 """
 
 from __future__ import annotations
@@ -242,6 +246,33 @@ def free(n: Node) -> Ops:
     return Ops()
 
 
+# ---- jiasu's fused ops (written by the graph passes, see jiasu.passes) ------------------------------
+#: fused activations that are more than one op of their own name.
+_COMPOSITE_ACTIVATIONS = {"Swish": ("Sigmoid", "Mul")}
+
+
+def _fused(base: Rule) -> Rule:
+    """``base`` (the Conv or Gemm fused into) plus what was fused after it: the residual Z (input 3) and the activation.
+
+    The activation is counted by its own op's rule on the fused output, so a FusedConv
+    counts what the Conv and Relu it replaced counted together.
+    """
+
+    def rule(n: Node) -> Ops:
+        ops = base(n)
+        if n.has(3):
+            ops = ops + Ops(adds=numel(n.out()))
+        activation = n.attr("activation", "") or ""
+        if isinstance(activation, bytes):
+            activation = activation.decode()
+        for op in _COMPOSITE_ACTIVATIONS.get(activation, (activation,) if activation else ()):
+            if op in RULES:
+                ops = ops + RULES[op][0](n)
+        return ops
+
+    return rule
+
+
 CONV, FC, POOL, NORM, ELEMENTWISE, DATA = "conv", "fc", "pool", "norm", "elementwise", "data"
 
 # op type -> (rule, family). The one place rules are registered.
@@ -328,12 +359,19 @@ RULES: dict[str, tuple[Rule, str]] = {
             "ScatterElements", "NonZero", "OneHot", "Trilu",
         )
     },
+    "jiasu::FusedConv": (_fused(_conv(x=0, w=1, b=2)), CONV),
+    "jiasu::FusedGemm": (_fused(gemm), FC),
 }  # fmt: skip
 
 KINDS: dict[str, str] = {op: kind for op, (_, kind) in RULES.items()}
 
 
+def op_key(node: ir.Node) -> str:
+    """``node``'s key in :data:`RULES`: its op type, ``domain::op_type`` outside the default domain."""
+    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
+
+
 def count_ops(node: ir.Node, prepared: Prepared) -> Ops:
     """The node's arithmetic; ``KeyError`` for an op type without a rule, ``ShapeUnknown`` for a missing shape."""
-    rule, _ = RULES[node.op_type]
+    rule, _ = RULES[op_key(node)]
     return rule(Node(node, prepared))

@@ -331,8 +331,12 @@ def _print_run(r: dict) -> None:
 @_friendly_errors
 def profile_cmd(
     model: str = typer.Argument(..., help=MODEL_HELP),
-    dtype: str = typer.Option("fp32", "--dtype", help="execution dtype: fp32, fp16 or int8 (bytes, energy costs, roofline peak)"),
-    batch: int = typer.Option(1, "--batch", min=1, help="batch size the symbolic batch axis is set to"),
+    dtype: str = typer.Option(
+        "fp32", "--dtype", help="execution dtype: fp32, fp16 or int8 (bytes, energy costs, roofline peak); fp32 only with --plan"
+    ),
+    batch: Optional[int] = typer.Option(
+        None, "--batch", min=1, help="batch size the symbolic batch axis is set to (default 1; with --plan, the plan's batch)"
+    ),
     top: int = typer.Option(10, "--top", min=1, help="nodes listed, most costly first"),
     energy_table: Optional[Path] = typer.Option(None, "--energy-table", help="JSON/YAML file overriding the 45 nm energy table"),
     cache_size: Optional[int] = typer.Option(None, "--cache-size", min=0, help="on-chip SRAM bytes of the memory model (default 1 MiB)"),
@@ -340,13 +344,30 @@ def profile_cmd(
     threads: int = typer.Option(2, "--threads", min=1, help="threads of the roofline measurement"),
     measured_ms: Optional[float] = typer.Option(None, "--measured-ms", help="measured latency, to report efficiency = floor / measured"),
     html_path: Optional[Path] = typer.Option(None, "--html", help="also write an HTML report with charts to this file"),
+    plan_file: Optional[Path] = typer.Option(
+        None, "--plan", help="a plan from `jiasu compile` for MODEL: profile the graph it runs (after its passes), with each conv "
+        "node's chosen algorithm and measured time, and its multi-core strategy. fp32 only: the plan's engine runs float "
+        "tensors in fp32, so --dtype fp16/int8 would profile a graph the plan does not run",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ):
-    """Parameters, MACs, memory, energy and roofline time of a model, per node and in total."""
+    """Parameters, MACs, memory, energy and roofline time of a model, per node and in total.
+
+    With --plan PLAN, the graph that plan runs: the node table gains an algorithm column (the plan's
+    choice per conv node, and its measured ms where the plan timed it), and a header names the plan,
+    its passes and its multi-core strategy.
+    """
     from ..analysis import profile
     from ..analysis.report import html_page, rich_report
 
+    if plan_file is not None and dtype in ("fp16", "int8"):
+        raise JiasuError(
+            f"--plan profiles the graph the plan runs, whose float tensors jiasu's engine runs in fp32; drop --dtype {dtype}, "
+            f"or profile without --plan to see {dtype} execution"
+        )
     options = {} if cache_size is None else {"cache_bytes": cache_size}
+    if plan_file is not None:
+        options["plan"] = plan_file
     result = profile(
         model,
         batch=batch,
