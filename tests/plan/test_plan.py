@@ -249,3 +249,12 @@ def test_a_tuned_plan_slower_as_a_whole_is_not_kept(monkeypatch):
     assert c.plan.validation == {"kept": "heuristic", "whole_model_ms": {"heuristic": 1.0, "tuned": 2.0}}
     assert {(n.algorithm, n.source) for n in c.plan.nodes} == {("onednn", "heuristic (tuned plan was slower as a whole)")}
     assert [ch.choice for ch in c.engine.algorithm_report()] == ["onednn"] * 3
+
+
+def test_a_plan_compiled_from_a_model_proto_is_labelled_by_its_graph_name_not_its_printout():
+    import onnx_ir as ir
+
+    model = load("zoo:smallcnn?image_size=28&padding=2&num_classes=10")
+    proto = ir.serde.serialize_model(model)
+    assert compile_model(proto).plan.model == proto.graph.name == "main_graph"
+    assert compile_model("zoo:smallcnn?image_size=28&padding=2&num_classes=10").plan.model == "zoo:smallcnn?image_size=28&padding=2&num_classes=10"

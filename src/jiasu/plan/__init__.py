@@ -10,6 +10,7 @@ the same engine later, without tuning again.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -48,7 +49,11 @@ def _load(source: Any) -> tuple[ir.Model, str]:
 
     if isinstance(source, ir.Model):
         return copy_model(source), getattr(source.graph, "name", None) or "model"
-    return load(source), str(source)
+    model = load(source)
+    if isinstance(source, (str, os.PathLike)):
+        return model, str(source)
+    # a ModelProto or bytes: its printed form would be the whole protobuf
+    return model, getattr(model.graph, "name", None) or "model"
 
 
 def compile_model(
