@@ -122,7 +122,13 @@ def test_resnet18_int8_on_our_engine_matches_onnxruntime_within_one_step():
     counts = ops(lowered)
     # 7 of the 8 residual adds run in int8; the last one stays float (see above)
     assert "Conv" not in counts and counts["jiasu::QConv"] == 20 and counts["jiasu::QAdd"] == 7 and counts["Add"] == 1, counts
-    ours = jiasu.Engine(lowered).run_numpy({"input": x})
+    engine = jiasu.Engine(lowered)
+    ours = engine.run_numpy({"input": x})
+    # Every residual add ran torch's quantized add (its output is a quantized tensor), not the float fallback
+    # that dequantizes, adds and requantizes: that fallback made each add cost as much as a conv.
+    add_outputs = []
+    engine.trace({"input": x}, lambda i, inputs, outputs: add_outputs.append(outputs[0]) if engine.steps[i].kernel.node.op_type == "QAdd" else None)
+    assert len(add_outputs) == 7 and all(t.is_quantized for t in add_outputs)
     import onnx_ir as ir
     import onnxruntime as ort
 

@@ -19,8 +19,9 @@ class QAdd(Kernel):
     def __init__(self, node, ctx):
         super().__init__(node, ctx)
         self.relu = bool(self.attr("relu", 0))
-        c = [self.const_input(i) for i in range(1, 8)]
-        self._q = None if any(t is None for t in c) else [float(c[0]), int(c[1]), float(c[3]), int(c[4]), float(c[5]), int(c[6])]
+        # inputs 1, 2, 4, 5, 6, 7: the scales and zero points (0 and 3 are the operands, never constant)
+        c = [self.const_input(i) for i in (1, 2, 4, 5, 6, 7)]
+        self._q = None if any(t is None for t in c) else [float(c[0]), int(c[1]), float(c[2]), int(c[3]), float(c[4]), int(c[5])]
 
     def run(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
         if self._q is not None and a.shape == b.shape:
