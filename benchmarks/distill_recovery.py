@@ -4,7 +4,7 @@ Students: the bundled dense ``zoo:smallcnn?weights=fashion-mnist`` (28x28x1, 10 
 pruned three ways: 50% and 30% of the channels (``prune_channels``, L1, classifier outputs kept) and
 90% of the weights by magnitude in one shot (``prune_unstructured``, global; masks kept while retraining,
 folded with ``make_permanent`` before the final evaluation). Each pruned student is retrained on the
-training images (Adam, lr 5e-4, batch 128, seed 0, ``num_workers=0``) under one schedule
+training images (Adam, lr 5e-4, batch 128, seed 0 unless the row says otherwise, ``num_workers=0``) under one schedule
 (constant lr for 1 epoch, as the earlier run did, or cosine for 3 epochs) twice: with plain
 cross-entropy (acc_CE) and with ``jiasu.compress.distill.DistillationLoss`` as ``loss_fn``
 (acc_KD; true labels as the hard term) from one of two teachers: the dense smallcnn itself, or a
@@ -16,9 +16,11 @@ state_dict under ``--cache``. Accuracy is top-1 on all 10,000 test images.
 
 The target of issue #7 is recovered >= 50%. Every (student, teacher, schedule, T, alpha) result is
 appended to ``<cache>/rows_<full|quick>.jsonl`` as it finishes and reused on a rerun (the runs are
-deterministic: seed 0, no worker processes); ``--fresh`` ignores that file.
+deterministic: fixed seeds, no worker processes; a row recomputed from scratch gave the same accuracy);
+``--fresh`` ignores that file.
 
-Run: ``python benchmarks/distill_recovery.py`` (about 30 minutes on 2 cores) or
+Run: ``python benchmarks/distill_recovery.py`` (about 35 minutes on a shared 2-core VM, 9 of them
+training the resnet18 teacher) or
 ``python benchmarks/distill_recovery.py --quick`` (a smoke run under a minute: the bundled
 2,000/1,000-image subset, 1-epoch retraining, a 1-epoch teacher; its numbers mean nothing).
 Writes ``benchmarks/results/prune/distill_recovery.json`` (``--quick``: ``distill_recovery_quick.json``
@@ -52,10 +54,17 @@ RETRAIN = dict(lr=5e-4, batch_size=128, optimizer="adam", num_workers=0, seed=0,
 # Constant/1 epoch with the dense teacher, T=4, alpha=0.7 repeats the earlier run's setup.
 FULL_GRID = (
     [(s, t, "constant", 1, 4.0, 0.7) for s in STUDENTS for t in (None, "smallcnn")]
-    + [(s, t, "cosine", 3, T, a) for s in STUDENTS for (t, T, a) in
+    # Cosine over 3 epochs: the student KD helped least before gets both teachers and two alphas,
+    # the other two the earlier run's KD setting (dense teacher, T=4, alpha=0.7).
+    + [("channels 50%", t, "cosine", 3, T, a) for (t, T, a) in
        ((None, 0, 0), ("smallcnn", 4.0, 0.7), ("smallcnn", 4.0, 0.9), ("resnet18", 4.0, 0.9))]
-    # Temperature / alpha sweep on the student KD helped least before.
-    + [("channels 50%", "smallcnn", "cosine", 3, T, a) for (T, a) in ((2.0, 0.9), (8.0, 0.9), (4.0, 0.5))]
+    + [(s, t, "cosine", 3, 4.0, 0.7) for s in STUDENTS[1:] for t in (None, "smallcnn")]
+    # Temperature / alpha on the same student.
+    + [("channels 50%", "smallcnn", "cosine", 3, T, a) for (T, a) in ((2.0, 0.5), (8.0, 0.7))]
+    # Retraining seeds 1 and 2 (data order; the pruning itself is deterministic) for the one setup that met
+    # the target and for one that did not: how much of a 0.1-0.5 point difference is seed noise.
+    + [(s, t, sched, ep, 4.0, 0.7, seed) for seed in (1, 2) for (s, sched, ep) in (("channels 30%", "constant", 1), ("channels 50%", "cosine", 3))
+       for t in (None, "smallcnn")]
 )
 QUICK_GRID = [(s, t, "cosine", 1, 4.0, 0.9) for s in STUDENTS for t in (None, "smallcnn", "resnet18")]
 
@@ -89,34 +98,34 @@ def resnet_teacher(train, test, epochs: int, path: Path) -> tuple[torch.nn.Modul
 
 
 def key(cfg) -> str:
-    s, t, sched, ep, T, a = cfg
-    return f"{s}|{t or 'CE'}|{sched}{ep}|T{T if t else '-'}|a{a if t else '-'}"
+    s, t, sched, ep, T, a, seed = (*cfg, 0)[:7]
+    return f"{s}|{t or 'CE'}|{sched}{ep}|T{T if t else '-'}|a{a if t else '-'}" + (f"|seed{seed}" if seed else "")
 
 
 def run_one(cfg, dense, teachers, train, test, example) -> dict:
-    student, teacher, schedule, epochs, T, alpha = cfg
+    student, teacher, schedule, epochs, T, alpha, seed = (*cfg, 0)[:7]
     m = pruned_student(dense, student, example)
     before = evaluate(m, test).accuracy
     loss = DistillationLoss(teachers[teacher], temperature=T, alpha=alpha, hard="labels") if teacher else None
     t0 = time.perf_counter()
-    history = fit(m.train(), train, None, epochs=epochs, schedule=schedule, loss_fn=loss, **RETRAIN)
+    history = fit(m.train(), train, None, epochs=epochs, schedule=schedule, loss_fn=loss, **dict(RETRAIN, seed=seed))
     seconds = time.perf_counter() - t0
     acc = evaluate(make_permanent(m).eval(), test).accuracy
     return {"key": key(cfg), "student": student, "teacher": teacher or "none (CE)", "schedule": schedule, "epochs": epochs,
-            "temperature": T if teacher else None, "alpha": alpha if teacher else None,
+            "temperature": T if teacher else None, "alpha": alpha if teacher else None, "seed": seed,
             "accuracy_before_retrain": before, "accuracy": acc, "train_seconds": seconds,
             "train_loss_last_epoch": history[-1].train_loss}
 
 
 def table(rows: list[dict], dense_acc: float) -> tuple[str, list[dict]]:
-    ce = {(r["student"], r["schedule"], r["epochs"]): r for r in rows if r["temperature"] is None}
+    ce = {(r["student"], r["schedule"], r["epochs"], r.get("seed", 0)): r for r in rows if r["temperature"] is None}
     lines = ["| student | teacher | schedule / epochs | T | alpha | acc_CE | acc_KD | dense acc | points lost (dense - CE) | recovered | >= 50%? |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     summary = []
     for r in rows:
         if r["temperature"] is None:
             continue
-        base = ce.get((r["student"], r["schedule"], r["epochs"]))
+        base = ce.get((r["student"], r["schedule"], r["epochs"], r.get("seed", 0)))
         if base is None:
             continue
         lost = dense_acc - base["accuracy"]
@@ -124,7 +133,8 @@ def table(rows: list[dict], dense_acc: float) -> tuple[str, list[dict]]:
         summary.append({"key": r["key"], "acc_ce": base["accuracy"], "acc_kd": r["accuracy"], "points_lost": lost * 100, "recovered": rec})
         rec_s = f"{rec:.0%}" if rec is not None else "n/a (CE >= dense)"
         met = "n/a" if rec is None else ("yes" if rec >= 0.5 else "no")
-        lines.append(f"| {r['student']} | {r['teacher']} | {r['schedule']} / {r['epochs']} | {r['temperature']:g} | {r['alpha']:g} | "
+        seed = f" (seed {r['seed']})" if r.get("seed") else ""
+        lines.append(f"| {r['student']} | {r['teacher']} | {r['schedule']} / {r['epochs']}{seed} | {r['temperature']:g} | {r['alpha']:g} | "
                      f"{base['accuracy']:.2%} | {r['accuracy']:.2%} | {dense_acc:.2%} | {lost * 100:.2f} | {rec_s} | {met} |")
     return "\n".join(lines), summary
 
