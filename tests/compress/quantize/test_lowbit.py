@@ -66,3 +66,45 @@ def test_packed_model_matches_the_trained_torch_model(kind):
 def test_unknown_kind():
     with pytest.raises(JiasuError, match=r"^unknown low-bit kind 'quaternary'; choose one of: binary, ternary$"):
         prepare_lowbit(MLP(), "quaternary")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("stride, pad, dilation", [(1, 0, 1), (1, 1, 1), (2, 1, 1), (1, 2, 2)])
+def test_add_sub_only_conv_matches_the_float_conv(kind, stride, pad, dilation):
+    """The add/sub kernel (no multiplication per weight) against torch's conv on the same alpha * {-1, 0, 1} weight."""
+    from jiasu.kernels.ops.low_bit_conv import AddSubConv
+
+    torch.manual_seed(stride * 10 + pad + dilation)
+    weight = lowbit_weight(torch.randn(6, 5, 3, 3), kind)
+    alpha = weight.reshape(6, -1).abs().amax(1)
+    codes = torch.sign(weight.reshape(6, -1)).to(torch.int8)
+    bias = torch.randn(6)
+    x = torch.randn(2, 5, 11, 9)
+    conv = AddSubConv(codes, alpha, bias, (3, 3), (stride, stride), (pad, pad), (dilation, dilation))
+    ref = torch.nn.functional.conv2d(x, weight, bias, stride=stride, padding=pad, dilation=dilation)
+    np.testing.assert_allclose(conv(x).numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["float", "addsub", "measure"])
+def test_low_bit_conv_runs_either_way_and_records_its_measured_choice(mode, monkeypatch):
+    from jiasu.kernels.ops.low_bit_conv import LowBitConv
+
+    monkeypatch.setattr(LowBitConv, "mode", mode)
+    torch.manual_seed(0)
+    model = prepare_lowbit(Residual().eval(), "ternary")
+    x = torch.randn(2, 3, 12, 12)
+    packed, _ = pack_lowbit(jiasu.load(freeze_lowbit(model), example_input=x[:1]))
+    engine = jiasu.Engine(packed)
+    ours = engine.run_numpy({"input": x.numpy()})["output"]
+    with torch.no_grad():
+        ref = model(x).numpy()
+    assert np.abs(ours - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
+    kernels = [s.kernel for s in engine.steps if isinstance(s.kernel, LowBitConv)]
+    assert kernels
+    for k in kernels:
+        if mode == "measure" and k._addsub is not None:
+            (record,) = k.choices.values()
+            assert record["choice"] in ("float", "addsub") and record["float_s"] > 0 and record["addsub_s"] > 0
+            assert record["choice"] == ("addsub" if record["addsub_s"] < record["float_s"] else "float")
+        else:
+            assert k.choices == {}

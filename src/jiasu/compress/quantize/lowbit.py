@@ -20,8 +20,10 @@ of float32. Only jiasu's engine runs these nodes (they are not standard ONNX).
 Kernels (``kernels/ops/low_bit_gemm.py``, ``low_bit_conv.py``): LowBitGemm unpacks once at build time
 to int8 {-1, 0, +1} and multiplies dynamically quantized uint8 activations with torch's int8 GEMM
 (``torch._int_mm``): with these weights every product is an add, a subtract or nothing, and the sum is
-exact in int32. LowBitConv unpacks to float and runs a float convolution: it saves storage, not time.
-Neither beats the INT8 path; benchmarks/RESULTS.md has the numbers.
+exact in int32. LowBitConv unpacks to float and runs a float convolution by default: it saves
+storage, not time; its add/sub-only kernel (no multiplication per weight) exists and is measured, but
+ran 4.6-166x slower than the float convolution here. Neither beats the INT8 path; benchmarks/RESULTS.md
+has the numbers.
 """
 
 from __future__ import annotations
