@@ -44,7 +44,6 @@ def main() -> None:
         x = torch.randn(n, ci, side, side)
         addsub = AddSubConv(codes, alpha, None, (k, k), (1, 1), (pad, pad), (1, 1))
         xs = float(x.abs().max()) / 127
-        qx = torch.quantize_per_tensor(x, xs, 128, torch.quint8)
         qw = torch._make_per_channel_quantized_tensor(codes.reshape(co, ci, k, k), alpha.double(), torch.zeros(co, dtype=torch.long), 0)
         packed = torch.ops.quantized.conv2d_prepack(qw, None, [1, 1], [pad, pad], [1, 1], 1)
         ref = F.conv2d(x, w, padding=pad)

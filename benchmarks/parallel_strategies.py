@@ -20,7 +20,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 
 import numpy as np

@@ -21,7 +21,6 @@ import os
 import platform
 from datetime import datetime, timezone
 
-import numpy as np
 import torch
 
 from jiasu.bench.timing import interleaved
