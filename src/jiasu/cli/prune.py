@@ -39,6 +39,17 @@ def save_outputs(module, example, output: Path) -> dict:
     return {"onnx": str(output), "onnx_bytes": len(onnx_bytes), "torch_file": str(pt), "max_abs_error_engine_vs_torch": float((got - expected).abs().max())}
 
 
+def start_training_command(output: Path, threads: int) -> None:
+    """What every command that retrains and writes a model checks and sets first: ``-o`` names an .onnx file,
+    and torch runs on ``threads`` threads (0: torch's default)."""
+    import torch
+
+    if output.suffix != ".onnx":
+        raise JiasuError(f"-o must name an .onnx file, got {output}")
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def _fit_options(lr, batch_size, workers, checkpoint, resume, progress):
     return {"lr": lr, "batch_size": batch_size, "num_workers": workers, "checkpoint": checkpoint, "resume": resume, "progress": progress}
 
@@ -68,7 +79,6 @@ def prune_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ):
     """Prune a model (unstructured masks or removed channels), retrain it on DATA, export it."""
-    import torch
 
     from ..compress.distill import DistillationLoss
     from ..compress.prune import count_nonzero, iterative_prune, make_permanent, prune_channels
@@ -76,10 +86,7 @@ def prune_cmd(
 
     if method not in ("magnitude", "random", "channel"):
         raise JiasuError(f"unknown method {method!r}; choose magnitude, random or channel")
-    if output.suffix != ".onnx":
-        raise JiasuError(f"-o must name an .onnx file, got {output}")
-    if threads:
-        torch.set_num_threads(threads)
+    start_training_command(output, threads)
     module, example = load_torch(model)
     train, val = train_and_validation(data, tuple(example.shape), limit)
     progress = not as_json
@@ -140,15 +147,11 @@ def distill_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ):
     """Train a student from a teacher's soft labels (temperature-scaled KL) mixed with hard labels."""
-    import torch
 
     from ..compress.distill import distill
     from ..train import evaluate, fit
 
-    if output.suffix != ".onnx":
-        raise JiasuError(f"-o must name an .onnx file, got {output}")
-    if threads:
-        torch.set_num_threads(threads)
+    start_training_command(output, threads)
     t_module, t_example = load_torch(teacher)
     s_module, s_example = load_torch(student)
     if tuple(t_example.shape) != tuple(s_example.shape):

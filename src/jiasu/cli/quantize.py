@@ -19,7 +19,7 @@ from ..errors import JiasuError
 from . import MODEL_HELP, _friendly_errors, _print_json, app, console  # noqa: F401
 from ..data import train_and_validation
 from ..frontends.torch_module import TORCH_MODEL_HELP, load_torch
-from .prune import _fit_options, save_outputs
+from .prune import _fit_options, save_outputs, start_training_command
 
 #: --mode -> what it writes
 MODES: dict[str, str] = {
@@ -287,7 +287,6 @@ def _lowbit(spec, kind, output, data, pretrain_epochs, finetune_epochs, layers, 
     """--mode binary|ternary: STE fine-tuning of a torch model, bit-packed export, engine check (see module docstring)."""
     import os
 
-    import torch
 
     import jiasu
     from ..compress.quantize.lowbit import freeze_lowbit, pack_lowbit, prepare_lowbit
@@ -300,10 +299,7 @@ def _lowbit(spec, kind, output, data, pretrain_epochs, finetune_epochs, layers, 
         )
     if output is None:
         raise JiasuError(f"missing -o/--output: where to write the bit-packed model, e.g. -o model_{kind}.onnx")
-    if output.suffix != ".onnx":
-        raise JiasuError(f"-o must name an .onnx file, got {output}")
-    if threads:
-        torch.set_num_threads(threads)
+    start_training_command(output, threads)
     module, example = load_torch(spec)
     chosen, candidates = _lowbit_layers(module, layers)
     train, val = train_and_validation(data, tuple(example.shape), limit)
