@@ -92,10 +92,9 @@ class LowBitConv(Kernel):
         self._conv.node = node
         self._conv.ctx = ctx
         self._init_conv(node, ctx, weight)
-        self._addsub = self._make_addsub(codes, alpha, shape)
+        self._addsub_args = self._addsub_arguments(codes, alpha, shape)
+        self._addsub_kernel: Optional[AddSubConv] = None
         self.choices: dict[tuple, dict] = {}
-        if self._addsub is None:
-            self.why_not_addsub = "add/sub kernel: 2-D, groups 1 and symmetric pads only"
 
     def _init_conv(self, node, ctx, weight):
         # Conv reads its weight through const_input(1); hand it the unpacked one instead.
@@ -104,7 +103,16 @@ class LowBitConv(Kernel):
         conv.has_input = lambda i: i == 2 and self.has_input(3) or i < 2
         Conv.__init__(conv, node, ctx)
 
-    def _make_addsub(self, codes, alpha, shape) -> Optional[AddSubConv]:
+    @property
+    def _addsub(self) -> Optional[AddSubConv]:
+        """The add/sub kernel, built on first use (its index tensors hold 16 bytes per non-zero weight, for a
+        path the default mode never runs); None where it does not apply."""
+        if self._addsub_kernel is None and self._addsub_args is not None:
+            self._addsub_kernel = AddSubConv(*self._addsub_args)
+        return self._addsub_kernel
+
+    def _addsub_arguments(self, codes, alpha, shape) -> Optional[tuple]:
+        """AddSubConv's arguments, or None where it does not apply (2-D, groups 1, symmetric pads, constant bias)."""
         if len(shape) != 4 or int(self.attr("group", 1)) != 1 or self.attr("auto_pad", "NOTSET") not in ("NOTSET", ""):
             return None
         pads = [int(p) for p in (self.attr("pads") or [0, 0, 0, 0])]
@@ -115,7 +123,7 @@ class LowBitConv(Kernel):
             return None
         stride = tuple(int(s) for s in (self.attr("strides") or [1, 1]))
         dilation = tuple(int(d) for d in (self.attr("dilations") or [1, 1]))
-        return AddSubConv(codes, alpha, bias, tuple(shape[2:]), stride, tuple(pads[:2]), dilation)
+        return (codes, alpha, bias, tuple(shape[2:]), stride, tuple(pads[:2]), dilation)
 
     def _measure(self, x, bias) -> dict:
         """Both ways timed on ``x``; add/sub gets one call, and more only if that one was within 2x of float."""
@@ -135,7 +143,7 @@ class LowBitConv(Kernel):
         return self._conv.run(x, None, bias)[0]
 
     def run(self, x, packed, scale, bias=None):
-        mode = self.mode if self._addsub is not None else "float"
+        mode = self.mode if self._addsub_args is not None else "float"
         if mode == "measure":
             key = tuple(x.shape)
             if key not in self.choices:
