@@ -284,19 +284,11 @@ def _load_plan(plan) -> tuple[Any, PlanView]:
 
 
 def _planned_graph(model: ir.Model, plan, name: Optional[str]) -> ir.Model:
-    """The graph ``plan`` runs for ``model``: built as ``jiasu run --plan`` builds it, so a plan for
-    another model is refused with the same message, and node names are the plan's."""
-    import torch
+    """The graph ``plan`` runs for ``model``, as ``jiasu run --plan`` builds it (so a plan for another model is
+    refused with the same message, and node names are the plan's); no engine is built, since nothing runs."""
+    from ..plan import planned_model
 
-    from ..plan import engine_from_plan
-
-    # The engine sets torch's threads to the plan's; a profile runs nothing, so leave them as they were.
-    threads = torch.get_num_threads()
-    try:
-        engine = engine_from_plan(model, plan, label=name)
-    finally:
-        torch.set_num_threads(threads)
-    return engine.model
+    return planned_model(model, plan, label=name)
 
 
 def _node_profile(c: NodeCounts, moves, nbytes, table: EnergyTable, dtype: str, machine: Optional[Machine]) -> NodeProfile:

@@ -187,13 +187,12 @@ def runner_from_plan(source: Any, plan: Plan | str, *, check_digest: bool = True
     return engine, make_runner(engine, s["name"], s.get("workers", 2), feeds=feeds, **s.get("options", {}))
 
 
-def engine_from_plan(source: Any, plan: Plan | str, *, check_digest: bool = True, label: Optional[str] = None):
-    """The engine ``plan`` describes for ``source``: same passes, same per-node algorithms, no tuning.
+def planned_model(source: Any, plan: Plan | str, *, check_digest: bool = True, label: Optional[str] = None) -> ir.Model:
+    """The graph ``plan`` runs for ``source``: the plan's passes applied, after checking the plan was made for it.
 
     ``label`` names the model in errors (default: the path or zoo name given, or the graph's name).
     """
     from ..passes import optimize
-    from ..runtime import Engine
 
     if not isinstance(plan, Plan):
         plan = Plan.load(plan)
@@ -207,7 +206,20 @@ def engine_from_plan(source: Any, plan: Plan | str, *, check_digest: bool = True
                 f"not {label!r} (sha256 {digest[:12]}...); compile this model: `jiasu compile {label} -o PLAN`"
             )
     model, _ = optimize(model, plan.passes)
+    return model
+
+
+def engine_from_plan(source: Any, plan: Plan | str, *, check_digest: bool = True, label: Optional[str] = None):
+    """The engine ``plan`` describes for ``source``: same passes, same per-node algorithms, no tuning.
+
+    ``label`` names the model in errors (default: the path or zoo name given, or the graph's name).
+    """
+    from ..runtime import Engine
+
+    if not isinstance(plan, Plan):
+        plan = Plan.load(plan)
+    model = planned_model(source, plan, check_digest=check_digest, label=label)
     return Engine(model, conv_algorithms=plan.conv_algorithms, threads=plan.threads)
 
 
-__all__ = ["Compiled", "runner_from_plan", "NodePlan", "Plan", "TuningCache", "choose_algorithm", "compile_model", "engine_from_plan", "model_digest"]
+__all__ = ["Compiled", "runner_from_plan", "NodePlan", "Plan", "TuningCache", "choose_algorithm", "compile_model", "engine_from_plan", "model_digest", "planned_model"]
