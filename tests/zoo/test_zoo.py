@@ -26,6 +26,7 @@ ALL_NAMES = [
     "googlenet",
     "mobilenet_v2",
     "resnet18",
+    "resnet20",
     "resnet50",
     "smallcnn",
     "textcnn",
@@ -122,6 +123,11 @@ PARAM_COUNTS = [
     ("googlenet", {}, 6_624_904),
     ("resnet18", {}, 11_689_512),
     ("resnet50", {}, 25_557_032),
+    # resnet20: He et al. report 0.27M. Stem 432 + BN 32; stage 1: 6 convs of 2,304 + 6 BNs of 32;
+    # stage 2: 4,608 + 5 x 9,216 + 1x1 512 + 7 BNs of 64; stage 3: 18,432 + 5 x 36,864 + 2,048 + 7 BNs of 128;
+    # fc 650. At in_channels=1 the stem has 288 fewer.
+    ("resnet20", {}, 272_474),
+    ("resnet20", {"in_channels": 1}, 272_186),
     ("mobilenet_v2", {}, 3_504_872),
     ("dqn", {}, 1_693_362),
     ("unet", {}, 482_754),
@@ -154,6 +160,8 @@ SHAPES = [
     ("resnet18", {"num_classes": 10, "image_size": 32, "in_channels": 1}, [(2, 10)]),
     ("resnet50", {}, [(2, 1000)]),
     ("resnet50", {"num_classes": 5, "image_size": 96}, [(2, 5)]),
+    ("resnet20", {}, [(2, 10)]),
+    ("resnet20", {"num_classes": 7, "image_size": 28, "in_channels": 1}, [(2, 7)]),
     ("mobilenet_v2", {}, [(2, 1000)]),
     ("mobilenet_v2", {"num_classes": 10, "image_size": 32, "width_mult": 0.5}, [(2, 10)]),
     ("unet", {}, [(2, 2, 128, 128)]),
@@ -277,6 +285,7 @@ EXPORT_FAST = [
     ("googlenet", {"image_size": 64}),
     ("resnet18", {"image_size": 64}),
     ("resnet50", {"image_size": 64}),
+    ("resnet20", {"image_size": 28, "in_channels": 1}),
     ("mobilenet_v2", {"image_size": 64}),
     ("unet", {"image_size": 64}),
     ("unet", {"image_size": 64, "upsample": "resize"}),
@@ -344,8 +353,8 @@ def _message(call, *args, **kwargs) -> str:
 
 def test_unknown_model():
     expected = (
-        "unknown zoo model 'resnet19'; available: alexnet, dqn, googlenet, mobilenet_v2, resnet18, resnet50, smallcnn, textcnn,\n"
-        "  unet, vgg16, yolov3_tiny. To add one, write jiasu/zoo/<family>.py and list it in jiasu/zoo/__init__.py."
+        "unknown zoo model 'resnet19'; available: alexnet, dqn, googlenet, mobilenet_v2, resnet18, resnet20, resnet50, smallcnn,\n"
+        "  textcnn, unet, vgg16, yolov3_tiny. To add one, write jiasu/zoo/<family>.py and list it in jiasu/zoo/__init__.py."
     )
     assert _message(zoo.get, "resnet19") == expected
     assert _message(zoo.entry, "resnet19") == expected

@@ -137,6 +137,14 @@ _ENTRIES: list[ZooEntry] = [
         _defaults(googlenet.googlenet),
     ),
     ZooEntry("resnet18", "classification", f"ResNet-18, {_IMAGENET}", resnet.resnet18, _image, _defaults(resnet.resnet18)),
+    ZooEntry(
+        "resnet20",
+        "classification",
+        "ResNet-20 for small images (He et al. 2016, CIFAR): 3x3 stem, 3x3 basic blocks at 16/32/64 channels",
+        resnet.resnet20,
+        _image,
+        _defaults(resnet.resnet20),
+    ),
     ZooEntry("resnet50", "classification", f"ResNet-50 (v1.5), {_IMAGENET}", resnet.resnet50, _image, _defaults(resnet.resnet50)),
     ZooEntry(
         "mobilenet_v2",
