@@ -109,6 +109,35 @@ def test_retrained_recipe_is_reproducible_in_a_new_process(tmp_path):
     assert info["sha256"] == first.sha256 and info["matches"] is True
 
 
+def test_distillation_teacher(tmp_path):
+    """A recipe's teacher replaces the original model in distilled retraining; a teacher that cannot serve is refused."""
+    from jiasu.data import train_and_validation
+
+    source = load_source(MODEL)
+    train, _ = train_and_validation(DATA, source.input_shape)
+    kd = dict(prune="channel", prune_ratio=0.5, finetune_epochs=1, distill=True, backend="onnxruntime", train_limit=128)
+    teacher = "zoo:resnet20?num_classes=10&image_size=28&in_channels=1"
+    builder = Builder(source, train, train)
+    own = builder.build(Recipe(**kd))
+    other = builder.build(Recipe(**kd, teacher=teacher))
+    assert other.onnx != own.onnx  # a different teacher gives a differently trained student
+    assert Builder(source, train, train).build(Recipe(**kd, teacher=teacher)).onnx == other.onnx  # and the same teacher the same one
+    with pytest.raises(JiasuError) as e:
+        builder.teacher_for(Recipe(**kd, teacher="zoo:resnet20?num_classes=7&image_size=28&in_channels=1"))
+    assert str(e.value) == (
+        "teacher zoo:resnet20?num_classes=7&image_size=28&in_channels=1 gives outputs of shape (1, 7), the model (1, 10); "
+        "a teacher must predict the same classes"
+    )
+    with pytest.raises(JiasuError) as e:
+        builder.teacher_for(Recipe(**kd, teacher="zoo:resnet20"))
+    assert str(e.value).startswith("teacher zoo:resnet20 cannot run on the model's input of shape (1, 1, 28, 28): RuntimeError: ")
+    with pytest.raises(JiasuError) as e:
+        optimize(MODEL, DATA, output_dir=tmp_path, prune=["none"], teacher=teacher, log=lambda text: None, progress=False)
+    assert str(e.value) == (
+        "--teacher is the teacher of retraining after pruning, and no pruning method is searched; add --prune channel or magnitude"
+    )
+
+
 def test_budget_guard_recommends_nothing(tmp_path):
     """Channels pruned without retraining lose far more than half a point: nothing may be recommended."""
     result = optimize(MODEL, DATA, output_dir=tmp_path, backends=["onnxruntime"], precisions=["fp32"], prune=["channel"], trials=3, max_accuracy_drop=0.5, **dict(FAST, finetune_epochs=(0,)))

@@ -83,3 +83,24 @@ def test_every_knob_is_described():
     assert set(knobs) == set(Recipe.__dataclass_fields__)
     assert all(k["help"] for k in knobs.values())
     assert knobs["precision"]["choices"] == ["fp32", "fp16", "bf16", "int8", "int8-dynamic"]
+
+
+def test_teacher_knob():
+    kd = dict(prune="channel", prune_ratio=0.5, finetune_epochs=1, distill=True)
+    r = Recipe(**kd, teacher="zoo:resnet20?weights=fashion-mnist")
+    assert r.label == "channel 50% +KD from resnet20, fp32 on jiasu, 1 thread"
+    assert Recipe(**kd, teacher="runs/big.pt").label == "channel 50% +KD from big.pt, fp32 on jiasu, 1 thread"
+    assert r.build_key() != Recipe(**kd).build_key() and r.key() != Recipe(**kd).key()
+    # Without distillation (or retraining) the teacher does not apply.
+    assert Recipe(**dict(kd, distill=False), teacher="zoo:resnet20").normalized().teacher == ""
+    assert Recipe(**dict(kd, finetune_epochs=0), teacher="zoo:resnet20").normalized().teacher == ""
+
+
+def test_keys_of_recipes_without_a_teacher_are_those_written_before_the_knob():
+    """Studies and build caches written before the teacher knob existed still match their recipes."""
+    import hashlib
+    import json
+
+    r = Recipe(prune="channel", prune_ratio=0.5, finetune_epochs=1, distill=True, precision="int8")
+    before = {k: v for k, v in r.normalized().to_dict().items() if k != "teacher"}
+    assert r.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]

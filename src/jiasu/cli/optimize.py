@@ -51,6 +51,7 @@ def optimize_cmd(
     time_budget: str = typer.Option("8m", "--time-budget", help="bound on the whole run, e.g. 300s, 20m, 1h"),
     finetune_epochs: Optional[List[str]] = typer.Option(None, "--finetune-epochs", help="retraining epochs to consider after pruning (comma-separated); default 1,2"),
     train_limit: int = typer.Option(0, "--train-limit", min=0, help="retrain on the first N training images (0: all)"),
+    teacher: str = typer.Option("", "--teacher", help="teacher of distilled retraining: zoo:NAME[?...] or a jiasu-saved .pt with the same classes (default: the original model)"),
     val_limit: int = typer.Option(1000, "--val-limit", min=1, help="validation images (the first N of the validation split)"),
     no_tune: bool = typer.Option(False, "--no-tune", help="never try the engine's per-conv autotuning"),
     min_time: float = typer.Option(0.25, "--min-time", min=0.001, help="seconds of timed runs per measurement (the count of runs follows)"),
@@ -71,7 +72,7 @@ def optimize_cmd(
     result = optimize(
         model, data, output_dir=output, scenario=scenario, max_accuracy_drop=max_accuracy_drop,
         backends=_split(backends), precisions=_split(precisions), prune=_split(prune), batch=batch, threads=threads_list,
-        trials=trials, time_budget_s=parse_duration(time_budget), finetune_epochs=epochs, train_limit=train_limit,
+        trials=trials, time_budget_s=parse_duration(time_budget), finetune_epochs=epochs, train_limit=train_limit, teacher=teacher,
         val_limit=val_limit, tune=not no_tune, min_time_s=min_time, final_rounds=final_rounds, seed=seed, resume=resume, ray_address=ray_address,
         workers=workers, progress=not as_json, log=log,
     )

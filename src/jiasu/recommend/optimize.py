@@ -67,7 +67,9 @@ def available(backend: str) -> bool:
 
 def study_name(source: Source, data: str, validation_images: int, scenario: str, budget: float, space: Space) -> str:
     """The study of one question: another model, data, validation set, scenario, budget or space is another study."""
-    key = json.dumps([source.digest, data, validation_images, scenario, budget, sorted(space.__dict__.items())], default=str)
+    # A knob added later joins the key only when set, so a study started before it still resumes.
+    items = sorted((k, v) for k, v in space.__dict__.items() if not (k == "teacher" and not v))
+    key = json.dumps([source.digest, data, validation_images, scenario, budget, items], default=str)
     return f"jiasu-{scenario}-{sha256(key.encode())[:12]}"
 
 
@@ -132,6 +134,7 @@ def optimize(
     prune: Optional[Sequence[str]] = None,
     finetune_epochs: Sequence[int] = (1, 2),
     train_limit: int = 0,
+    teacher: str = "",
     val_limit: int = 1000,
     tune: bool = True,
     min_time_s: float = 0.25,
@@ -152,7 +155,8 @@ def optimize(
     labels). ``time_budget_s`` bounds the whole run: the search stops starting trials when the time
     left is what the final comparison needs; that comparison times ``final_candidates`` candidates
     and the peers in ``final_rounds`` interleaved rounds. ``resume`` continues the study in
-    ``output_dir`` if one is there.
+    ``output_dir`` if one is there. ``teacher`` (a zoo spec or jiasu-saved .pt predicting the same
+    classes) replaces the original model as the teacher of distilled retraining.
     """
     started = time.perf_counter()
     objective = get_scenario(scenario)
@@ -185,6 +189,10 @@ def optimize(
     elif any(p != "none" for p in prune) and not (source.trainable and labelled):
         why = "the model is ONNX only (give zoo:NAME or a jiasu-saved .pt)" if not source.trainable else "the data has no labels to retrain on"
         raise JiasuError(f"pruning needs retraining, and {why}; drop the pruning methods or change the input")
+    if teacher:
+        if not any(p != "none" for p in prune):
+            raise JiasuError("--teacher is the teacher of retraining after pruning, and no pruning method is searched; add --prune channel or magnitude")
+        Builder(source).teacher_for(Recipe(prune="channel", prune_ratio=0.5, finetune_epochs=1, distill=True, teacher=teacher))  # fail now, not in a trial
     space = Space(
         backends=backends,
         precisions=precisions,
@@ -195,6 +203,7 @@ def optimize(
         tune=tune,
         train_limit=train_limit,
         seed=seed,
+        teacher=teacher,
     )
 
     log(f"reference: the original model on {len(val)} validation images ...")

@@ -46,7 +46,8 @@ class Recipe:
     prune: str = knob("none", "none | channel (structured: channels removed) | magnitude (unstructured)", choices=PRUNE_METHODS)
     prune_ratio: float = knob(0.0, "fraction of channels (channel) or of weights (magnitude) removed", choices=(0.25, 0.5, 0.7, 0.9))
     finetune_epochs: int = knob(0, "epochs of retraining after pruning (on the training split of --data)", choices=(1, 2, 3))
-    distill: bool = knob(False, "retrain with the original model as teacher (soft + hard labels)", choices=(False, True))
+    distill: bool = knob(False, "retrain with a teacher's soft labels as well as the true ones (knowledge distillation)", choices=(False, True))
+    teacher: str = knob("", "teacher of distillation: '' for the original model, or a zoo:NAME?... spec or jiasu-saved .pt with the same outputs")
     precision: str = knob("fp32", "fp32 | fp16 | bf16 | int8 (static QDQ, u8 activations) | int8-dynamic (Gemm/MatMul weights)", choices=PRECISIONS)
     calibration: str = knob("minmax", "activation range observer of static int8", choices=CALIBRATIONS)
     float_layers: int = knob(0, "int8: the N layers int8 hurts most (output error, one layer quantized at a time) stay float: mixed precision", choices=(0, 1, 2))
@@ -93,9 +94,9 @@ class Recipe:
         d = defaults()
         changes: dict[str, Any] = {}
         if self.prune == "none":
-            changes.update(prune_ratio=d.prune_ratio, finetune_epochs=d.finetune_epochs, distill=d.distill, lr=d.lr, schedule=d.schedule, train_batch=d.train_batch, train_limit=d.train_limit)
-        elif self.finetune_epochs == 0:
-            changes.update(distill=False)
+            changes.update(prune_ratio=d.prune_ratio, finetune_epochs=d.finetune_epochs, distill=d.distill, teacher=d.teacher, lr=d.lr, schedule=d.schedule, train_batch=d.train_batch, train_limit=d.train_limit)
+        elif self.finetune_epochs == 0 or not self.distill:
+            changes.update(distill=False, teacher=d.teacher)
         if self.precision != "int8":
             changes.update(calibration=d.calibration, calib_limit=d.calib_limit, float_layers=d.float_layers)
         if self.backend != "jiasu":
@@ -115,7 +116,7 @@ class Recipe:
         """A short human name: ``channel 50% +KD, int8 (entropy) on onnxruntime, 2 threads``."""
         parts = []
         if self.prune != "none":
-            kd = " +KD" if self.distill else ""
+            kd = (f" +KD from {teacher_name(self.teacher)}" if self.teacher else " +KD") if self.distill else ""
             parts.append(f"{self.prune} {self.prune_ratio:.0%}{kd}")
         mixed = f", {self.float_layers} layer{'s' if self.float_layers > 1 else ''} float" if self.float_layers else ""
         precision = self.precision + (f" ({self.calibration}{mixed})" if self.precision == "int8" else "")
@@ -130,12 +131,12 @@ class Recipe:
     def build_key(self) -> str:
         """Key of the *model* this recipe builds (everything but how it is run): equal keys, equal bytes."""
         d = self.normalized()
-        fields = ("prune", "prune_ratio", "finetune_epochs", "distill", "precision", "calibration", "float_layers", "seed", "lr", "schedule", "train_batch", "train_limit", "calib_limit")
-        return _digest({k: getattr(d, k) for k in fields})
+        fields = ("prune", "prune_ratio", "finetune_epochs", "distill", "teacher", "precision", "calibration", "float_layers", "seed", "lr", "schedule", "train_batch", "train_limit", "calib_limit")
+        return _digest(_stable({k: getattr(d, k) for k in fields}))
 
     def key(self) -> str:
         """Key of the whole candidate (model and how it is run)."""
-        return _digest(self.normalized().to_dict())
+        return _digest(_stable(self.normalized().to_dict()))
 
     # ---- (de)serialisation ------------------------------------------------------------------
 
@@ -179,6 +180,21 @@ def describe() -> dict[str, dict[str, Any]]:
             entry["choices"] = list(f.metadata["choices"])
         out[f.name] = entry
     return out
+
+
+def teacher_name(spec: str) -> str:
+    """``zoo:resnet20?weights=fashion-mnist`` -> ``resnet20``; ``runs/big.pt`` -> ``big.pt``: for labels."""
+    if spec.startswith("zoo:"):
+        return spec[4:].split("?")[0]
+    return Path(spec).name
+
+
+def _stable(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` without knobs added after version 1 that are at their defaults, so keys written before them still match."""
+    return {k: v for k, v in data.items() if not (k in _LATER_KNOBS and v == _LATER_KNOBS[k])}
+
+
+_LATER_KNOBS = {"teacher": ""}
 
 
 def _digest(data: Mapping[str, Any]) -> str:

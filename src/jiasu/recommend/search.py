@@ -44,6 +44,7 @@ class Space:
     tune: bool = True  # may the engine's per-conv tuning be tried
     train_limit: int = 0
     seed: int = 0
+    teacher: str = ""  # distillation teacher of every +KD recipe ('' : the original model)
 
     def suggest(self, trial: Any) -> dict[str, Any]:
         """Suggest one recipe's parameters on an Optuna trial; returns the recipe's fields."""
@@ -61,6 +62,7 @@ class Space:
             fields["prune_ratio"] = trial.suggest_categorical(f"{prune}_ratio", list(ratios))
             fields["finetune_epochs"] = trial.suggest_categorical("finetune_epochs", list(self.finetune_epochs))
             fields["distill"] = trial.suggest_categorical("distill", list(self.distill))
+            fields["teacher"] = self.teacher
         fields["threads"] = trial.suggest_categorical("threads", list(self.threads))
         if backend == "jiasu":
             if self.tune:
@@ -106,7 +108,7 @@ class Space:
             for ratio in (0.5, 0.25):
                 points.append(
                     Recipe(
-                        prune="channel", prune_ratio=ratio, finetune_epochs=max(self.finetune_epochs), distill=True in self.distill,
+                        prune="channel", prune_ratio=ratio, finetune_epochs=max(self.finetune_epochs), distill=True in self.distill, teacher=self.teacher,
                         precision=precision, backend=fastest_int8, threads=threads, batch=self.batch, seed=self.seed, train_limit=self.train_limit,
                     )
                 )
