@@ -71,6 +71,7 @@ def main(argv=None) -> dict:
     p.add_argument("--backends", default=None, help="comma-separated (default: installed ones)")
     p.add_argument("--precisions", default=None, help="comma-separated (default: all)")
     p.add_argument("--prune", default=None, help="comma-separated pruning methods (default: all)")
+    p.add_argument("--teacher", default="", help="teacher of distilled retraining, e.g. zoo:resnet20?weights=fashion-mnist (default: the original model)")
     args = p.parse_args(argv)
 
     from jiasu.recommend import optimize
@@ -83,6 +84,7 @@ def main(argv=None) -> dict:
         trials=args.trials, time_budget_s=args.time_budget, train_limit=args.train_limit, val_limit=args.val_limit,
         finetune_epochs=tuple(int(e) for e in args.finetune_epochs.split(",")), progress=True, final_rounds=args.final_rounds, min_time_s=args.min_time,
         backends=args.backends and args.backends.split(","), precisions=args.precisions and args.precisions.split(","), prune=args.prune and args.prune.split(","),
+        teacher=args.teacher,
     )
     dest = RESULTS / name
     dest.mkdir(parents=True, exist_ok=True)

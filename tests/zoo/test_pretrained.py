@@ -1,4 +1,4 @@
-"""The trained weights bundled with the zoo: ``zoo:smallcnn?weights=fashion-mnist``.
+"""The trained weights bundled with the zoo: ``zoo:smallcnn?weights=fashion-mnist`` and ``zoo:resnet20?weights=fashion-mnist``.
 
 Accuracy is measured on the bundled 1,000-image Fashion-MNIST test subset, with
 the torch module and with our engine on the exported graph, so a regression in
@@ -40,6 +40,7 @@ def _subset_test():
 
 def test_available_weights():
     assert zoo.available_weights("smallcnn") == ["fashion-mnist"]
+    assert zoo.available_weights("resnet20") == ["fashion-mnist"]
     assert zoo.available_weights("resnet18") == []
 
 
@@ -135,3 +136,25 @@ def test_cli_zoo_lists_weights():
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert rows["smallcnn"]["weights"] == ["fashion-mnist"]
     assert rows["resnet18"]["weights"] == []
+
+
+def test_resnet20_teacher_weights():
+    """The distillation teacher: trained with augmentation (benchmarks/train_pretrained.py --model resnet20 ...), better than smallcnn."""
+    path = zoo.WEIGHTS_DIR / "resnet20-fashion-mnist.npz"
+    assert path.stat().st_size < 1.5e6
+    info = zoo.weights_info("resnet20", "fashion-mnist")
+    assert info.options == {"num_classes": 10, "image_size": 28, "in_channels": 1}
+    training = info.meta["training"]
+    assert (training["optimizer"], training["augmentation"], training["epochs"]) == ("sgd", "RandomCropFlip(padding=2, flip=True)", 12)
+    assert info.meta["command"].startswith("python benchmarks/train_pretrained.py --model resnet20")
+    images, labels = _subset_test()
+    model = zoo.get("resnet20", weights="fashion-mnist")
+    with torch.no_grad():
+        torch_acc = int((model(images).argmax(1) == labels).sum()) / len(labels)
+    engine_pred = jiasu.Engine(jiasu.load("zoo:resnet20?weights=fashion-mnist")).run({"input": images})["output"].argmax(1)
+    engine_acc = int((engine_pred == labels).sum()) / len(labels)
+    assert torch_acc == pytest.approx(info.meta["subset_test_accuracy"], abs=1e-9)
+    smallcnn_acc = zoo.weights_info("smallcnn", "fashion-mnist").meta["subset_test_accuracy"]
+    assert torch_acc >= smallcnn_acc + 0.02, (torch_acc, smallcnn_acc)  # recorded: 0.956 vs 0.919
+    assert info.meta["test_accuracy"] >= zoo.weights_info("smallcnn", "fashion-mnist").meta["test_accuracy"] + 0.02  # 0.9378 vs 0.9033
+    assert abs(torch_acc - engine_acc) <= 0.001, (torch_acc, engine_acc)
