@@ -35,7 +35,7 @@ class JiasuBackend(Backend):
     Options = JiasuOptions
 
     def compile(self, model: BenchModel, options: JiasuOptions) -> None:
-        from ..plan import compile_model, engine_from_plan
+        from ..plan import compile_model
         from ..runtime import Engine
 
         from ..frontends.inputs import example_feeds

@@ -24,7 +24,6 @@ agree with the QDQ model's to within one quantization step per element (requanti
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Optional
 
 import numpy as np
