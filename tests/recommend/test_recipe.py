@@ -96,11 +96,15 @@ def test_teacher_knob():
     assert Recipe(**dict(kd, finetune_epochs=0), teacher="zoo:resnet20").normalized().teacher == ""
 
 
-def test_keys_of_recipes_without_a_teacher_are_those_written_before_the_knob():
-    """Studies and build caches written before the teacher knob existed still match their recipes."""
+def test_keys_of_recipes_without_later_knobs_are_those_written_before_them():
+    """Studies and build caches written before the teacher and pool_phases knobs existed still match their recipes."""
     import hashlib
     import json
 
     r = Recipe(prune="channel", prune_ratio=0.5, finetune_epochs=1, distill=True, precision="int8")
-    before = {k: v for k, v in r.normalized().to_dict().items() if k != "teacher"}
+    before = {k: v for k, v in r.normalized().to_dict().items() if k not in ("teacher", "pool_phases")}
     assert r.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
+    assert Recipe(pool_phases=True).key() != Recipe().key() and Recipe(pool_phases=True).build_key() != Recipe().build_key()
+    assert Recipe(prune="channel", prune_ratio=0.7, finetune_epochs=2, pool_phases=True, precision="int8", backend="openvino").label == (
+        "channel 70%, pool phases, int8 (minmax) on openvino, 1 thread"
+    )

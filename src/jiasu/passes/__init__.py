@@ -21,9 +21,12 @@ from .fold_batchnorm import FoldBatchNorm
 from .fold_constants import FoldConstants
 from .fuse_conv_activation import FuseConvActivation
 from .fuse_residual_add import FuseResidualAdd
+from .pool_phases import PoolPhases
 from .simplify_shapes import SimplifyShapes
 
-_PASSES: list[type[JiasuPass]] = [EliminateIdentity, LowerInt8, FoldConstants, SimplifyShapes, FoldBatchNorm, FuseResidualAdd, FuseConvActivation]
+_PASSES: list[type[JiasuPass]] = [
+    EliminateIdentity, LowerInt8, FoldConstants, SimplifyShapes, FoldBatchNorm, FuseResidualAdd, FuseConvActivation, PoolPhases,
+]
 
 PASSES: dict[str, type[JiasuPass]] = {p.name: p for p in _PASSES}
 
@@ -33,6 +36,7 @@ PASSES: dict[str, type[JiasuPass]] = {p.name: p for p in _PASSES}
 # shape simplification expose Conv -> BN -> Add -> Relu chains, BN folding must precede the fusions
 # (a FusedConv has no BN to fold into), and the residual Add fuses before the activation pass would
 # take the Conv's Relu-less output for itself. The final eliminate_identity drops what the others orphaned.
+# pool_phases is registered but not default: it trades MACs for fewer outputs, which pays only on thin layers.
 DEFAULT_PASSES: list[str] = [
     "eliminate_identity",
     "lower_int8",

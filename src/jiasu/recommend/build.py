@@ -78,6 +78,15 @@ def load_source(spec: str) -> Source:
     return Source(text, serialize(model))
 
 
+def pool_phases(onnx: bytes) -> tuple[bytes, int]:
+    """``onnx`` after :mod:`jiasu.passes.pool_phases`, and how many max pools it folded."""
+    from ..frontends import load_onnx
+    from ..passes import optimize
+
+    model, (report,) = optimize(load_onnx(onnx, check=False), ["pool_phases"])
+    return serialize(model), report.total_rewrites
+
+
 def serialize(model: ir.Model) -> bytes:
     return ir.to_proto(model).SerializeToString(deterministic=True)
 
@@ -218,6 +227,9 @@ class Builder:
         if key in self._built:
             return self._built[key]
         float_onnx, module, info = self.float_model(recipe)
+        if recipe.pool_phases:
+            float_onnx, folded = pool_phases(float_onnx)
+            info = dict(info, pool_phases=folded)
         cached = self._disk(f"model-{key}.onnx")
         if cached is not None and cached.exists():
             onnx_bytes = cached.read_bytes()

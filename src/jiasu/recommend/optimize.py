@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from ..errors import JiasuError
-from .build import Builder, Source, load_source, sha256
+from .build import Builder, Source, load_source, pool_phases, sha256
 from .evaluate import Reference, get_scenario
 from .peers import measure_final, peer_entries
 from .recipe import PRECISIONS, Recipe, write_recipe
@@ -65,10 +65,14 @@ def available(backend: str) -> bool:
     return get_backend(backend).unavailable_reason() is None
 
 
+_LATER_SPACE = {"teacher": "", "pool_phases": (False,)}
+
+
 def study_name(source: Source, data: str, validation_images: int, scenario: str, budget: float, space: Space) -> str:
     """The study of one question: another model, data, validation set, scenario, budget or space is another study."""
-    # A knob added later joins the key only when set, so a study started before it still resumes.
-    items = sorted((k, v) for k, v in space.__dict__.items() if not (k == "teacher" and not v))
+    # A knob added later joins the key only when it differs from what the space was before it, so a study
+    # started before it still resumes.
+    items = sorted((k, v) for k, v in space.__dict__.items() if not (k in _LATER_SPACE and v == _LATER_SPACE[k]))
     key = json.dumps([source.digest, data, validation_images, scenario, budget, items], default=str)
     return f"jiasu-{scenario}-{sha256(key.encode())[:12]}"
 
@@ -204,6 +208,8 @@ def optimize(
         train_limit=train_limit,
         seed=seed,
         teacher=teacher,
+        # Offered only where the pass has a pool to fold; elsewhere it would build the same model twice.
+        pool_phases=(False, True) if pool_phases(source.onnx)[1] else (False,),
     )
 
     log(f"reference: the original model on {len(val)} validation images ...")

@@ -48,6 +48,9 @@ class Recipe:
     finetune_epochs: int = knob(0, "epochs of retraining after pruning (on the training split of --data)", choices=(1, 2, 3))
     distill: bool = knob(False, "retrain with a teacher's soft labels as well as the true ones (knowledge distillation)", choices=(False, True))
     teacher: str = knob("", "teacher of distillation: '' for the original model, or a zoo:NAME?... spec or jiasu-saved .pt with the same outputs")
+    pool_phases: bool = knob(
+        False, "fold each max pool into the thin stride-1 conv before it (jiasu.passes.pool_phases; exact), in the model every backend runs", choices=(False, True)
+    )
     precision: str = knob("fp32", "fp32 | fp16 | bf16 | int8 (static QDQ, u8 activations) | int8-dynamic (Gemm/MatMul weights)", choices=PRECISIONS)
     calibration: str = knob("minmax", "activation range observer of static int8", choices=CALIBRATIONS)
     float_layers: int = knob(0, "int8: the N layers int8 hurts most (output error, one layer quantized at a time) stay float: mixed precision", choices=(0, 1, 2))
@@ -118,6 +121,8 @@ class Recipe:
         if self.prune != "none":
             kd = (f" +KD from {teacher_name(self.teacher)}" if self.teacher else " +KD") if self.distill else ""
             parts.append(f"{self.prune} {self.prune_ratio:.0%}{kd}")
+        if self.pool_phases:
+            parts.append("pool phases")
         mixed = f", {self.float_layers} layer{'s' if self.float_layers > 1 else ''} float" if self.float_layers else ""
         precision = self.precision + (f" ({self.calibration}{mixed})" if self.precision == "int8" else "")
         parts.append(precision)
@@ -131,7 +136,7 @@ class Recipe:
     def build_key(self) -> str:
         """Key of the *model* this recipe builds (everything but how it is run): equal keys, equal bytes."""
         d = self.normalized()
-        fields = ("prune", "prune_ratio", "finetune_epochs", "distill", "teacher", "precision", "calibration", "float_layers", "seed", "lr", "schedule", "train_batch", "train_limit", "calib_limit")
+        fields = ("prune", "prune_ratio", "finetune_epochs", "distill", "teacher", "pool_phases", "precision", "calibration", "float_layers", "seed", "lr", "schedule", "train_batch", "train_limit", "calib_limit")
         return _digest(_stable({k: getattr(d, k) for k in fields}))
 
     def key(self) -> str:
@@ -194,7 +199,7 @@ def _stable(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not (k in _LATER_KNOBS and v == _LATER_KNOBS[k])}
 
 
-_LATER_KNOBS = {"teacher": ""}
+_LATER_KNOBS = {"teacher": "", "pool_phases": False}
 
 
 def _digest(data: Mapping[str, Any]) -> str:

@@ -45,6 +45,7 @@ class Space:
     train_limit: int = 0
     seed: int = 0
     teacher: str = ""  # distillation teacher of every +KD recipe ('' : the original model)
+    pool_phases: tuple[bool, ...] = (False,)  # (False, True) where the model has a max pool the pass folds
 
     def suggest(self, trial: Any) -> dict[str, Any]:
         """Suggest one recipe's parameters on an Optuna trial; returns the recipe's fields."""
@@ -55,6 +56,8 @@ class Space:
         if fields["precision"] == "int8":
             fields["calibration"] = trial.suggest_categorical("calibration", list(CALIBRATIONS))
             fields["float_layers"] = trial.suggest_categorical("float_layers", list(FLOAT_LAYERS))
+        if len(self.pool_phases) > 1:
+            fields["pool_phases"] = trial.suggest_categorical("pool_phases", list(self.pool_phases))
         prune = trial.suggest_categorical("prune", list(self.prune))
         fields["prune"] = prune
         if prune != "none":
@@ -77,6 +80,8 @@ class Space:
     def params_of(self, recipe: Recipe) -> dict[str, Any]:
         """The Optuna parameters that propose ``recipe`` (for enqueueing starting points)."""
         params: dict[str, Any] = {"backend": recipe.backend, f"precision_{recipe.backend}": recipe.precision, "prune": recipe.prune, "threads": recipe.threads}
+        if len(self.pool_phases) > 1:
+            params["pool_phases"] = recipe.pool_phases
         if recipe.precision == "int8":
             params["calibration"] = recipe.calibration
             params["float_layers"] = recipe.float_layers
