@@ -43,7 +43,10 @@ def _ones(node: ir.Node, name: str, rank: int) -> bool:
 
 
 class PoolPhases(JiasuPass):
-    """See the module docstring."""
+    """Conv (stride 1) [-> Relu] -> MaxPool (kernel == stride) -> one strided Conv over the pool's phases, a Max tree [, Relu].
+
+    Exact; only where it costs at most ``MAX_MAC_RATIO`` times the conv's MACs (see the module docstring).
+    """
 
     name = "pool_phases"
 
