@@ -92,14 +92,15 @@ def test_recipe_reproduces_the_model_bit_for_bit(run, tmp_path):
 
 
 def test_retrained_recipe_is_reproducible_in_a_new_process(tmp_path):
-    """A recipe that prunes, distills and calibrates gives the same bytes in another process."""
+    """A recipe that prunes, distills, folds the first pool and calibrates gives the same bytes in another process."""
     from jiasu.data import train_and_validation
     from jiasu.recommend.recipe import write_recipe
 
     source = load_source(MODEL)
     train, _ = train_and_validation(DATA, source.input_shape)
-    recipe = Recipe(prune="channel", prune_ratio=0.5, finetune_epochs=1, distill=True, precision="int8", backend="onnxruntime", train_limit=128, calib_limit=32)
+    recipe = Recipe(prune="channel", prune_ratio=0.5, finetune_epochs=1, distill=True, pool_phases=True, precision="int8", backend="onnxruntime", train_limit=128, calib_limit=32)
     first = Builder(source, train, train).build(recipe)
+    assert first.info["pool_phases"] == 1  # conv1 -> relu1 -> pool1
     assert Builder(source, train, train).build(recipe).onnx == first.onnx
     path = write_recipe(tmp_path / "recipe.yaml", recipe, MODEL, {"data": DATA, "expected": {"sha256": first.sha256}})
     code = "from jiasu.cli import app; app()"
