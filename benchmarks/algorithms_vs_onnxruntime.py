@@ -57,7 +57,6 @@ def main() -> None:
                 err = max(relative_l2(o, r) for o, r in zip(out, ref))
                 t = measure(lambda: engine.run(feeds), repeats=args.repeats, warmup=3).per_item(batch)
                 cells.append(f"{t * 1e3:.3f} ({t / ort_t:.2f}x; {used} convs; err {err:.0e})")
-                del engine
             print(f"| {name} | {batch} | {ort_t * 1e3:.3f} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -94,7 +94,7 @@ def main() -> None:
     torch.set_num_threads(THREADS)
     for r in runners.values():
         r.close()
-    print(f"| configuration | ms / image (best round) | median round |\n|---|---:|---:|")
+    print("| configuration | ms / image (best round) | median round |\n|---|---:|---:|")
     for label, r in sorted(rows.items(), key=lambda kv: kv[1]["ms_per_image"]):
         print(f"| {label} | {r['ms_per_image']:.2f} | {r['median_ms_per_image']:.2f} |")
     print(f"\nour INT8 vs our FP32 (best configuration of each): {ours32 / ours8:.2f}x faster (target >= 2x)")

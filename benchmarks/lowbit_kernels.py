@@ -36,7 +36,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(f"| layer | batch | float conv ms | add/sub ms | int8 conv ms | add/sub vs float | add/sub vs int8 |\n|---|---:|---:|---:|---:|---:|---:|")
+    print("| layer | batch | float conv ms | add/sub ms | int8 conv ms | add/sub vs float | add/sub vs int8 |\n|---|---:|---:|---:|---:|---:|---:|")
     for name, n, ci, side, co, k, pad in LAYERS:
         w = lowbit_weight(torch.randn(co, ci, k, k), args.kind)
         alpha = w.reshape(co, -1).abs().amax(1)

@@ -45,7 +45,7 @@ def variants(src, images) -> dict[str, dict]:
             widths = [l.out_channels for l in m.modules() if isinstance(l, torch.nn.Conv2d)]
             onnx = export_module(m.eval(), src.example)
             int8 = serialize(q.quantize_static(load_onnx(onnx, check=False), images, method="minmax", limit=len(images)).model)
-            label = f"channels -{ratio:.0%}" + (f" (round to {round_to})" if round_to else "") + f", jiasu INT8, OpenVINO"
+            label = f"channels -{ratio:.0%}" + (f" (round to {round_to})" if round_to else "") + ", jiasu INT8, OpenVINO"
             out[label] = {"onnx": int8, "conv_widths": widths, "macs": macs, "ratio": ratio, "round_to": round_to}
     return out
 
