@@ -230,7 +230,11 @@ def profile(
             name = name or str(model)
         model = load(model)
     if plan is not None:
-        model = _planned_graph(model, plan, name)
+        from ..plan import planned_model
+
+        # The graph the plan runs, built as `jiasu run --plan` builds it (a plan for another model is refused
+        # with the same message, node names are the plan's); no engine, since nothing runs.
+        model = planned_model(model, plan, label=name)
         batch = batch or plan.batch
     batch = batch or 1
     table = energy if isinstance(energy, EnergyTable) else energy_table(energy)
@@ -281,14 +285,6 @@ def _load_plan(plan) -> tuple[Any, PlanView]:
         return plan, PlanView.of(plan)
     loaded = Plan.load(plan)
     return loaded, PlanView.of(loaded, file=str(plan))
-
-
-def _planned_graph(model: ir.Model, plan, name: Optional[str]) -> ir.Model:
-    """The graph ``plan`` runs for ``model``, as ``jiasu run --plan`` builds it (so a plan for another model is
-    refused with the same message, and node names are the plan's); no engine is built, since nothing runs."""
-    from ..plan import planned_model
-
-    return planned_model(model, plan, label=name)
 
 
 def _node_profile(c: NodeCounts, moves, nbytes, table: EnergyTable, dtype: str, machine: Optional[Machine]) -> NodeProfile:
