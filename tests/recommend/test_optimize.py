@@ -124,13 +124,13 @@ def test_distillation_teacher(tmp_path):
     assert other.onnx != own.onnx  # a different teacher gives a differently trained student
     assert Builder(source, train, train).build(Recipe(**kd, teacher=teacher)).onnx == other.onnx  # and the same teacher the same one
     with pytest.raises(JiasuError) as e:
-        builder.teacher_for(Recipe(**kd, teacher="zoo:resnet20?num_classes=7&image_size=28&in_channels=1"))
+        builder.teacher_for("zoo:resnet20?num_classes=7&image_size=28&in_channels=1")
     assert str(e.value) == (
         "teacher zoo:resnet20?num_classes=7&image_size=28&in_channels=1 gives outputs of shape (1, 7), the model (1, 10); "
         "a teacher must predict the same classes"
     )
     with pytest.raises(JiasuError) as e:
-        builder.teacher_for(Recipe(**kd, teacher="zoo:resnet20"))
+        builder.teacher_for("zoo:resnet20")
     assert str(e.value).startswith("teacher zoo:resnet20 cannot run on the model's input of shape (1, 1, 28, 28): RuntimeError: ")
     with pytest.raises(JiasuError) as e:
         optimize(MODEL, DATA, output_dir=tmp_path, prune=["none"], teacher=teacher, log=lambda text: None, progress=False)

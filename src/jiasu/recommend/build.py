@@ -24,7 +24,7 @@ from typing import Any, Optional
 import onnx_ir as ir
 
 from ..errors import JiasuError
-from .recipe import Recipe
+from .recipe import Recipe, without_later_defaults
 
 #: Threads used for retraining whatever the machine: fixed so the result is reproducible bit for bit.
 TRAIN_THREADS = 2
@@ -126,9 +126,9 @@ class Builder:
 
     def _prune_key(self, r: Recipe) -> str:
         r = r.normalized()
-        data = {k: getattr(r, k) for k in ("prune", "prune_ratio", "finetune_epochs", "distill", "seed", "lr", "schedule", "train_batch", "train_limit")}
-        if r.teacher:  # only when set, so the keys of caches written before the knob still match
-            data["teacher"] = r.teacher
+        data = without_later_defaults(
+            {k: getattr(r, k) for k in ("prune", "prune_ratio", "finetune_epochs", "distill", "teacher", "seed", "lr", "schedule", "train_batch", "train_limit")}
+        )
         data["source"] = self.source.digest
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -171,7 +171,7 @@ class Builder:
         torch.set_num_threads(TRAIN_THREADS)
         try:
             seed_everything(recipe.seed)
-            teacher = self.teacher_for(recipe) if recipe.distill else None
+            teacher = self.teacher_for(recipe.teacher) if recipe.distill else None
             loss_fn = DistillationLoss(teacher) if teacher is not None else None
             fit_options = dict(lr=recipe.lr, schedule=recipe.schedule, batch_size=recipe.train_batch, num_workers=0, progress=self.progress, loss_fn=loss_fn)
             info: dict[str, Any] = {}
@@ -196,24 +196,25 @@ class Builder:
 
         return serialize(load_onnx(onnx_bytes, check=False)), module, info
 
-    def teacher_for(self, recipe: Recipe) -> Any:
-        """The distillation teacher, eval mode: the recipe's ``teacher`` or the original model; checked against the student's outputs."""
+    def teacher_for(self, spec: str) -> Any:
+        """The distillation teacher, eval mode: the model ``spec`` names (a recipe's ``teacher``), or the original
+        model for ''; checked against the student's outputs."""
         import torch
 
-        if not recipe.teacher:
+        if not spec:
             return copy.deepcopy(self.source.module).eval()
         from ..frontends.torch_module import load_torch
 
-        teacher = load_torch(recipe.teacher)[0].eval()
+        teacher = load_torch(spec)[0].eval()
         example = self.source.example
         with torch.no_grad():
             try:
                 got = tuple(teacher(example).shape)
             except Exception as e:  # a teacher built for other inputs fails inside its own layers
-                raise JiasuError(f"teacher {recipe.teacher} cannot run on the model's input of shape {tuple(example.shape)}: {type(e).__name__}: {e}") from None
+                raise JiasuError(f"teacher {spec} cannot run on the model's input of shape {tuple(example.shape)}: {type(e).__name__}: {e}") from None
             want = tuple(self.source.module(example).shape)
         if got != want:
-            raise JiasuError(f"teacher {recipe.teacher} gives outputs of shape {got}, the model {want}; a teacher must predict the same classes")
+            raise JiasuError(f"teacher {spec} gives outputs of shape {got}, the model {want}; a teacher must predict the same classes")
         return teacher
 
     # ---- precision ---------------------------------------------------------------------------

@@ -196,7 +196,7 @@ def optimize(
     if teacher:
         if not any(p != "none" for p in prune):
             raise JiasuError("--teacher is the teacher of retraining after pruning, and no pruning method is searched; add --prune channel or magnitude")
-        Builder(source).teacher_for(Recipe(prune="channel", prune_ratio=0.5, finetune_epochs=1, distill=True, teacher=teacher))  # fail now, not in a trial
+        Builder(source).teacher_for(teacher)  # fail now, not in a trial
     space = Space(
         backends=backends,
         precisions=precisions,

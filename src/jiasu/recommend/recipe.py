@@ -137,11 +137,11 @@ class Recipe:
         """Key of the *model* this recipe builds (everything but how it is run): equal keys, equal bytes."""
         d = self.normalized()
         fields = ("prune", "prune_ratio", "finetune_epochs", "distill", "teacher", "pool_phases", "precision", "calibration", "float_layers", "seed", "lr", "schedule", "train_batch", "train_limit", "calib_limit")
-        return _digest(_stable({k: getattr(d, k) for k in fields}))
+        return _digest(without_later_defaults({k: getattr(d, k) for k in fields}))
 
     def key(self) -> str:
         """Key of the whole candidate (model and how it is run)."""
-        return _digest(_stable(self.normalized().to_dict()))
+        return _digest(without_later_defaults(self.normalized().to_dict()))
 
     # ---- (de)serialisation ------------------------------------------------------------------
 
@@ -194,7 +194,7 @@ def teacher_name(spec: str) -> str:
     return Path(spec).name
 
 
-def _stable(data: Mapping[str, Any]) -> dict[str, Any]:
+def without_later_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` without knobs added after version 1 that are at their defaults, so keys written before them still match."""
     return {k: v for k, v in data.items() if not (k in _LATER_KNOBS and v == _LATER_KNOBS[k])}
 
