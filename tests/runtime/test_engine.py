@@ -153,8 +153,8 @@ def test_conv_prepares_once_when_weights_reach_it_through_identity(monkeypatch):
     model = jiasu.load(make_model(nodes, [x], [y], [w, b]))
     calls = []
     algo = CONV_ALGORITHMS["winograd"]
-    original = type(algo).prepare
-    monkeypatch.setattr(type(algo), "prepare", lambda self, *a: calls.append(1) or original(self, *a))
+    original = type(algo).prepare_fused
+    monkeypatch.setattr(type(algo), "prepare_fused", lambda self, *a: calls.append(1) or original(self, *a))
     engine = jiasu.Engine(model, conv_algorithm="winograd")
     feeds = jiasu.example_feeds(model)
     first = engine.run_numpy(feeds)["y"]

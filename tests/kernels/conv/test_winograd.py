@@ -1,0 +1,101 @@
+"""Winograd's chunked CPU path: chunks of tiles through oneDNN inner products, the epilogue per chunk.
+
+``test_algorithms.py`` draws small maps, which fit in one chunk; here the chunk
+size is shrunk so that every way of cutting the tiles (bands of tile rows within
+an image, runs of whole images, a ragged last chunk, tiles overhanging the
+output) runs, each checked against ``F.conv2d`` in float64.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec, Epilogue
+from jiasu.kernels.conv.onednn import available as onednn_available
+from jiasu.kernels.conv.winograd import Winograd, WinogradF2, WinogradF4, tile_chunks
+
+from .test_algorithms import reference, relative_error
+
+pytestmark = [
+    pytest.mark.usefixtures("one_thread"),
+    pytest.mark.skipif(not onednn_available(), reason="the chunked path needs torch's oneDNN"),
+]
+
+
+@pytest.mark.parametrize(
+    "n, rows, cols, target",
+    [(3, 5, 4, 8), (3, 5, 4, 20), (3, 5, 4, 45), (5, 2, 2, 8), (1, 7, 3, 1), (2, 1, 1, 100)],
+)
+def test_tile_chunks_cover_every_tile_once_in_order(n, rows, cols, target):
+    tiles = [(i, r, c) for i0, i1, r0, r1 in tile_chunks(n, rows, cols, target) for i in range(i0, i1) for r in range(r0, r1) for c in range(cols)]
+    assert tiles == [(i, r, c) for i in range(n) for r in range(rows) for c in range(cols)]
+
+
+def test_tile_chunks_sizes():
+    # 20 tiles per image >= 8: bands of 2 tile rows (8 tiles), the last band 1 row.
+    assert tile_chunks(2, 5, 4, 8) == [(0, 1, 0, 2), (0, 1, 2, 4), (0, 1, 4, 5), (1, 2, 0, 2), (1, 2, 2, 4), (1, 2, 4, 5)]
+    # 4 tiles per image < 9: runs of 2 whole images, the last run 1 image.
+    assert tile_chunks(5, 2, 2, 9) == [(0, 2, 0, 2), (2, 4, 0, 2), (4, 5, 0, 2)]
+
+
+def _small_chunks(cls, chunk_bytes: int) -> Winograd:
+    algo = cls()
+    algo.chunk_bytes = chunk_bytes  # an instance attribute: the registered algorithm keeps its default
+    return algo
+
+
+@pytest.mark.parametrize("cls", [WinogradF4, WinogradF2])
+@pytest.mark.parametrize(
+    "batch, size, pads, chunk_bytes",
+    [
+        (2, (16, 12), (1, 1, 1, 1), 36 * 8 * 4 * 7),  # 7-tile target, 3 tiles a row: bands of 2 rows in each image
+        (5, (8, 8), (1, 1, 1, 1), 36 * 8 * 4 * 9),  # 4 tiles an image (F(4x4)): runs of 2 images
+        (3, (13, 9), (1, 0, 2, 1), 36 * 8 * 4 * 5),  # asymmetric pads, tiles overhang the output
+        (2, (10, 10), (1, 1, 1, 1), 1),  # one tile a chunk
+    ],
+)
+@pytest.mark.parametrize("epilogue", [None, Epilogue("Relu"), Epilogue("Relu", residual=True), Epilogue("Clip", (0.0, 6.0), residual=True)])
+def test_chunked_matches_conv2d(cls, batch, size, pads, chunk_bytes, epilogue):
+    gen = torch.Generator().manual_seed(0)
+    c_in, c_out = 5, 8
+    x = torch.randn(batch, c_in, *size, generator=gen).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(c_out, c_in, 3, 3, generator=gen), torch.randn(c_out, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=pads)
+    ref = reference(x, w, b, spec)
+    z = torch.randn(ref.shape, generator=gen) if epilogue is not None and epilogue.residual else None
+    if epilogue is not None:
+        ref = ref + z.double() if z is not None else ref
+        ref = ref.clamp(0.0, 6.0) if epilogue.activation == "Clip" else ref.relu()
+    z_before = None if z is None else z.clone()
+    fn = _small_chunks(cls, chunk_bytes).prepare_fused(w, b, spec, epilogue)
+    for _ in range(2):  # the first call checks against the whole-batch path, the second runs chunked alone
+        y = fn(x, z)
+        assert y.shape == ref.shape and y.is_contiguous(memory_format=torch.channels_last)
+        assert relative_error(y, ref, x, w) <= 1e-5
+    if z is not None:
+        assert torch.equal(z, z_before), "the epilogue modified the residual input"
+
+
+@pytest.mark.parametrize("scale, chunked_calls", [(1.0, 2), (1.01, 1)])
+def test_chunked_path_serves_the_cpu_and_a_wrong_result_is_caught(monkeypatch, scale, chunked_calls):
+    """Float32 CPU inputs run chunked; if the first call's check finds it off, the shape keeps the whole-batch path."""
+    calls = []
+    original = Winograd._chunked
+
+    def wrapped(self, *args):
+        fn = original(self, *args)
+        return lambda x, z=None: calls.append(1) or fn(x, z) * scale
+
+    monkeypatch.setattr(Winograd, "_chunked", wrapped)
+    gen = torch.Generator().manual_seed(1)
+    x, w = torch.randn(2, 4, 12, 12, generator=gen), torch.randn(4, 4, 3, 3, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
+    fn = _small_chunks(WinogradF4, 36 * 4 * 4 * 4).prepare(w, None, spec)
+    for _ in range(2):
+        assert relative_error(fn(x), reference(x, w, None, spec), x, w) <= 1e-5
+    assert len(calls) == chunked_calls
+
+
+def test_registered_algorithm_keeps_the_default_chunk_size():
+    assert CONV_ALGORITHMS["winograd"].chunk_bytes == Winograd.chunk_bytes == 16 << 20
