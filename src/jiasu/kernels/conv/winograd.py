@@ -218,10 +218,18 @@ class Winograd(FusingConvAlgorithm):
         packed = [torch.ops.mkldnn._reorder_linear_weight(u[p].t().contiguous(), None) for p in range(alpha * alpha)]
         target = max(1, self.chunk_bytes // (alpha * alpha * max(c_in, c_out) * u.element_size()))
         pt, pl, pb, pr = spec.pads
+        # The bias rides on one GEMM: where A^T's column is all ones (the point 1), A^T M A
+        # spreads M[a, a] to every output of the tile, so adding the bias there (oneDNN's own
+        # bias, free) adds it everywhere and saves a pass over the output.
+        ones = [j for j in range(alpha) if all(self._matrices[0][i][j] == 1 for i in range(m))]
+        bias_at = ones[0] * alpha + ones[0] if ones and bias is not None else None
+        late_bias = bias if bias_at is None else None
+        # ReLU alone (the common case) is applied by the copy that writes each chunk out.
+        relu_only = epilogue is not None and epilogue.activation == "Relu" and not epilogue.residual and late_bias is None
 
         def finish(block: torch.Tensor, z: Optional[torch.Tensor]) -> None:
-            if bias is not None:
-                block.add_(bias)
+            if late_bias is not None:
+                block.add_(late_bias)
             if epilogue is not None:
                 epilogue.apply(block, z)
 
@@ -240,11 +248,15 @@ class Winograd(FusingConvAlgorithm):
                 rows = (i1 - i0) * (r1 - r0) * tw
                 d = tiles[i0:i1, r0:r1].permute(4, 5, 0, 1, 2, 3).reshape(alpha, -1)
                 v = torch.matmul(bt_t, (bt_t @ d).view(alpha, alpha, -1)).view(alpha * alpha, rows, c_in)
-                mm = torch.stack([linear(v[p], packed[p], None, "none", [], "") for p in range(alpha * alpha)])
+                mm = torch.stack([linear(v[p], packed[p], bias if p == bias_at else None, "none", [], "") for p in range(alpha * alpha)])
                 y = torch.matmul(at_t, (at_t @ mm.view(alpha, -1)).view(m, alpha, -1))
                 block = out[i0:i1, r0 * m : r1 * m]
                 y = y.view(m, m, i1 - i0, r1 - r0, tw, c_out).permute(2, 3, 0, 4, 1, 5)
-                block.view(i1 - i0, r1 - r0, m, tw, m, c_out).copy_(y)
+                dst = block.view(i1 - i0, r1 - r0, m, tw, m, c_out)
+                if relu_only and whole_tiles:
+                    torch.clamp_min(y, 0, out=dst)
+                    continue
+                dst.copy_(y)
                 if whole_tiles:
                     finish(block, zl[i0:i1, r0 * m : r1 * m] if zl is not None else None)
             if not whole_tiles:
