@@ -175,6 +175,33 @@ CASES += [
          activation_params=[0.1], y_shape=[2, 5], want=Ops(macs=60, adds=20, muls=10)),
 ]  # fmt: skip
 
+# jiasu's int8 ops (what lower_int8 writes) and low-bit / sparse ops: declared outputs, as above.
+I8, I32 = np.int8, np.int32
+CASES += [
+    # QLinearConv's inputs: 144 outputs x 27 MACs, 144 bias adds, 144 ReLU comparisons
+    case("q-conv-relu", "jiasu::QConv", [1, 3, 8, 8], S, Z, np.zeros((4, 3, 3, 3), I8), S, Z, S, Z, np.zeros(4, I32), relu=1,
+         x_dtype=UINT8, y_shape=[1, 4, 6, 6], want=Ops(macs=144 * 27, adds=2 * 144)),
+    # x (2, 6) @ w (5, 6)^T: 10 outputs x K=6; the int32 bias: 10 adds
+    case("q-gemm", "jiasu::QGemm", [2, 6], S, Z, np.zeros((5, 6), I8), S, Z, np.zeros(5, I32), S, Z,
+         x_dtype=UINT8, y_shape=[2, 5], want=Ops(macs=60, adds=10)),
+    # no bias, ReLU: 10 comparisons
+    case("q-gemm-relu-no-bias", "jiasu::QGemm", [2, 6], S, Z, np.zeros((5, 6), I8), S, Z, None, S, Z, relu=1,
+         x_dtype=UINT8, y_shape=[2, 5], want=Ops(macs=60, adds=10)),
+    # 6 adds, 6 ReLU comparisons
+    case("q-add-relu", "jiasu::QAdd", [2, 3], S, Z, "b", S, Z, S, Z, relu=1, x_dtype=UINT8, y_shape=[2, 3], want=Ops(adds=12)),
+    # 2x2 windows: 8 outputs x 3 comparisons
+    case("q-max-pool", "jiasu::QMaxPool", [1, 2, 4, 4], kernel_shape=[2, 2], strides=[2, 2], x_dtype=UINT8, y_shape=[1, 2, 2, 2],
+         want=Ops(adds=24)),
+    # the conv of weight_shape (4, 3, 3, 3): 144 outputs x 27, + 144 bias adds
+    case("low-bit-conv", "jiasu::LowBitConv", [1, 3, 8, 8], np.zeros((4, 7), np.uint8), f32(4), f32(4), kind="ternary",
+         weight_shape=[4, 3, 3, 3], y_shape=[1, 4, 6, 6], want=Ops(macs=144 * 27, adds=144)),
+    # (2, 6) @ (5, 6)^T, no bias: 10 outputs x 6
+    case("low-bit-gemm", "jiasu::LowBitGemm", [2, 6], np.zeros((5, 1), np.uint8), f32(5), kind="binary", weight_shape=[5, 6],
+         y_shape=[2, 5], want=Ops(macs=60)),
+    # as Gemm (dense-equivalent): 10 outputs x 6, 10 adds for C
+    case("sparse-gemm", "jiasu::SparseGemm", [2, 6], f32(5, 6), f32(5), transB=1, y_shape=[2, 5], want=Ops(macs=60, adds=10)),
+]  # fmt: skip
+
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_hand_counts(c: Case):

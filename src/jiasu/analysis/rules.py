@@ -44,6 +44,14 @@ data movement                         0 (Reshape, Transpose, Concat, Slice, Gath
 jiasu::FusedConv / jiasu::FusedGemm   the Conv / Gemm it replaced, + 1 add per output element for a
                                       residual Z, + its ``activation`` as that op's rule counts it (Swish:
                                       Sigmoid + Mul). The graph passes write them (``jiasu profile --plan``)
+jiasu::QConv / jiasu::QGemm           as QLinearConv / a Gemm on the int8 weight (input 3: ``(N, K)`` for
+                                      QGemm), + 1 add per output for the int32 bias, + 1 for ``relu``
+jiasu::QAdd / jiasu::QMaxPool         as Add / MaxPool, + 1 add per output for QAdd's ``relu``
+jiasu::LowBitConv / LowBitGemm        the Conv / Gemm of ``weight_shape`` (binary or ternary weights make
+                                      each MAC an add or a subtract; it is still counted as one MAC), + 1
+                                      add per output for the bias (input 3)
+jiasu::SparseGemm                     as Gemm, dense-equivalent (as a Conv run by the ``sparse`` algorithm
+                                      is): the rules count the model's arithmetic, not the kernel's
 ====================================  =====================================================================
 
 An op type with no rule counts 0 and the profile lists it in its warnings.
@@ -273,6 +281,32 @@ def _fused(base: Rule) -> Rule:
     return rule
 
 
+# ---- jiasu's int8 and low-bit ops (passes/lower_int8.py, compress/quantize/lowbit.py) ---------------
+def _with_relu(base: Rule) -> Rule:
+    """``base`` plus one comparison per output element when the node's ``relu`` attribute is set."""
+
+    def rule(n: Node) -> Ops:
+        ops = base(n)
+        return ops + Ops(adds=numel(n.out())) if n.attr("relu", 0) else ops
+
+    return rule
+
+
+def q_gemm(n: Node) -> Ops:
+    out = numel(n.out())
+    return Ops(macs=out * n.inp(3)[1], adds=out if n.has(6) else 0)  # w_q is (N, K)
+
+
+def _low_bit(weight_taps: Callable[[list[int]], int]) -> Rule:
+    """A LowBitConv / LowBitGemm: ``weight_taps(weight_shape)`` MACs per output, a bias add if input 3 is given."""
+
+    def rule(n: Node) -> Ops:
+        out = numel(n.out())
+        return Ops(macs=out * weight_taps([int(d) for d in n.attr("weight_shape")]), adds=out if n.has(3) else 0)
+
+    return rule
+
+
 CONV, FC, POOL, NORM, ELEMENTWISE, DATA = "conv", "fc", "pool", "norm", "elementwise", "data"
 
 # op type -> (rule, family). The one place rules are registered.
@@ -361,6 +395,14 @@ RULES: dict[str, tuple[Rule, str]] = {
     },
     "jiasu::FusedConv": (_fused(_conv(x=0, w=1, b=2)), CONV),
     "jiasu::FusedGemm": (_fused(gemm), FC),
+    "jiasu::QConv": (_with_relu(_conv(x=0, w=3, b=8)), CONV),
+    "jiasu::QGemm": (_with_relu(q_gemm), FC),
+    "jiasu::QAdd": (_with_relu(per_element(adds=1)), ELEMENTWISE),
+    "jiasu::QMaxPool": (max_pool, POOL),
+    # weight_shape: (C_out, C_in / groups, *kernel) for the conv, (N, K) for the gemm
+    "jiasu::LowBitConv": (_low_bit(lambda shape: math.prod(shape[1:])), CONV),
+    "jiasu::LowBitGemm": (_low_bit(lambda shape: shape[1]), FC),
+    "jiasu::SparseGemm": (gemm, FC),
 }  # fmt: skip
 
 KINDS: dict[str, str] = {op: kind for op, (_, kind) in RULES.items()}
