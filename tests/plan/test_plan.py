@@ -13,7 +13,7 @@ from jiasu.frontends import load
 from jiasu.frontends.inputs import example_feeds
 from jiasu.plan import Plan, TuningCache, compile_model, engine_from_plan
 from jiasu.plan.heuristic import choose_algorithm
-from jiasu.plan.tune import time_candidates
+from jiasu.plan.tune import machine_key, time_candidates
 from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec
 from jiasu.runtime.reference import relative_l2, run_onnxruntime
 
@@ -90,6 +90,16 @@ def test_second_compile_is_served_from_the_cache(tmp_path):
     assert second.plan.conv_algorithms == first.plan.conv_algorithms
     assert [n.timings_ms for n in second.plan.nodes] == [n.timings_ms for n in first.plan.nodes]
     assert time.perf_counter() - start < 30
+
+
+def test_a_changed_algorithm_is_retuned(tmp_path, monkeypatch):
+    """Bumping an algorithm's revision (its speed changed) keys new timings: the old ones are not reused."""
+    cache = TuningCache.open(tmp_path / "tuning.json")
+    compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=cache, validate=False)
+    monkeypatch.setattr(CONV_ALGORITHMS["im2col"], "revision", 7)
+    assert "im2col@7" in machine_key(1)
+    again = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False)
+    assert {n.source for n in again.plan.nodes} == {"tuned"}
 
 
 def test_a_damaged_cache_file_is_ignored(tmp_path):

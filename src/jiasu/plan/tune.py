@@ -29,8 +29,15 @@ CACHE_FILE = "tuning.json"
 
 
 def machine_key(threads: int) -> str:
-    """CPU model, core count, torch version and threads: a tuning result is only valid under all four."""
-    return f"{cpu_model()}|{os.cpu_count()}|torch {torch.__version__}|{threads} threads"
+    """CPU model, core count, torch version, algorithm revisions and threads: a tuning result is only valid under all five.
+
+    Revisions appear only once an algorithm has changed (``ConvAlgorithm.revision`` > 1), so
+    results measured before any change keep their key.
+    """
+    from ..kernels.conv import CONV_ALGORITHMS
+
+    changed = ",".join(f"{name}@{a.revision}" for name, a in sorted(CONV_ALGORITHMS.items()) if a.revision != 1)
+    return f"{cpu_model()}|{os.cpu_count()}|torch {torch.__version__}|{f'{changed}|' if changed else ''}{threads} threads"
 
 
 def node_signature(kernel: Conv, x: torch.Tensor, z: Optional[torch.Tensor]) -> str:

@@ -150,6 +150,9 @@ class ConvAlgorithm:
 
     name: str = ""
     description: str = ""
+    #: bumped when a change makes the algorithm faster or slower: the tuning cache keys on it,
+    #: so timings measured on the old code are not reused (see plan/tune.py).
+    revision: int = 1
 
     def check(self, spec: ConvSpec) -> Optional[str]:
         """``None`` if this algorithm can compute ``spec``, else why not (one short phrase)."""

@@ -132,6 +132,8 @@ class Winograd(FusingConvAlgorithm):
 
     #: transformed input per chunk on the CPU path, in bytes (see the module docstring).
     chunk_bytes = 16 << 20
+    #: 2: the chunked CPU path.
+    revision = 2
 
     def __init__(self, name: str, m: int, points: Sequence[Fraction]):
         self.name = name
