@@ -1,10 +1,10 @@
 """Structured pruning that halves smallcnn's MACs: accuracy after retraining, speed-up on every engine (issue #7).
 
-    python benchmarks/structured_speedup.py [--ratio 0.3] [--round-to 0,8,16] [--epochs 5] [--threads 2]
+    python benchmarks/structured_speedup.py [--variants 0.3,0.3/8,0.25/8/global] [--epochs 5] [--threads 2]
 
-Starts from the bundled ``zoo:smallcnn?weights=fashion-mnist`` (90.33% on the 10,000 test images). For each
-``round_to`` (0: none), removes ``--ratio`` of the channels of every layer (Torch-Pruning, L1; widths rounded to
-multiples of ``round_to``), retrains on the 60,000 training images (Adam 1e-3, cosine decay, batch 64, seed 0,
+Starts from the bundled ``zoo:smallcnn?weights=fashion-mnist`` (90.33% on the 10,000 test images). Each variant
+``RATIO[/ROUND_TO[/global]]`` removes RATIO of the channels (Torch-Pruning, L1 importance; the same ratio in every
+layer, or ranked across layers with ``global``; widths rounded to multiples of ROUND_TO), retrains on the 60,000 training images (Adam 1e-3, cosine decay, batch 64, seed 0,
 the retraining ``jiasu optimize`` uses) and scores the 10,000 test images. Then the dense model and every pruned
 one run, each on our engine (default plan: graph passes, oneDNN convs), ONNX Runtime (all graph optimizations) and
 OpenVINO (``INFERENCE_PRECISION_HINT=f32``), at batch 1 and 64 and ``--threads`` threads, all in one process and
@@ -42,8 +42,7 @@ def main() -> None:
     import openvino as ov
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ratio", type=float, default=0.3, help="fraction of every layer's channels removed")
-    ap.add_argument("--round-to", default="0,8,16", help="comma-separated round_to values (0: none)")
+    ap.add_argument("--variants", default="0.3,0.3/8,0.25/8/global", help="comma-separated RATIO[/ROUND_TO[/global]]")
     ap.add_argument("--epochs", type=int, default=5, help="retraining epochs")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/results/prune/structured_speedup.json")
@@ -56,10 +55,12 @@ def main() -> None:
     info = {"dense": {"accuracy": evaluate(src.module, test).accuracy, "macs": dense_macs, "params": dense_params,
                       "widths": [m.out_channels for m in src.module.modules() if isinstance(m, torch.nn.Conv2d)] + [src.module.fc1.out_features]}}
     print(f"dense: {info['dense']}", flush=True)
-    for round_to in (int(r) for r in args.round_to.split(",")):
-        tag = f"channels -{args.ratio:.0%}" + (f", round_to={round_to}" if round_to else "")
+    for variant in args.variants.split(","):
+        ratio, round_to, ranking = (variant.split("/") + ["0", ""])[:3]
+        ratio, round_to, ranking = float(ratio), int(round_to), ranking == "global"
+        tag = f"channels -{ratio:.0%}" + (f", round_to={round_to}" if round_to else "") + (", global ranking" if ranking else "")
         m = copy.deepcopy(src.module)
-        prune_channels(m, src.example, args.ratio, round_to=round_to or None)
+        prune_channels(m, src.example, ratio, round_to=round_to or None, global_ranking=ranking)
         macs, params = count_macs_params(m, src.example)
         t0 = time.perf_counter()
         fit(m.train(), train, None, epochs=args.epochs, lr=1e-3, schedule="cosine", batch_size=64, num_workers=0, seed=0, progress=False)

@@ -99,3 +99,12 @@ def test_chunked_path_serves_the_cpu_and_a_wrong_result_is_caught(monkeypatch, s
 
 def test_registered_algorithm_keeps_the_default_chunk_size():
     assert CONV_ALGORITHMS["winograd"].chunk_bytes == Winograd.chunk_bytes == 16 << 20
+
+
+def test_chunk_bytes_zero_runs_the_whole_batch_at_once(monkeypatch):
+    monkeypatch.setattr(Winograd, "_chunked", lambda self, *a: pytest.fail("the chunked path was prepared"))
+    gen = torch.Generator().manual_seed(2)
+    x, w = torch.randn(2, 4, 12, 12, generator=gen), torch.randn(4, 4, 3, 3, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
+    y = _small_chunks(WinogradF4, 0).prepare(w, None, spec)(x)
+    assert relative_error(y, reference(x, w, None, spec), x, w) <= 1e-5

@@ -130,7 +130,8 @@ def tile_chunks(n: int, tile_rows: int, tile_cols: int, target: int) -> list[tup
 class Winograd(FusingConvAlgorithm):
     """F(m x m, 3 x 3) for one output tile size ``m`` and one set of interpolation points."""
 
-    #: transformed input per chunk on the CPU path, in bytes (see the module docstring).
+    #: transformed input per chunk on the CPU path, in bytes (see the module docstring); 0 turns
+    #: the chunked path off (the whole batch at once, one ``torch.bmm``: what ran before it).
     chunk_bytes = 16 << 20
     #: 2: the chunked CPU path.
     revision = 2
@@ -186,7 +187,7 @@ class Winograd(FusingConvAlgorithm):
             y = whole(x)
             return epilogue.apply(y, z) if epilogue is not None else y
 
-        if weight.device.type != "cpu" or dtype != torch.float32 or not onednn_available():
+        if self.chunk_bytes <= 0 or weight.device.type != "cpu" or dtype != torch.float32 or not onednn_available():
             return whole_fused
         chunked = self._chunked(u, bt_t, at_t, bias, spec, epilogue)
         checked: dict[tuple, bool] = {}
