@@ -108,3 +108,24 @@ def test_chunk_bytes_zero_runs_the_whole_batch_at_once(monkeypatch):
     spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
     y = _small_chunks(WinogradF4, 0).prepare(w, None, spec)(x)
     assert relative_error(y, reference(x, w, None, spec), x, w) <= 1e-5
+
+
+def test_a_batch_that_fits_one_chunk_runs_whole(monkeypatch):
+    """Tiles that fit in one chunk take the whole-batch path (one bmm, not 36 oneDNN calls)."""
+    calls = []
+    original = Winograd._chunked
+
+    def counted(self, *args):
+        fn = original(self, *args)
+        return lambda x, z=None: calls.append(x.shape) or fn(x, z)
+
+    monkeypatch.setattr(Winograd, "_chunked", counted)
+    gen = torch.Generator().manual_seed(3)
+    w = torch.randn(4, 4, 3, 3, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
+    # 3x3 tiles of 36 x 4 floats per image: 5,184 bytes an image
+    fn = _small_chunks(WinogradF4, 36 * 4 * 4 * 9).prepare(w, None, spec)
+    for batch in (1, 2, 2, 1):
+        x = torch.randn(batch, 4, 12, 12, generator=gen)
+        assert relative_error(fn(x), reference(x, w, None, spec), x, w) <= 1e-5
+    assert calls == [torch.Size([2, 4, 12, 12])] * 2  # the batch of 2 is checked (chunked + whole), then runs chunked; 1 never

@@ -133,8 +133,8 @@ class Winograd(FusingConvAlgorithm):
     #: transformed input per chunk on the CPU path, in bytes (see the module docstring); 0 turns
     #: the chunked path off (the whole batch at once, one ``torch.bmm``: what ran before it).
     chunk_bytes = 16 << 20
-    #: 2: the chunked CPU path.
-    revision = 2
+    #: 2: the chunked CPU path (3: only for batches that outgrow one chunk).
+    revision = 3
 
     def __init__(self, name: str, m: int, points: Sequence[Fraction]):
         self.name = name
@@ -165,9 +165,10 @@ class Winograd(FusingConvAlgorithm):
     ) -> FusedConvFn:
         """Transform the weights once; the returned ``(x, z)`` callable writes a channels_last output.
 
-        On the CPU in float32 with oneDNN it runs in cache-sized chunks (each input
-        shape checked once against the whole-batch path, which it falls back to if
-        oneDNN's inner product ever disagrees); elsewhere the whole batch at once.
+        On the CPU in float32 with oneDNN, an input whose tiles outgrow one chunk runs in
+        cache-sized chunks (each input shape checked once against the whole-batch path,
+        which it falls back to if oneDNN's inner product ever disagrees); anything else
+        runs the whole batch at once.
         """
         alpha = self.m + 2
         dtype = weight.dtype
@@ -191,10 +192,20 @@ class Winograd(FusingConvAlgorithm):
             return whole_fused
         chunked = self._chunked(u, bt_t, at_t, bias, spec, epilogue)
         checked: dict[tuple, bool] = {}
+        pt, pl, pb, pr = spec.pads
+        m = self.m
+        tile_bytes = alpha * alpha * max(c_in, c_out) * u.element_size()  # per tile, as _chunked sizes its chunks
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
             ok = checked.get(x.shape)
             if ok is None:
+                n, _, h, w = x.shape
+                tiles = n * -(-(h + pt + pb - 2) // m) * -(-(w + pl + pr - 2) // m)
+                if tiles * tile_bytes <= self.chunk_bytes:
+                    # One chunk would hold the whole batch: one bmm beats 36 oneDNN calls there
+                    # (their per-call cost; resnet18's layer1 at batch 1: 2.3 vs 3.9 ms).
+                    ok = checked[x.shape] = False
+                    return whole_fused(x, z)
                 # Checked once per input shape, as the oneDNN convolution is (see onednn.py):
                 # both paths run on this input, and the chunked one is kept if they agree.
                 a, b = chunked(x, z), whole_fused(x, z)
