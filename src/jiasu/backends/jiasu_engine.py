@@ -72,6 +72,8 @@ class JiasuBackend(Backend):
     def details(self) -> dict[str, Any]:
         import torch
 
+        from ..runtime.allocator import state as allocator_state
+
         report = self.engine.algorithm_report()
         fallbacks = collections.Counter(c.reason for c in report if c.reason)
         out = {
@@ -79,6 +81,7 @@ class JiasuBackend(Backend):
             "fallbacks": dict(fallbacks),
             "torch_threads": torch.get_num_threads(),
             "nodes": len(self.engine.steps),
+            "keep_freed_memory": allocator_state(),
         }
         if self.plan is not None:
             out["tuned_ms"] = {n.node: n.timings_ms.get(n.algorithm) for n in self.plan.nodes}

@@ -24,6 +24,7 @@ from ..errors import InputError, JiasuError, UnsupportedOpError, format_choices
 from ..kernels import KERNELS, BuildContext, get_kernel, supported_ops_text
 from ..kernels.base import TORCH_DTYPES, to_torch, torch_dtype
 from .options import EngineOptions
+from .allocator import keep_freed_memory
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Engine:
         self._check_algorithm_targets(graph)
         if self.options.threads:
             torch.set_num_threads(self.options.threads)
+        if self.options.keep_freed_memory:
+            keep_freed_memory()
 
         slots: dict[str, int] = {}
 

@@ -26,6 +26,11 @@ class EngineOptions:
     )
     conv_algorithms: dict = knob({}, "per-node algorithm, {node name: algorithm}; an algorithm that does not apply is an error")
     threads: int = knob(0, "torch intra-op threads, set when the engine is built (process-wide in torch: the last engine built, or torch.set_num_threads, wins); 0 leaves torch's setting alone")
+    keep_freed_memory: bool = knob(
+        True,
+        "when the engine is built, set glibc's malloc to keep freed memory in the process, as an arena does "
+        "(process-wide and lasting; see jiasu.runtime.allocator): kernels' temporaries are then not page-faulted in on every run",
+    )
 
     def replace(self, **changes: Any) -> "EngineOptions":
         known = {f.name for f in dataclasses.fields(self)}
