@@ -2,7 +2,8 @@
 
     python benchmarks/winograd_layers.py [--threads 2] [--batches 1 8] [--rounds 5]
 
-Each layer runs as the engine runs it: channels_last input, bias and ReLU fused, weights prepared once.
+Each layer runs as the engine runs it: channels_last input, bias and ReLU fused, weights prepared once, and
+glibc's malloc set to keep freed memory (``jiasu.runtime.allocator``, as building an engine does).
 Columns: ``onednn`` (the engine's default), ``winograd`` (the chunked CPU path: cache-sized chunks of tiles,
 oneDNN inner products) and ``winograd whole`` (``chunk_bytes = 0``: the whole batch at once with one
 ``torch.bmm``, the path before the chunked one). Timed by ``jiasu.bench.timing.interleaved`` (best round's
@@ -18,6 +19,7 @@ import torch
 from jiasu.bench.timing import interleaved
 from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec, Epilogue
 from jiasu.kernels.conv.winograd import WinogradF4
+from jiasu.runtime.allocator import keep_freed_memory
 
 # (name, channels in = out, size); 3x3, stride 1, padding 1.
 LAYERS = [
@@ -40,6 +42,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()
     whole = WinogradF4()
     whole.chunk_bytes = 0
     algorithms = {"onednn": CONV_ALGORITHMS["onednn"], "winograd": CONV_ALGORITHMS["winograd"], "winograd whole": whole}

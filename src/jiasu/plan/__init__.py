@@ -132,16 +132,24 @@ def _validate(heuristic, tuned, nodes: list[NodePlan], feeds, budget_s: float = 
     Per-node timings are taken one layer at a time, with that layer's input hot in
     cache; in the whole model Winograd's larger intermediates compete for the same
     caches and threads, and on resnet18 a plan of per-node winners ran 16% slower
-    than the heuristic one at batch 1. So both engines run the whole model,
-    round-robin, and the plan says which won and by how much.
+    than the heuristic one at batch 1. So both engines run the whole model in
+    interleaved rounds, and the plan says which won and by how much. The median
+    of the rounds decides, not the best: a plan whose best run wins but whose
+    typical run loses (large buffers, allocation) is not what a user wants kept.
     """
-    from .tune import time_candidates
+    import statistics
+
+    from ..bench.timing import interleaved
 
     choices = [c.choice or "direct" for c in heuristic.algorithm_report()]
     if [n.algorithm for n in nodes] == choices:
         return tuned, {"kept": "tuned", "note": "the tuned choices equal the heuristic ones"}
     with torch.inference_mode():
-        t = time_candidates({"heuristic": lambda: heuristic.run(feeds), "tuned": lambda: tuned.run(feeds)}, budget_s=budget_s)
+        fns = {"heuristic": lambda: heuristic.run(feeds), "tuned": lambda: tuned.run(feeds)}
+        for fn in fns.values():
+            fn()  # warm-up: weight packing, per-shape checks
+        samples = interleaved(fns, rounds=5, block_s=budget_s / 10, settle_s=0)
+        t = {name: statistics.median(s) for name, s in samples.items()}
     result = {"whole_model_ms": {k: round(v * 1e3, 4) for k, v in t.items()}}
     if t["tuned"] <= t["heuristic"]:
         return tuned, {"kept": "tuned", **result}

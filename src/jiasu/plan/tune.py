@@ -29,15 +29,18 @@ CACHE_FILE = "tuning.json"
 
 
 def machine_key(threads: int) -> str:
-    """CPU model, core count, torch version, algorithm revisions and threads: a tuning result is only valid under all five.
+    """CPU model, core count, torch version, algorithm revisions, allocator and threads: a tuning result is only valid under all.
 
-    Revisions appear only once an algorithm has changed (``ConvAlgorithm.revision`` > 1), so
-    results measured before any change keep their key.
+    Revisions appear only once an algorithm has changed (``ConvAlgorithm.revision`` > 1);
+    "keeps freed memory" when the engine has set malloc so (``jiasu.runtime.allocator``),
+    which changes what allocation-heavy algorithms such as Winograd cost.
     """
     from ..kernels.conv import CONV_ALGORITHMS
+    from ..runtime.allocator import state
 
     changed = ",".join(f"{name}@{a.revision}" for name, a in sorted(CONV_ALGORITHMS.items()) if a.revision != 1)
-    return f"{cpu_model()}|{os.cpu_count()}|torch {torch.__version__}|{f'{changed}|' if changed else ''}{threads} threads"
+    parts = [cpu_model(), str(os.cpu_count()), f"torch {torch.__version__}"] + [changed] * bool(changed)
+    return "|".join(parts + ["keeps freed memory"] * bool(state()["kept"]) + [f"{threads} threads"])
 
 
 def node_signature(kernel: Conv, x: torch.Tensor, z: Optional[torch.Tensor]) -> str:
