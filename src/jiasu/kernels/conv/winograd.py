@@ -216,6 +216,23 @@ class Winograd(FusingConvAlgorithm):
 
         return run
 
+    def _tiles(self, x: torch.Tensor, pads: tuple[int, ...]) -> tuple[torch.Tensor, int, int, int, int]:
+        """``x``'s input tiles as a view ``(N, th, tw, C, alpha, alpha)``, with the output size ``(ho, wo)`` and ``(th, tw)``.
+
+        The input is padded in NHWC, and up to whole tiles at the bottom/right (the
+        extra outputs are cropped by the caller); with channels innermost the tile
+        gather copies contiguous runs.
+        """
+        m, alpha = self.m, self.m + 2
+        pt, pl, pb, pr = pads
+        _, _, h, w = x.shape
+        ho, wo = h + pt + pb - 2, w + pl + pr - 2
+        if ho < 1 or wo < 1:
+            raise ValueError(f"input {h}x{w} with pads {pads} is smaller than the 3x3 kernel")
+        th, tw = -(-ho // m), -(-wo // m)
+        xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, pl, pr + tw * m - wo, pt, pb + th * m - ho))
+        return xp.unfold(1, alpha, m).unfold(2, alpha, m), ho, wo, th, tw
+
     def _chunked(
         self,
         u: torch.Tensor,
@@ -231,7 +248,6 @@ class Winograd(FusingConvAlgorithm):
         linear = torch.ops.mkldnn._linear_pointwise
         packed = [torch.ops.mkldnn._reorder_linear_weight(u[p].t().contiguous(), None) for p in range(alpha * alpha)]
         target = max(1, self.chunk_bytes // (alpha * alpha * max(c_in, c_out) * u.element_size()))
-        pt, pl, pb, pr = spec.pads
         # The bias rides on one GEMM: where A^T's column is all ones (the point 1), A^T M A
         # spreads M[a, a] to every output of the tile, so adding the bias there (oneDNN's own
         # bias, free) adds it everywhere and saves a pass over the output.
@@ -248,13 +264,8 @@ class Winograd(FusingConvAlgorithm):
                 epilogue.apply(block, z)
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-            n, _, h, w = x.shape
-            ho, wo = h + pt + pb - 2, w + pl + pr - 2
-            if ho < 1 or wo < 1:
-                raise ValueError(f"input {h}x{w} with pads {spec.pads} is smaller than the 3x3 kernel")
-            th, tw = -(-ho // m), -(-wo // m)
-            xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, pl, pr + tw * m - wo, pt, pb + th * m - ho))
-            tiles = xp.unfold(1, alpha, m).unfold(2, alpha, m)  # (N, th, tw, C, alpha, alpha), a view
+            n = x.shape[0]
+            tiles, ho, wo, th, tw = self._tiles(x, spec.pads)
             whole_tiles = (ho, wo) == (th * m, tw * m)
             out = x.new_empty(n, th * m, tw * m, c_out)
             zl = z.permute(0, 2, 3, 1) if z is not None else None  # NHWC view, like out
@@ -287,18 +298,10 @@ class Winograd(FusingConvAlgorithm):
         """All tiles of the batch at once, one batched matmul (any device and dtype)."""
         m, alpha = self.m, self.m + 2
         c_in, c_out = spec.in_channels, spec.out_channels
-        pt, pl, pb, pr = spec.pads
 
         def run(x: torch.Tensor) -> torch.Tensor:
-            n, _, h, w = x.shape
-            ho, wo = h + pt + pb - 2, w + pl + pr - 2
-            if ho < 1 or wo < 1:
-                raise ValueError(f"input {h}x{w} with pads {spec.pads} is smaller than the 3x3 kernel")
-            th, tw = -(-ho // m), -(-wo // m)
-            # Pad in NHWC and up to whole tiles at the bottom/right (the extra outputs are cropped
-            # below); with channels innermost the tile gather copies contiguous runs.
-            xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, pl, pr + tw * m - wo, pt, pb + th * m - ho))
-            tiles = xp.unfold(1, alpha, m).unfold(2, alpha, m)  # (N, th, tw, C, alpha, alpha), a view
+            n = x.shape[0]
+            tiles, ho, wo, th, tw = self._tiles(x, spec.pads)
             d = tiles.permute(4, 5, 0, 1, 2, 3).reshape(alpha, alpha * n * th * tw * c_in)
             # B^T d B: B^T along the first tile axis (one GEMM), then along the second (batched over the first).
             v = torch.matmul(bt_t, (bt_t @ d).view(alpha, alpha, -1)).view(alpha * alpha, n * th * tw, c_in)
