@@ -23,8 +23,8 @@ import torch
 from ..errors import InputError, JiasuError, UnsupportedOpError, format_choices
 from ..kernels import KERNELS, BuildContext, get_kernel, supported_ops_text
 from ..kernels.base import TORCH_DTYPES, to_torch, torch_dtype
-from .options import EngineOptions
 from .allocator import keep_freed_memory
+from .options import EngineOptions
 
 
 @dataclass(frozen=True)
