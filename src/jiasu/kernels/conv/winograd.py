@@ -190,18 +190,16 @@ class Winograd(FusingConvAlgorithm):
 
         if self.chunk_bytes <= 0 or weight.device.type != "cpu" or dtype != torch.float32 or not onednn_available():
             return whole_fused
-        chunked = self._chunked(u, bt_t, at_t, bias, spec, epilogue)
+        tile_bytes = alpha * alpha * max(c_in, c_out) * u.element_size()  # transformed input (or output) per tile
+        chunked = self._chunked(u, bt_t, at_t, bias, spec, epilogue, max(1, self.chunk_bytes // tile_bytes))
         checked: dict[tuple, bool] = {}
-        pt, pl, pb, pr = spec.pads
-        m = self.m
-        tile_bytes = alpha * alpha * max(c_in, c_out) * u.element_size()  # per tile, as _chunked sizes its chunks
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
             ok = checked.get(x.shape)
             if ok is None:
                 n, _, h, w = x.shape
-                tiles = n * -(-(h + pt + pb - 2) // m) * -(-(w + pl + pr - 2) // m)
-                if tiles * tile_bytes <= self.chunk_bytes:
+                _, _, th, tw = self._grid(h, w, spec.pads)
+                if n * th * tw * tile_bytes <= self.chunk_bytes:
                     # One chunk would hold the whole batch: one bmm beats 36 oneDNN calls there
                     # (their per-call cost; resnet18's layer1 at batch 1: 2.3 vs 3.9 ms).
                     ok = checked[x.shape] = False
@@ -216,6 +214,14 @@ class Winograd(FusingConvAlgorithm):
 
         return run
 
+    def _grid(self, h: int, w: int, pads: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """The output size ``(ho, wo)`` of the 3x3 conv on an ``h x w`` input padded by ``pads``, and its tiles ``(th, tw)``."""
+        pt, pl, pb, pr = pads
+        ho, wo = h + pt + pb - 2, w + pl + pr - 2
+        if ho < 1 or wo < 1:
+            raise ValueError(f"input {h}x{w} with pads {pads} is smaller than the 3x3 kernel")
+        return ho, wo, -(-ho // self.m), -(-wo // self.m)
+
     def _tiles(self, x: torch.Tensor, pads: tuple[int, ...]) -> tuple[torch.Tensor, int, int, int, int]:
         """``x``'s input tiles as a view ``(N, th, tw, C, alpha, alpha)``, with the output size ``(ho, wo)`` and ``(th, tw)``.
 
@@ -225,11 +231,7 @@ class Winograd(FusingConvAlgorithm):
         """
         m, alpha = self.m, self.m + 2
         pt, pl, pb, pr = pads
-        _, _, h, w = x.shape
-        ho, wo = h + pt + pb - 2, w + pl + pr - 2
-        if ho < 1 or wo < 1:
-            raise ValueError(f"input {h}x{w} with pads {pads} is smaller than the 3x3 kernel")
-        th, tw = -(-ho // m), -(-wo // m)
+        ho, wo, th, tw = self._grid(x.shape[2], x.shape[3], pads)
         xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, pl, pr + tw * m - wo, pt, pb + th * m - ho))
         return xp.unfold(1, alpha, m).unfold(2, alpha, m), ho, wo, th, tw
 
@@ -241,13 +243,13 @@ class Winograd(FusingConvAlgorithm):
         bias: Optional[torch.Tensor],
         spec: ConvSpec,
         epilogue: Optional[Epilogue],
+        target: int,
     ) -> FusedConvFn:
-        """The CPU path: chunks of tiles, oneDNN inner products, the epilogue applied per chunk in cache."""
+        """The CPU path: chunks of about ``target`` tiles, oneDNN inner products, the epilogue applied per chunk in cache."""
         m, alpha = self.m, self.m + 2
         c_in, c_out = spec.in_channels, spec.out_channels
         linear = torch.ops.mkldnn._linear_pointwise
         packed = [torch.ops.mkldnn._reorder_linear_weight(u[p].t().contiguous(), None) for p in range(alpha * alpha)]
-        target = max(1, self.chunk_bytes // (alpha * alpha * max(c_in, c_out) * u.element_size()))
         # The bias rides on one GEMM: where A^T's column is all ones (the point 1), A^T M A
         # spreads M[a, a] to every output of the tile, so adding the bias there (oneDNN's own
         # bias, free) adds it everywhere and saves a pass over the output.
