@@ -30,7 +30,7 @@ from ..errors import JiasuError
 from .build import Builder, Source, load_source, pool_phases, sha256
 from .evaluate import Reference, get_scenario
 from .peers import measure_final, peer_entries
-from .recipe import PRECISIONS, Recipe, write_recipe
+from .recipe import PRECISIONS, Recipe, without_later_defaults, write_recipe
 from .search import Evaluator, Space, score
 
 DEFAULT_MODEL = "zoo:smallcnn?weights=fashion-mnist"
@@ -72,7 +72,7 @@ def study_name(source: Source, data: str, validation_images: int, scenario: str,
     """The study of one question: another model, data, validation set, scenario, budget or space is another study."""
     # A knob added later joins the key only when it differs from what the space was before it, so a study
     # started before it still resumes.
-    items = sorted((k, v) for k, v in space.__dict__.items() if not (k in _LATER_SPACE and v == _LATER_SPACE[k]))
+    items = sorted(without_later_defaults(space.__dict__, _LATER_SPACE).items())
     key = json.dumps([source.digest, data, validation_images, scenario, budget, items], default=str)
     return f"jiasu-{scenario}-{sha256(key.encode())[:12]}"
 

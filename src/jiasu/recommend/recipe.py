@@ -194,9 +194,14 @@ def teacher_name(spec: str) -> str:
     return Path(spec).name
 
 
-def without_later_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` without knobs added after version 1 that are at their defaults, so keys written before them still match."""
-    return {k: v for k, v in data.items() if not (k in _LATER_KNOBS and v == _LATER_KNOBS[k])}
+def without_later_defaults(data: Mapping[str, Any], later: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """``data`` without knobs added after version 1 that are at their defaults, so keys written before them still match.
+
+    ``later`` maps each such knob to its default: the recipe's (:data:`_LATER_KNOBS`) unless given; a
+    search space passes its own, whose values are tuples of choices.
+    """
+    later = _LATER_KNOBS if later is None else later
+    return {k: v for k, v in data.items() if not (k in later and v == later[k])}
 
 
 _LATER_KNOBS = {"teacher": "", "pool_phases": False}
