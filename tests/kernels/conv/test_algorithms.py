@@ -11,6 +11,7 @@ The largest errors seen over 4500 examples per algorithm:
     fft                         3e-7
     winograd_f2                 3e-7
     winograd (F(4x4))           2.4e-6
+    winograd_f6 (F(6x6))        see test_winograd.py
 
 Float64 inputs must match to ``TOLERANCE_F64`` for every algorithm.
 """
@@ -38,6 +39,7 @@ TOLERANCE = {
     "fft": 1e-5,
     "winograd_f2": 1e-5,
     "winograd": 1e-4,
+    "winograd_f6": 1e-4,
     "sparse": 1e-5,
     "gemm": 1e-5,
 }
@@ -155,6 +157,7 @@ STRATEGIES = {
     "onednn": cases(dtypes=(torch.float32,), exclude_strided_dilated=True),
     "im2col": cases(),
     "winograd": _WINOGRAD,
+    "winograd_f6": _WINOGRAD,
     "winograd_f2": _WINOGRAD,
     "fft": cases(stride=st.just(1)),
     "depthwise": cases(channels="depthwise"),
@@ -194,6 +197,7 @@ EXAMPLES = {
     "im2col": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 2), (7, 9)),
     "onednn": (ConvSpec(4, 6, (3, 2), (1, 1), (1, 2), (1, 0, 2, 1), 2), (7, 9)),
     "winograd": (ConvSpec(3, 5, (3, 3), (1, 1), (1, 1), (1, 0, 2, 1), 1), (7, 9)),
+    "winograd_f6": (ConvSpec(3, 5, (3, 3), (1, 1), (1, 1), (1, 0, 2, 1), 1), (7, 9)),
     "winograd_f2": (ConvSpec(3, 5, (3, 3), (1, 1), (1, 1), (1, 0, 2, 1), 1), (7, 9)),
     "fft": (ConvSpec(4, 6, (5, 3), (1, 1), (2, 1), (2, 1, 0, 3), 2), (11, 6)),
     "depthwise": (ConvSpec(4, 8, (3, 3), (2, 2), (1, 1), (1, 1, 0, 0), 4), (9, 8)),

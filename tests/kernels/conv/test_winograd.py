@@ -13,7 +13,7 @@ import torch
 
 from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec, Epilogue
 from jiasu.kernels.conv.onednn import available as onednn_available
-from jiasu.kernels.conv.winograd import Winograd, WinogradF2, WinogradF4, tile_chunks
+from jiasu.kernels.conv.winograd import Winograd, WinogradF2, WinogradF4, WinogradF6, tile_chunks
 
 from .test_algorithms import reference, relative_error
 
@@ -45,7 +45,7 @@ def _small_chunks(cls, chunk_bytes: int) -> Winograd:
     return algo
 
 
-@pytest.mark.parametrize("cls", [WinogradF4, WinogradF2])
+@pytest.mark.parametrize("cls", [WinogradF4, WinogradF6, WinogradF2])
 @pytest.mark.parametrize(
     "batch, size, pads, chunk_bytes",
     [

@@ -23,15 +23,26 @@ rationals at import time.
 
 F(2x2) uses the points ``0, 1, -1`` (``A``, ``B`` entries are 0 and +-1).
 F(4x4) uses ``0, 1, -1, 1/2, -2``, the best-conditioned of the sets tried (the
-error grows with the spread of the points). Float32 max error relative to
-max |y| on a 64->64 channel 3x3 layer, 2x56x56 normal input, Kaiming weights
-(worst of four seeds, float64 reference):
+error grows with the spread of the points). F(6x6) (``winograd_f6``, 5.06x fewer
+multiplications, as NNPACK uses) needs seven points; ``0, +-1, +-2, +-1/2`` is the
+best of the sets tried. Float32 max error relative to max |y| on a 64->64
+channel 3x3 layer, 2x56x56 normal input, Kaiming weights (worst of four seeds,
+float64 reference):
 
     F(4x4), points 0, +-1, +-2 (Lavin & Gray)   8.1e-6
     F(4x4), points 0, +-1, +-1/2               1.1e-5
     F(4x4), points 0, +-1, 1/2, -2 (used)      2.6e-6
+    F(6x6), points 0, +-1, +-2, +-1/2 (used)   1.2e-5
+    F(6x6), points 0, +-1, +-2, 1/2, -3        2.9e-4
+    F(6x6), points 0, +-1, +-2, +-3            1.2e-3
     F(2x2), points 0, +-1                      3.5e-7
     direct (oneDNN), for scale                 1.0e-6
+
+F(6x6) moves fewer bytes per output than F(4x4) (64 transformed values per 36
+outputs against 36 per 16) but each transform costs 2 x 8 instead of 2 x 6
+multiply-adds per value and its ``U`` is 64/36 as large. Measured per layer it is
+within a few percent of F(4x4) either way (``benchmarks/winograd_layers.py``), so
+it is one more candidate that tuning times, not a default.
 
 Both tile transforms are separable, ``B^T d B`` = two small matrix products
 along the two tile axes, each one GEMM over all tiles and channels at once (the
@@ -332,6 +343,13 @@ class WinogradF4(Winograd):
 
     def __init__(self):
         super().__init__("winograd", 4, (0, 1, -1, Fraction(1, 2), -2))
+
+
+class WinogradF6(Winograd):
+    name = "winograd_f6"
+
+    def __init__(self):
+        super().__init__("winograd_f6", 6, (0, 1, -1, 2, -2, Fraction(1, 2), -Fraction(1, 2)))
 
 
 class WinogradF2(Winograd):
