@@ -102,6 +102,31 @@ def test_a_changed_algorithm_is_retuned(tmp_path, monkeypatch):
     assert {n.source for n in again.plan.nodes} == {"tuned"}
 
 
+def test_a_newly_registered_algorithm_is_timed_not_passed_over(tmp_path, monkeypatch):
+    """A cache entry that never timed an algorithm which now applies does not serve the node: it is tuned again, the newcomer included."""
+    cache = TuningCache.open(tmp_path / "tuning.json")
+    compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=cache, validate=False)
+    # Forget one candidate in every entry, as if it had been registered after they were written.
+    data = TuningCache.open(tmp_path / "tuning.json")
+    for entry in next(iter(data.data.values())).values():
+        entry["timings_ms"].pop("im2col")
+        entry["best"] = next(iter(entry["timings_ms"]))
+    data.save()
+    again = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False)
+    assert {n.source for n in again.plan.nodes} == {"tuned"}
+    assert all("im2col" in n.timings_ms for n in again.plan.nodes)
+    third = compile_model("zoo:smallcnn", batch=1, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False)
+    assert {n.source for n in third.plan.nodes} == {"cache"}
+
+
+def test_a_candidate_that_failed_is_remembered_as_tried():
+    entry = {"best": "onednn", "timings_ms": {"onednn": 1.0}, "failed": ["im2col"]}
+    assert TuningCache.covers(entry, {"onednn": None, "im2col": None, "fft": "kernel 7x7"})
+    assert not TuningCache.covers(entry, {"onednn": None, "im2col": None, "direct": None})
+    assert not TuningCache.covers(dict(entry, best="fft"), {"onednn": None, "im2col": None, "fft": "kernel 7x7"})
+    assert not TuningCache.covers(None, {"onednn": None})
+
+
 def test_a_damaged_cache_file_is_ignored(tmp_path):
     (tmp_path / "tuning.json").write_text("{not json")
     assert TuningCache.open(tmp_path / "tuning.json").data == {}

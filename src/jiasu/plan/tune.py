@@ -17,7 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import torch
 
@@ -66,7 +66,12 @@ def node_signature(kernel: Conv, x: torch.Tensor, z: Optional[torch.Tensor]) -> 
 
 @dataclass
 class TuningCache:
-    """Tuning results on disk: {machine key: {node signature: {"best": name, "timings_ms": {...}}}}."""
+    """Tuning results on disk: {machine key: {node signature: {"best": name, "timings_ms": {...}, "failed": [...]}}}.
+
+    ``failed`` names the candidates that raised while tuning. An entry serves a node only
+    if it covers every candidate that applies there now: an algorithm registered after
+    the entry was written gets timed (the node is tuned again), not silently passed over.
+    """
 
     path: Path
     data: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -85,8 +90,17 @@ class TuningCache:
     def get(self, machine: str, signature: str) -> Optional[dict[str, Any]]:
         return self.data.get(machine, {}).get(signature)
 
-    def put(self, machine: str, signature: str, best: str, timings: dict[str, float]) -> None:
-        self.data.setdefault(machine, {})[signature] = {"best": best, "timings_ms": timings}
+    def put(self, machine: str, signature: str, best: str, timings: dict[str, float], failed: Iterable[str] = ()) -> None:
+        self.data.setdefault(machine, {})[signature] = {"best": best, "timings_ms": timings, "failed": sorted(failed)}
+
+    @staticmethod
+    def covers(entry: Optional[dict[str, Any]], candidates: Mapping[str, Optional[str]]) -> bool:
+        """Whether ``entry`` timed (or saw fail) every applicable candidate (``why`` None) and its best is one of them."""
+        if entry is None:
+            return False
+        applicable = {name for name, why in candidates.items() if why is None}
+        seen = set(entry.get("timings_ms", {})) | set(entry.get("failed", ()))
+        return entry.get("best") in applicable and applicable <= seen
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,8 +188,9 @@ def tune(
             else:
                 signature = node_signature(kernel, x, z)
                 hit = cache.get(machine, signature) if cache is not None else None
-                if hit is not None and hit.get("best") in candidates and candidates[hit["best"]] is None:
+                if TuningCache.covers(hit, candidates):
                     plan.algorithm, plan.source, plan.timings_ms = hit["best"], "cache", dict(hit["timings_ms"])
+                    plan.skipped.update({name: "failed while tuning (cached)" for name in hit.get("failed", ())})
                 elif time.perf_counter() < deadline:
                     fns = {}
                     for name, why in candidates.items():
@@ -193,7 +208,8 @@ def tune(
                         plan.algorithm = min(plan.timings_ms, key=plan.timings_ms.get)
                         plan.source = "tuned"
                         if cache is not None:
-                            cache.put(machine, signature, plan.algorithm, plan.timings_ms)
+                            failed = [name for name, why in plan.skipped.items() if why.startswith("failed while tuning")]
+                            cache.put(machine, signature, plan.algorithm, plan.timings_ms, failed)
                 else:
                     plan.skipped["*"] = f"tuning budget of {budget_s:g} s spent: heuristic choice kept"
             plans.append(plan)
