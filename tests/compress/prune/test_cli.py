@@ -36,6 +36,26 @@ def test_prune_magnitude_then_channel_then_distill(tmp_path):
     assert d["max_abs_error_engine_vs_torch"] < 1e-5
 
 
+def test_distill_with_augmentation_and_cosine_schedule(tmp_path, monkeypatch):
+    """--augment trains on RandomCropFlip views of the data, --schedule reaches fit; both are reported."""
+    import jiasu.train
+    from jiasu.data.augment import RandomCropFlip
+
+    seen = []
+    fit = jiasu.train.fit
+
+    def spy(model, train_data, *args, **kwargs):
+        seen.append((type(train_data), kwargs["schedule"]))
+        return fit(model, train_data, *args, **kwargs)
+
+    monkeypatch.setattr(jiasu.train, "fit", spy)
+    monkeypatch.setattr("jiasu.compress.distill.fit", spy)
+    d = run_json("distill", "--teacher", SMALLCNN, "--student", SMALLCNN, "--data", "fashion-mnist-subset", "--limit", 64,
+                 "--teacher-epochs", 1, "--epochs", 1, "--augment", "--schedule", "cosine", "-o", tmp_path / "d.onnx")
+    assert seen == [(RandomCropFlip, "cosine"), (RandomCropFlip, "cosine")]  # the teacher's training, then the student's
+    assert d["augment"] is True and d["schedule"] == "cosine" and d["max_abs_error_engine_vs_torch"] < 1e-5
+
+
 def test_resume_from_checkpoint(tmp_path):
     args = ("prune", SMALLCNN, "--data", "fashion-mnist-subset", "--limit", 128, "--sparsity", 0.5, "--finetune-epochs", 1,
             "--steps", 2, "--checkpoint", tmp_path / "ck", "-o", tmp_path / "m.onnx")
@@ -52,6 +72,7 @@ def test_resume_from_checkpoint(tmp_path):
         (("prune", "model.onnx", "-o", "x.onnx"), "error: model.onnx: this step trains the model, so it needs torch weights; give zoo:NAME[?key=value&...] or a .pt file holding an nn.Module (as written by jiasu prune/distill -o)"),
         (("prune", SMALLCNN, "--method", "taylor", "-o", "x.onnx"), "error: unknown method 'taylor'; choose magnitude, random or channel"),
         (("prune", SMALLCNN, "-o", "x.pt"), "error: -o must name an .onnx file, got x.pt"),
+        (("distill", "--teacher", SMALLCNN, "--student", SMALLCNN, "--schedule", "step", "-o", "x.onnx"), "error: unknown schedule 'step'; choose one of constant, cosine"),
         (("prune", "zoo:smallcnn", "--data", "fashion-mnist-subset", "-o", "x.onnx"), "error: the data's images are (1, 28, 28) but the model takes (1, 88, 88); pick a matching zoo option (image_size, in_channels)"),
         (("prune", "missing.pt", "-o", "x.onnx"), "error: model file not found: missing.pt; give zoo:NAME[?key=value&...] or a .pt file holding an nn.Module (as written by jiasu prune/distill -o)"),
     ],
