@@ -6,8 +6,9 @@ Each layer runs as the engine runs it: channels_last input, bias and ReLU fused,
 glibc's malloc set to keep freed memory (``jiasu.runtime.allocator``, as building an engine does).
 Columns (``--columns``): ``onednn`` (the engine's default), ``winograd`` (F(4x4): the chunked CPU path,
 cache-sized chunks of tiles, oneDNN inner products), ``winograd_f6`` and ``winograd_f2`` (F(6x6) and F(2x2), the
-same path), and ``winograd whole`` (F(4x4) with ``chunk_bytes = 0``: the whole batch at once with one
-``torch.bmm``, the path before the chunked one). Timed by ``jiasu.bench.timing.interleaved`` (best round's
+same path), ``winograd whole`` (F(4x4) with ``chunk_bytes = 0``: the whole batch at once with one
+``torch.bmm``, the path before the chunked one) and ``winograd serial`` (F(4x4) with ``parallel_chunks``
+off: the chunks one after another, every op on all threads, the path before session 7). Timed by ``jiasu.bench.timing.interleaved`` (best round's
 mean per call, ms); the speed-up is oneDNN's time over the column's.
 """
 
@@ -41,13 +42,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--columns", default="onednn,winograd,winograd_f6", help="algorithms timed, joined by ','; 'winograd whole' is F(4x4) unchunked")
+    ap.add_argument("--columns", default="onednn,winograd,winograd_f6", help="algorithms timed, joined by ','; 'winograd whole' is F(4x4) unchunked, 'winograd serial' F(4x4) with its chunks one after another")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     keep_freed_memory()
     whole = WinogradF4()
     whole.chunk_bytes = 0
-    algorithms = {name: whole if name == "winograd whole" else CONV_ALGORITHMS[name] for name in ["onednn"] + [c for c in args.columns.split(",") if c != "onednn"]}
+    serial = WinogradF4()
+    serial.parallel_chunks = False
+    extra = {"winograd whole": whole, "winograd serial": serial}
+    algorithms = {name: extra.get(name) or CONV_ALGORITHMS[name] for name in ["onednn"] + [c for c in args.columns.split(",") if c != "onednn"]}
     print(f"torch {torch.__version__}, {args.threads} threads, float32, best of {args.rounds} interleaved rounds, ms per call\n")
     print("| layer | batch | " + " | ".join(algorithms) + " |")
     print("|---|---:|" + "---:|" * len(algorithms))

@@ -129,3 +129,48 @@ def test_a_batch_that_fits_one_chunk_runs_whole(monkeypatch):
         x = torch.randn(batch, 4, 12, 12, generator=gen)
         assert relative_error(fn(x), reference(x, w, None, spec), x, w) <= 1e-5
     assert calls == [torch.Size([2, 4, 12, 12])] * 2  # the batch of 2 is checked (chunked + whole), then runs chunked; 1 never
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("epilogue", [Epilogue("Relu"), Epilogue("Relu", residual=True)])
+def test_chunks_run_in_parallel_on_single_threaded_workers(threads, epilogue, monkeypatch):
+    """With n torch threads the chunks go to n workers (1 torch thread each); same result, caller's threads restored."""
+    import jiasu.kernels.conv.winograd as wg
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(3, 5, 16, 12, generator=gen).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(8, 5, 3, 3, generator=gen), torch.randn(8, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
+    z = torch.randn(3, 8, 16, 12, generator=gen) if epilogue.residual else None
+    ref = reference(x, w, b, spec) + (z.double() if z is not None else 0)
+    ref = ref.relu()
+    seen = []
+    real = wg.in_parallel
+
+    def spy(groups, fn):
+        seen.append([len(g) for g in groups])
+        return real(groups, lambda *c: (seen.append(torch.get_num_threads()), fn(*c)))
+
+    monkeypatch.setattr(wg, "in_parallel", spy)
+    fn = _small_chunks(WinogradF4, 36 * 8 * 4 * 3).prepare_fused(w, b, spec, epilogue)  # 3 tiles a chunk: one tile row
+    torch.set_num_threads(threads)  # the one_thread fixture restores it
+    with torch.inference_mode():
+        for _ in range(2):  # the checked first call, then the chunked path alone
+            y = fn(x, z)
+            assert relative_error(y, ref, x, w) <= 1e-5
+    assert torch.get_num_threads() == threads
+    groups = seen[0]
+    assert len(groups) == threads and sum(groups) == 3 * 4  # 3 images x 4 tile rows
+    assert set(s for s in seen if not isinstance(s, list)) == {1}  # every chunk ran on a single-threaded worker
+
+
+def test_chunks_run_one_after_another_on_one_thread(monkeypatch):
+    import jiasu.kernels.conv.winograd as wg
+
+    monkeypatch.setattr(wg, "in_parallel", lambda *a: pytest.fail("one torch thread: no pool"))
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 5, 16, 12, generator=gen).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(8, 5, 3, 3, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
+    fn = _small_chunks(WinogradF4, 36 * 8 * 4 * 3).prepare(w, None, spec)
+    assert relative_error(fn(x), reference(x, w, None, spec), x, w) <= 1e-5

@@ -61,10 +61,20 @@ product with its ``U`` slice prepacked (measured here at 2 threads, 36 GEMMs of
 (1568 x 256) @ (256 x 256): ``torch.bmm`` 54 ms, 36 ``torch.mm`` 44 ms, 36 oneDNN
 inner products 37 ms). The bias, residual and activation run on each chunk's
 output while it is in cache.
+
+A chunk is some 45 torch ops, most of them memory-bound and a few milliseconds
+long, and each one spread over all threads pays an OpenMP fork and join and
+splits work that does not scale. So with ``n > 1`` torch threads the chunks go,
+round-robin, to ``n`` pool threads that run torch on one thread each
+(``parallel_chunks``; see ``in_parallel``): each core works through whole chunks
+in its own cache. Inside a worker that already runs torch single-threaded (the
+engine's batch or inter-op strategies) the chunks run one after another.
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from typing import Callable, Optional, Sequence
 
@@ -138,14 +148,51 @@ def tile_chunks(n: int, tile_rows: int, tile_cols: int, target: int) -> list[tup
     return [(i, min(n, i + images), 0, tile_rows) for i in range(0, n, images)]
 
 
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def in_parallel(groups: list[list[tuple[int, int, int, int]]], fn: Callable[..., None]) -> None:
+    """``fn(*chunk)`` for every chunk, one group per thread of a shared pool, each thread running torch single-threaded.
+
+    The caller's torch thread count is 1 while the groups run and restored after, as the
+    engine's batch strategy does (``runtime/parallel/batch.py``): the cores are the
+    groups', not each op's. The workers run in inference mode (thread-local in torch),
+    like the engine that called in.
+    """
+    workers = len(groups)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="jiasu-winograd")
+
+    def work(group):
+        if torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
+        with torch.inference_mode():
+            for c in group:
+                fn(*c)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for future in [pool.submit(work, g) for g in groups]:
+            future.result()
+    finally:
+        torch.set_num_threads(before)
+
+
 class Winograd(FusingConvAlgorithm):
     """F(m x m, 3 x 3) for one output tile size ``m`` and one set of interpolation points."""
 
     #: transformed input per chunk on the CPU path, in bytes (see the module docstring); 0 turns
     #: the chunked path off (the whole batch at once, one ``torch.bmm``: what ran before it).
     chunk_bytes = 16 << 20
-    #: 2: the chunked CPU path (3: only for batches that outgrow one chunk).
-    revision = 3
+    #: run the chunks on a pool of ``torch.get_num_threads()`` single-threaded workers instead of
+    #: one after another with every op on all threads (see the module docstring).
+    parallel_chunks = True
+    #: 2: the chunked CPU path (3: only for batches that outgrow one chunk; 4: chunks in parallel).
+    revision = 4
 
     def __init__(self, name: str, m: int, points: Sequence[Fraction]):
         self.name = name
@@ -282,7 +329,8 @@ class Winograd(FusingConvAlgorithm):
             whole_tiles = (ho, wo) == (th * m, tw * m)
             out = x.new_empty(n, th * m, tw * m, c_out)
             zl = z.permute(0, 2, 3, 1) if z is not None else None  # NHWC view, like out
-            for i0, i1, r0, r1 in tile_chunks(n, th, tw, target):
+
+            def chunk(i0: int, i1: int, r0: int, r1: int) -> None:
                 rows = (i1 - i0) * (r1 - r0) * tw
                 d = tiles[i0:i1, r0:r1].permute(4, 5, 0, 1, 2, 3).reshape(alpha, -1)
                 v = torch.matmul(bt_t, (bt_t @ d).view(alpha, alpha, -1)).view(alpha * alpha, rows, c_in)
@@ -293,10 +341,18 @@ class Winograd(FusingConvAlgorithm):
                 dst = block.view(i1 - i0, r1 - r0, m, tw, m, c_out)
                 if relu_only and whole_tiles:
                     torch.clamp_min(y, 0, out=dst)
-                    continue
+                    return
                 dst.copy_(y)
                 if whole_tiles:
                     finish(block, zl[i0:i1, r0 * m : r1 * m] if zl is not None else None)
+
+            chunks = tile_chunks(n, th, tw, target)
+            workers = min(torch.get_num_threads(), len(chunks)) if self.parallel_chunks else 1
+            if workers > 1:
+                in_parallel([chunks[k::workers] for k in range(workers)], chunk)
+            else:
+                for c in chunks:
+                    chunk(*c)
             if not whole_tiles:
                 # The tiles overhang the output: crop (one copy), then the epilogue on the whole.
                 out = out[:, :ho, :wo].contiguous()
