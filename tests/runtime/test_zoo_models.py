@@ -21,7 +21,7 @@ from jiasu import zoo
 from jiasu.kernels.conv import CONV_ALGORITHMS
 from jiasu.runtime.reference import relative_l2, run_onnxruntime
 
-TOLERANCE = {"winograd": 1e-3}
+TOLERANCE = {"winograd": 1e-3, "winograd_f6": 1e-3}
 DEFAULT_TOLERANCE = 1e-4
 
 # Reduced sizes for the fast suite: small enough to be quick, large enough for every stride/pool to fit.
