@@ -4,12 +4,13 @@
 #   bash benchmarks/engine_vs_peers.sh [REPEATS]   -> benchmarks/results/engine_vs_peers.jsonl
 #   python benchmarks/backends_tables.py benchmarks/results/engine_vs_peers.jsonl   -> the tables in RESULTS.md
 # jiasu configurations: the default (passes + heuristic: oneDNN everywhere), tuned (passes + every conv's
-# algorithm chosen by measurement, Winograd included), and the pre-#5 baseline (no passes, F.conv2d).
+# algorithm chosen by measurement, Winograd included), tuned with the batch split over the cores (strategy=batch;
+# it reports a failed run at batch 1, which cannot be split), and the pre-#5 baseline (no passes, F.conv2d).
 set -e
 repeats=${1:-20}
 store=benchmarks/results/engine_vs_peers.jsonl
 for model in smallcnn resnet18 resnet50 mobilenet_v2 googlenet vgg16; do
   jiasu bench "zoo:$model" --backends jiasu,onnxruntime,openvino,torch-compile \
-    --config 'jiasu:tune=true' --config 'jiasu:passes=none,conv_algorithm=direct' \
+    --config 'jiasu:tune=true' --config 'jiasu:tune=true,strategy=batch' --config 'jiasu:passes=none,conv_algorithm=direct' \
     --batch 1,8 --threads 2 --repeats "$repeats" --warmup 3 --store "$store"
 done
