@@ -32,9 +32,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -48,6 +45,8 @@ from jiasu.data import fashion_mnist as fm
 from jiasu.data.arrays import ArrayDataset
 from jiasu.data.augment import RandomCropFlip
 from jiasu.train import evaluate, fit
+
+from _records import RowCache, environment, started, write_record  # this folder is on sys.path when run as a script
 
 RESULTS = Path(__file__).resolve().parent / "results" / "prune"
 RETRAIN = dict(lr=5e-4, batch_size=64, optimizer="adam", schedule="cosine", num_workers=0, progress=False)
@@ -101,11 +100,9 @@ def main(argv=None) -> dict:
     sizes = [int(n) for n in args.per_class.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     kds = [tuple(float(v) for v in s.split(":")) for s in args.kd.split(",")]
-    args.cache.mkdir(parents=True, exist_ok=True)
-    rows_path = args.cache / ("rows_quick.jsonl" if args.quick else "rows.jsonl")
-    key = lambda r: (r["ratio"], r["per_class"], r["kd"], r["temperature"], r["alpha"], r["seed"], r["epochs"])  # noqa: E731
-    done = {key(r): r for r in map(json.loads, rows_path.read_text().splitlines())} if rows_path.exists() else {}
-    start, load_before = time.perf_counter(), list(os.getloadavg())
+    done = RowCache(args.cache, "rows_quick.jsonl" if args.quick else "rows.jsonl",
+                    lambda r: (r["ratio"], r["per_class"], r["kd"], r["temperature"], r["alpha"], r["seed"], r["epochs"]))
+    start = started()
 
     dense = zoo.get("smallcnn", weights="fashion-mnist").eval()
     dense_acc = evaluate(dense, test).accuracy
@@ -118,11 +115,7 @@ def main(argv=None) -> dict:
                 for kd in [None, *kds]:
                     epochs = max(1, round(args.images_seen / (per_class * 10)))
                     k = (ratio, per_class, kd is not None, kd[0] if kd else None, kd[1] if kd else None, seed, epochs)
-                    if k not in done:
-                        done[k] = run_one(dense, ratio, per_class, kd, seed, args.images_seen, train, test)
-                        with rows_path.open("a") as f:
-                            f.write(json.dumps(done[k]) + "\n")
-                    r = done[k]
+                    r = done.get(k, lambda: run_one(dense, ratio, per_class, kd, seed, args.images_seen, train, test))
                     rows.append(r)
                     what = f"KD T={kd[0]:g} alpha={kd[1]:g}" if kd else "CE"
                     print(f"channels -{ratio:.0%}, {per_class}/class, seed {seed}, {what}: {r['accuracy']:.2%} ({r['train_seconds']:.0f} s)", flush=True)
@@ -148,22 +141,16 @@ def main(argv=None) -> dict:
                                 "points_lost": lost * 100, "recovered_of_means": rec, "recovered_per_seed": per_seed})
     md = "\n".join(lines)
     results = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        **environment(start),
         "command": "python benchmarks/distill_few_labels.py" + (" --quick" if args.quick else
                    f" --ratios {args.ratios} --per-class {args.per_class} --seeds {args.seeds} --images-seen {args.images_seen} --kd {args.kd}"),
         "threads": args.threads, "test_images": len(test), "retrain": RETRAIN, "images_seen": args.images_seen,
         "augment": "RandomCropFlip(padding=2, flip=True), all methods",
         "dense": {"source": "zoo:smallcnn?weights=fashion-mnist", "accuracy": dense_acc},
         "recovery": "(acc_KD - acc_CE) / (acc_dense - acc_CE); CE = the same student, labelled subset, epochs and seed with cross-entropy",
-        "load_before": load_before, "load_after": list(os.getloadavg()), "wall_seconds": time.perf_counter() - start,
         "rows": rows, "summary": summary, "table_markdown": md,
     }
-    out = args.out or (args.cache / "distill_few_labels_quick.json" if args.quick else RESULTS / "distill_few_labels.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    print("\n" + md + f"\n\nwrote {out}")
+    write_record(args.out or (args.cache / "distill_few_labels_quick.json" if args.quick else RESULTS / "distill_few_labels.json"), results, md)
     return results
 
 

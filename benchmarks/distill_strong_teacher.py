@@ -31,9 +31,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -46,6 +43,8 @@ from jiasu.compress.prune import prune_channels
 from jiasu.data import fashion_mnist as fm
 from jiasu.data.augment import RandomCropFlip
 from jiasu.train import evaluate, fit
+
+from _records import RowCache, environment, started, write_record  # this folder is on sys.path when run as a script
 
 RESULTS = Path(__file__).resolve().parent / "results" / "prune"
 RETRAIN = dict(lr=5e-4, batch_size=128, optimizer="adam", schedule="cosine", num_workers=0, progress=False)
@@ -91,14 +90,9 @@ def main(argv=None) -> dict:
         seeds = [int(s) for s in args.seeds.split(",")]
     ratios = [float(r) for r in args.ratios.split(",")]
     kds = [tuple(float(v) for v in s.split(":")) for s in args.kd.split(",")]
-    args.cache.mkdir(parents=True, exist_ok=True)
-    rows_path = args.cache / ("rows_quick.jsonl" if args.quick else "rows.jsonl")
-    done = {}
-    if rows_path.exists():
-        for line in rows_path.read_text().splitlines():
-            r = json.loads(line)
-            done[(r["ratio"], r["kd"], r["temperature"], r["alpha"], r["seed"], r["epochs"], r.get("augment", False))] = r
-    start, load_before = time.perf_counter(), list(os.getloadavg())
+    done = RowCache(args.cache, "rows_quick.jsonl" if args.quick else "rows.jsonl",
+                    lambda r: (r["ratio"], r["kd"], r["temperature"], r["alpha"], r["seed"], r["epochs"], r.get("augment", False)))
+    start = started()
 
     dense = zoo.get("smallcnn", weights="fashion-mnist").eval()
     teacher = zoo.get("resnet20", weights="fashion-mnist").eval()
@@ -111,11 +105,7 @@ def main(argv=None) -> dict:
             for kd in [None, *kds]:
                 T, alpha = kd if kd else (None, None)
                 k = (ratio, kd is not None, T, alpha, seed, args.epochs, args.augment)
-                if k not in done:
-                    done[k] = run_one(ratio, teacher if kd else None, T, alpha, seed, args.epochs, dense, train, test, args.augment)
-                    with rows_path.open("a") as f:
-                        f.write(json.dumps(done[k]) + "\n")
-                r = done[k]
+                r = done.get(k, lambda: run_one(ratio, teacher if kd else None, T, alpha, seed, args.epochs, dense, train, test, args.augment))
                 rows.append(r)
                 what = f"KD T={T:g} alpha={alpha:g}" if kd else "CE"
                 print(f"channels -{ratio:.0%} seed {seed} {what}: {r['accuracy']:.2%} ({r['train_seconds']:.0f} s)", flush=True)
@@ -145,22 +135,16 @@ def main(argv=None) -> dict:
                                                    for c, d in zip(ce, kd)]})
     md = "\n".join(lines)
     results = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        **environment(start),
         "command": "python benchmarks/distill_strong_teacher.py" + (" --quick" if args.quick else f" --ratios {args.ratios} --seeds {args.seeds} --epochs {args.epochs} --kd {args.kd}" + (" --augment" if args.augment else "")),
         "threads": args.threads, "train_images": len(train), "test_images": len(test), "retrain": RETRAIN,
         "dense": {"source": "zoo:smallcnn?weights=fashion-mnist", "accuracy": dense_acc},
         "teacher": {"source": "zoo:resnet20?weights=fashion-mnist", "accuracy": teacher_acc,
                     "training": zoo.weights_info("resnet20", "fashion-mnist").meta.get("training")},
         "recovery": "(acc_KD - acc_CE) / (acc_dense - acc_CE); CE = the same student, epochs and seed with cross-entropy",
-        "load_before": load_before, "load_after": list(os.getloadavg()), "wall_seconds": time.perf_counter() - start,
         "rows": rows, "summary": summary, "table_markdown": md,
     }
-    out = args.out or (args.cache / "distill_strong_teacher_quick.json" if args.quick else RESULTS / "distill_strong_teacher.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    print("\n" + md + f"\n\nwrote {out}")
+    write_record(args.out or (args.cache / "distill_strong_teacher_quick.json" if args.quick else RESULTS / "distill_strong_teacher.json"), results, md)
     return results
 
 
