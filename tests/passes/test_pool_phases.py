@@ -7,6 +7,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from jiasu.passes import optimize
+from jiasu.passes.pool_phases import PoolPhases
 
 from .conftest import build, op_counts, run_passes
 
@@ -47,6 +48,7 @@ def _feeds(size=28, c_in=1):
 def test_pool_folds_into_the_conv(kwargs, phases):
     c_in = kwargs.get("c_in", 1)
     model = _model(**kwargs)
+    assert PoolPhases.foldable(model) == 1 and op_counts(model)["MaxPool"] == 1, "counting rewrites nothing"
     model, (report,) = run_passes(model, ["pool_phases"], _feeds(kwargs.get("size", 28), c_in))
     assert report.rewrites == {"folded {} MaxPool into the conv before it (pool phases)": 1}
     counts = op_counts(model)
@@ -77,5 +79,6 @@ def test_pool_folds_into_the_conv(kwargs, phases):
 def test_left_alone(kwargs):
     model = _model(**kwargs)
     before = op_counts(model)
+    assert PoolPhases.foldable(model) == 0
     model, (report,) = optimize(model, ["pool_phases"])
     assert not report.modified and op_counts(model) == before

@@ -266,3 +266,12 @@ def test_mixed_precision_keeps_the_most_sensitive_layer_float():
     worst = ranking[0].name
     assert weight_is_dequantized(full, worst) and not weight_is_dequantized(mixed, worst)
     assert all(weight_is_dequantized(mixed, row.name) for row in ranking[1:])
+
+
+def test_pool_phases_is_offered_only_where_a_pool_folds():
+    from jiasu.recommend.build import foldable_pools, load_source, pool_phases
+
+    smallcnn = load_source("zoo:smallcnn?num_classes=10&image_size=28&padding=2").onnx
+    assert foldable_pools(smallcnn) == pool_phases(smallcnn)[1] == 1  # conv1 -> relu1 -> pool1
+    resnet = load_source("zoo:resnet18?num_classes=10&image_size=28&in_channels=1").onnx
+    assert foldable_pools(resnet) == pool_phases(resnet)[1] == 0  # its stem's pool overlaps (3x3, stride 2)

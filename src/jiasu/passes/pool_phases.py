@@ -50,6 +50,12 @@ class PoolPhases(JiasuPass):
 
     name = "pool_phases"
 
+    @classmethod
+    def foldable(cls, model: ir.Model) -> int:
+        """How many max pools :meth:`rewrite` would fold, without rewriting (or copying) anything."""
+        graph = model.graph
+        return sum(1 for node in graph if is_op(node, "Conv") and cls._match(node) is not None)
+
     def rewrite(self, model: ir.Model) -> None:
         graph = model.graph
         for conv in list(graph):

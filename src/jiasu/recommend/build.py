@@ -87,6 +87,14 @@ def pool_phases(onnx: bytes) -> tuple[bytes, int]:
     return serialize(model), report.total_rewrites
 
 
+def foldable_pools(onnx: bytes) -> int:
+    """How many max pools :func:`pool_phases` would fold in ``onnx`` (the pass's own match, nothing rewritten)."""
+    from ..frontends import load_onnx
+    from ..passes.pool_phases import PoolPhases
+
+    return PoolPhases.foldable(load_onnx(onnx, check=False))
+
+
 def serialize(model: ir.Model) -> bytes:
     return ir.to_proto(model).SerializeToString(deterministic=True)
 

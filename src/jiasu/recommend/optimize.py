@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from ..errors import JiasuError
-from .build import Builder, Source, load_source, pool_phases, sha256
+from .build import Builder, Source, foldable_pools, load_source, sha256
 from .evaluate import Reference, get_scenario
 from .peers import measure_final, peer_entries
 from .recipe import PRECISIONS, Recipe, without_later_defaults, write_recipe
@@ -209,7 +209,7 @@ def optimize(
         seed=seed,
         teacher=teacher,
         # Offered only where the pass has a pool to fold; elsewhere it would build the same model twice.
-        pool_phases=(False, True) if pool_phases(source.onnx)[1] else (False,),
+        pool_phases=(False, True) if foldable_pools(source.onnx) else (False,),
     )
 
     log(f"reference: the original model on {len(val)} validation images ...")
