@@ -174,3 +174,22 @@ def test_chunks_run_one_after_another_on_one_thread(monkeypatch):
     spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
     fn = _small_chunks(WinogradF4, 36 * 8 * 4 * 3).prepare(w, None, spec)
     assert relative_error(fn(x), reference(x, w, None, spec), x, w) <= 1e-5
+
+
+def test_a_failing_chunk_raises_after_every_worker_is_done():
+    import time
+
+    import jiasu.kernels.conv.winograd as wg
+
+    finished = []
+
+    def fn(i0, i1, r0, r1):
+        if i0 == 0:
+            raise RuntimeError("chunk 0 failed")
+        time.sleep(0.05)
+        finished.append(i0)
+
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="chunk 0 failed"):
+        wg.in_parallel([[(0, 1, 0, 1)], [(1, 2, 0, 1)]], fn)
+    assert finished == [1] and torch.get_num_threads() == before

@@ -74,7 +74,7 @@ engine's batch or inter-op strategies) the chunks run one after another.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from fractions import Fraction
 from typing import Callable, Optional, Sequence
 
@@ -176,7 +176,9 @@ def in_parallel(groups: list[list[tuple[int, int, int, int]]], fn: Callable[...,
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for future in [pool.submit(work, g) for g in groups]:
+        futures = [pool.submit(work, g) for g in groups]
+        wait(futures)  # all of them, so that none still writes the output when an error propagates
+        for future in futures:
             future.result()
     finally:
         torch.set_num_threads(before)
