@@ -193,3 +193,24 @@ def test_a_failing_chunk_raises_after_every_worker_is_done():
     with pytest.raises(RuntimeError, match="chunk 0 failed"):
         wg.in_parallel([[(0, 1, 0, 1)], [(1, 2, 0, 1)]], fn)
     assert finished == [1] and torch.get_num_threads() == before
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_pool():
+    """The pool's threads do not survive a fork; the child must make new ones, not queue work on dead ones."""
+    import multiprocessing
+
+    import jiasu.kernels.conv.winograd as wg
+
+    wg.in_parallel([[(0, 1, 0, 1)], [(1, 2, 0, 1)]], lambda *c: None)  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply_async(_run_in_parallel_in_child).get(timeout=30) == [0, 1]
+
+
+def _run_in_parallel_in_child():
+    import jiasu.kernels.conv.winograd as wg
+
+    done = []
+    wg.in_parallel([[(0, 1, 0, 1)], [(1, 2, 0, 1)]], lambda i0, *rest: done.append(i0))
+    return sorted(done)

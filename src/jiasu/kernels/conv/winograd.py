@@ -75,6 +75,7 @@ engine's batch or inter-op strategies) the chunks run one after another.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from fractions import Fraction
@@ -152,6 +153,17 @@ def tile_chunks(n: int, tile_rows: int, tile_cols: int, target: int) -> list[tup
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+
+
+def _forget_pools_in_child() -> None:
+    # A forked child inherits the executors but not their threads: work submitted there would never run.
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def in_parallel(groups: list[list[tuple[int, int, int, int]]], fn: Callable[..., None]) -> None:
