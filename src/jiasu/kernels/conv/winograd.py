@@ -84,6 +84,7 @@ from typing import Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
+from ..threads import enter_worker, torch_threads
 from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, format_dims
 from .onednn import available as onednn_available
 
@@ -169,8 +170,8 @@ if hasattr(os, "register_at_fork"):
 def in_parallel(groups: list[list[tuple[int, int, int, int]]], fn: Callable[..., None]) -> None:
     """``fn(*chunk)`` for every chunk, one group per thread of a shared pool, each thread running torch single-threaded.
 
-    The caller's torch thread count is 1 while the groups run and restored after, as the
-    engine's batch strategy does (``runtime/parallel/batch.py``): the cores are the
+    The caller's torch thread count is 1 while the groups run and restored after, with the
+    helpers the engine's batch strategy uses (``kernels/threads.py``): the cores are the
     groups', not each op's. The workers run in inference mode (thread-local in torch),
     like the engine that called in.
     """
@@ -181,21 +182,16 @@ def in_parallel(groups: list[list[tuple[int, int, int, int]]], fn: Callable[...,
             pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="jiasu-winograd")
 
     def work(group):
-        if torch.get_num_threads() != 1:
-            torch.set_num_threads(1)
+        enter_worker(1)
         with torch.inference_mode():
             for c in group:
                 fn(*c)
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         futures = [pool.submit(work, g) for g in groups]
         wait(futures)  # all of them, so that none still writes the output when an error propagates
         for future in futures:
             future.result()
-    finally:
-        torch.set_num_threads(before)
 
 
 class Winograd(FusingConvAlgorithm):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from contextlib import contextmanager
 from typing import Any, Iterable, Mapping, Optional
 
 import torch
@@ -30,23 +29,6 @@ def available_cores() -> int:
 def intra_threads_for(workers: int, cores: Optional[int] = None) -> int:
     """torch threads per worker so that ``workers`` of them do not oversubscribe the cores."""
     return max(1, (cores or available_cores()) // max(1, workers))
-
-
-def enter_worker(intra: int) -> None:
-    """Called at the top of each worker thread: torch's thread count can be per OS thread (OpenMP)."""
-    if torch.get_num_threads() != intra:
-        torch.set_num_threads(intra)
-
-
-@contextmanager
-def torch_threads(n: int):
-    """torch's intra-op thread count set to ``n`` for the block (it is process-wide), then restored."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 class GraphInfo:

@@ -15,7 +15,8 @@ from typing import Any, Mapping
 import torch
 
 from ...errors import JiasuError
-from ._graph import GraphInfo, available_cores, torch_threads
+from ...kernels.threads import torch_threads
+from ._graph import GraphInfo, available_cores
 
 
 class StrategyError(JiasuError):

@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from ._graph import enter_worker, intra_threads_for, torch_threads
+from ...kernels.threads import enter_worker, torch_threads
+from ._graph import intra_threads_for
 from .base import Runner, StrategyError
 
 

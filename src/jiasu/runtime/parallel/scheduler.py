@@ -17,7 +17,8 @@ from typing import Optional
 import torch
 
 from ...errors import JiasuError, format_choices
-from ._graph import enter_worker, intra_threads_for, step_costs, torch_threads
+from ...kernels.threads import enter_worker, torch_threads
+from ._graph import intra_threads_for, step_costs
 from .base import Runner, StrategyError
 from .policies import POLICIES
 

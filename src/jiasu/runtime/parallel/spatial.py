@@ -23,7 +23,8 @@ from typing import Optional
 import torch
 
 from ...kernels.ops._common import same_pads
-from ._graph import enter_worker, intra_threads_for, run_steps, torch_threads
+from ...kernels.threads import enter_worker, torch_threads
+from ._graph import intra_threads_for, run_steps
 from .base import Runner, StrategyError
 
 #: ops that compute each output row from the same input row (their other inputs must be constants).
