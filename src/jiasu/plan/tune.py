@@ -208,7 +208,7 @@ def tune(
                         plan.algorithm = min(plan.timings_ms, key=plan.timings_ms.get)
                         plan.source = "tuned"
                         if cache is not None:
-                            failed = [name for name, why in plan.skipped.items() if why.startswith("failed while tuning")]
+                            failed = [name for name, why in candidates.items() if why is None and name not in fns]
                             cache.put(machine, signature, plan.algorithm, plan.timings_ms, failed)
                 else:
                     plan.skipped["*"] = f"tuning budget of {budget_s:g} s spent: heuristic choice kept"
