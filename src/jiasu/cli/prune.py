@@ -44,12 +44,11 @@ def start_training_command(output: Path, threads: int, schedule: str = "constant
     ``schedule`` is one ``fit`` knows, and torch runs on ``threads`` threads (0: torch's default)."""
     import torch
 
-    from ..train.loop import SCHEDULES
+    from ..train.loop import check_schedule
 
     if output.suffix != ".onnx":
         raise JiasuError(f"-o must name an .onnx file, got {output}")
-    if schedule not in SCHEDULES:
-        raise JiasuError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    check_schedule(schedule)
     if threads:
         torch.set_num_threads(threads)
 

@@ -123,6 +123,12 @@ def _lr_at(schedule: str, base: float, step: int, total: int) -> float:
     return base
 
 
+def check_schedule(schedule: str) -> None:
+    """A clear error unless ``schedule`` is one :func:`fit` knows (callers check it before loading anything)."""
+    if schedule not in SCHEDULES:
+        raise JiasuError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
 def fit(
     model: nn.Module,
     train_data: Dataset,
@@ -155,8 +161,7 @@ def fit(
         raise JiasuError(f"epochs must be >= 0, got {epochs}")
     if optimizer not in OPTIMIZERS:
         raise JiasuError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-    if schedule not in SCHEDULES:
-        raise JiasuError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    check_schedule(schedule)
     seed_everything(seed)
     loss_fn = loss_fn or cross_entropy
     probabilities = ends_in_softmax(model)
