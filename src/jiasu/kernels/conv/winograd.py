@@ -25,9 +25,9 @@ F(2x2) uses the points ``0, 1, -1`` (``A``, ``B`` entries are 0 and +-1).
 F(4x4) uses ``0, 1, -1, 1/2, -2``, the best-conditioned of the sets tried (the
 error grows with the spread of the points). F(6x6) (``winograd_f6``, 5.06x fewer
 multiplications, as NNPACK uses) needs seven points; ``0, +-1, +-2, +-1/2`` is within
-a few percent of the best of the sets tried, and symmetric. Float32 max error relative to max |y| on a 64->64
-channel 3x3 layer, 2x56x56 normal input, Kaiming weights (worst of four seeds,
-float64 reference):
+a few percent of the best of the sets tried, and symmetric. Float32 max error
+relative to max |y| on a 64->64 channel 3x3 layer, 2x56x56 normal input, Kaiming
+weights (worst of four seeds, float64 reference):
 
     F(4x4), points 0, +-1, +-2 (Lavin & Gray)   8.1e-6
     F(4x4), points 0, +-1, +-1/2               1.1e-5
