@@ -12,6 +12,7 @@ The largest errors seen over 4500 examples per algorithm:
     winograd_f2                 3e-7
     winograd (F(4x4))           2.4e-6
     winograd_f6 (F(6x6))        1.1e-5 (3,500 float32 examples)
+    winograd_large              7.5e-6 (4x4..7x7 kernels on 8x8 tiles, 2,000 examples)
 
 Float64 inputs must match to ``TOLERANCE_F64`` for every algorithm.
 """
@@ -40,6 +41,7 @@ TOLERANCE = {
     "winograd_f2": 1e-5,
     "winograd": 1e-4,
     "winograd_f6": 1e-4,
+    "winograd_large": 1e-4,
     "sparse": 1e-5,
     "gemm": 1e-5,
 }
@@ -149,6 +151,8 @@ def cases(
 
 
 _WINOGRAD = cases(kernel=st.just(3), stride=st.just(1), dilation=st.just(1), channels="dense")
+# Square kernels only: each draw picks one size for both dims.
+_WINOGRAD_LARGE = st.one_of(*[cases(kernel=st.just(r), stride=st.just(1), dilation=st.just(1), channels="dense") for r in (4, 5, 6, 7)])
 
 STRATEGIES = {
     # torch 2.13's CPU conv2d segfaults on some channels_last inputs with a bias, e.g.
@@ -159,6 +163,7 @@ STRATEGIES = {
     "winograd": _WINOGRAD,
     "winograd_f6": _WINOGRAD,
     "winograd_f2": _WINOGRAD,
+    "winograd_large": _WINOGRAD_LARGE,
     "fft": cases(stride=st.just(1)),
     "depthwise": cases(channels="depthwise"),
     "sparse": cases(channels="dense", dtypes=(torch.float32,)),  # random weights: the dense path; tests/kernels/conv/test_sparse.py prunes
@@ -199,6 +204,7 @@ EXAMPLES = {
     "winograd": (ConvSpec(3, 5, (3, 3), (1, 1), (1, 1), (1, 0, 2, 1), 1), (7, 9)),
     "winograd_f6": (ConvSpec(3, 5, (3, 3), (1, 1), (1, 1), (1, 0, 2, 1), 1), (7, 9)),
     "winograd_f2": (ConvSpec(3, 5, (3, 3), (1, 1), (1, 1), (1, 0, 2, 1), 1), (7, 9)),
+    "winograd_large": (ConvSpec(3, 5, (5, 5), (1, 1), (1, 1), (2, 0, 1, 2), 1), (9, 11)),
     "fft": (ConvSpec(4, 6, (5, 3), (1, 1), (2, 1), (2, 1, 0, 3), 2), (11, 6)),
     "depthwise": (ConvSpec(4, 8, (3, 3), (2, 2), (1, 1), (1, 1, 0, 0), 4), (9, 8)),
     "sparse": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
@@ -243,6 +249,8 @@ _SPEC_3D = _spec(kernel=(3, 3, 3), stride=(1,) * 3, dilation=(1,) * 3)
         ("winograd", _SPEC_3D, "3-D convolution, not 2-D"),
         ("winograd_f2", _spec(kernel=(5, 5)), "kernel 5x5, not 3x3"),
         ("winograd_f2", _spec(groups=64), "groups 64 != 1"),
+        ("winograd_large", _spec(kernel=(3, 3)), "kernel 3x3, not 4x4 or 5x5 or 6x6 or 7x7"),
+        ("winograd_large", _spec(kernel=(5, 3)), "kernel 5x3, not 4x4 or 5x5 or 6x6 or 7x7"),
         ("fft", _spec(stride=(2, 2)), "stride 2x2, not 1"),
         ("fft", _spec(stride=(1, 2)), "stride 1x2, not 1"),
         ("fft", _SPEC_3D, "3-D convolution, not 2-D"),

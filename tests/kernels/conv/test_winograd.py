@@ -1,9 +1,10 @@
-"""Winograd's chunked CPU path: chunks of tiles through oneDNN inner products, the epilogue per chunk.
+"""Winograd's CPU paths: chunks of tiles, the epilogue per chunk, and the C tile transforms.
 
 ``test_algorithms.py`` draws small maps, which fit in one chunk; here the chunk
 size is shrunk so that every way of cutting the tiles (bands of tile rows within
 an image, runs of whole images, a ragged last chunk, tiles overhanging the
-output) runs, each checked against ``F.conv2d`` in float64.
+output) runs, each checked against ``F.conv2d`` in float64, on the torch-op
+transforms (``native = False``) and on the C ones (``kernels/native/winograd.c``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import torch
 
 from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec, Epilogue
 from jiasu.kernels.conv.onednn import available as onednn_available
-from jiasu.kernels.conv.winograd import Winograd, WinogradF2, WinogradF4, WinogradF6, tile_chunks
+from jiasu.kernels.conv.winograd import Winograd, WinogradF2, WinogradF4, WinogradF6, WinogradLarge, tile_chunks
+from jiasu.kernels.native import status as native_status
 
 from .test_algorithms import reference, relative_error
 
@@ -39,12 +41,20 @@ def test_tile_chunks_sizes():
     assert tile_chunks(5, 2, 2, 9) == [(0, 2, 0, 2), (2, 4, 0, 2), (4, 5, 0, 2)]
 
 
-def _small_chunks(cls, chunk_bytes: int) -> Winograd:
+NATIVE = native_status("winograd")
+needs_native = pytest.mark.skipif(bool(NATIVE), reason=f"no native kernels here: {NATIVE}")
+# Both transform paths, the C one skipped (with the reason) where it does not build.
+PATHS = [pytest.param(False, id="torch"), pytest.param(True, id="native", marks=needs_native)]
+
+
+def _small_chunks(cls, chunk_bytes: int, native: bool = False) -> Winograd:
     algo = cls()
-    algo.chunk_bytes = chunk_bytes  # an instance attribute: the registered algorithm keeps its default
+    algo.chunk_bytes = chunk_bytes  # instance attributes: the registered algorithm keeps its defaults
+    algo.native = native
     return algo
 
 
+@pytest.mark.parametrize("native", PATHS)
 @pytest.mark.parametrize("cls", [WinogradF4, WinogradF6, WinogradF2])
 @pytest.mark.parametrize(
     "batch, size, pads, chunk_bytes",
@@ -56,7 +66,7 @@ def _small_chunks(cls, chunk_bytes: int) -> Winograd:
     ],
 )
 @pytest.mark.parametrize("epilogue", [None, Epilogue("Relu"), Epilogue("Relu", residual=True), Epilogue("Clip", (0.0, 6.0), residual=True)])
-def test_chunked_matches_conv2d(cls, batch, size, pads, chunk_bytes, epilogue):
+def test_chunked_matches_conv2d(cls, batch, size, pads, chunk_bytes, epilogue, native):
     gen = torch.Generator().manual_seed(0)
     c_in, c_out = 5, 8
     x = torch.randn(batch, c_in, *size, generator=gen).contiguous(memory_format=torch.channels_last)
@@ -68,8 +78,8 @@ def test_chunked_matches_conv2d(cls, batch, size, pads, chunk_bytes, epilogue):
         ref = ref + z.double() if z is not None else ref
         ref = ref.clamp(0.0, 6.0) if epilogue.activation == "Clip" else ref.relu()
     z_before = None if z is None else z.clone()
-    fn = _small_chunks(cls, chunk_bytes).prepare_fused(w, b, spec, epilogue)
-    for _ in range(2):  # the first call checks against the whole-batch path, the second runs chunked alone
+    fn = _small_chunks(cls, chunk_bytes, native).prepare_fused(w, b, spec, epilogue)
+    for _ in range(2):  # torch path: the first call checks against the whole-batch path, the second runs chunked alone
         y = fn(x, z)
         assert y.shape == ref.shape and y.is_contiguous(memory_format=torch.channels_last)
         assert relative_error(y, ref, x, w) <= 1e-5
@@ -131,9 +141,10 @@ def test_a_batch_that_fits_one_chunk_runs_whole(monkeypatch):
     assert calls == [torch.Size([2, 4, 12, 12])] * 2  # the batch of 2 is checked (chunked + whole), then runs chunked; 1 never
 
 
+@pytest.mark.parametrize("native", PATHS)
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("epilogue", [Epilogue("Relu"), Epilogue("Relu", residual=True)])
-def test_chunks_run_in_parallel_on_single_threaded_workers(threads, epilogue, monkeypatch):
+def test_chunks_run_in_parallel_on_single_threaded_workers(threads, epilogue, native, monkeypatch):
     """With n torch threads the chunks go to n workers (1 torch thread each); same result, caller's threads restored."""
     import jiasu.kernels.conv.winograd as wg
 
@@ -152,7 +163,7 @@ def test_chunks_run_in_parallel_on_single_threaded_workers(threads, epilogue, mo
         return real(groups, lambda *c: (seen.append(torch.get_num_threads()), fn(*c)))
 
     monkeypatch.setattr(wg, "in_parallel", spy)
-    fn = _small_chunks(WinogradF4, 36 * 8 * 4 * 3).prepare_fused(w, b, spec, epilogue)  # 3 tiles a chunk: one tile row
+    fn = _small_chunks(WinogradF4, 36 * 8 * 4 * 3, native).prepare_fused(w, b, spec, epilogue)  # 3 tiles a chunk: one tile row
     torch.set_num_threads(threads)  # the one_thread fixture restores it
     with torch.inference_mode():
         for _ in range(2):  # the checked first call, then the chunked path alone
@@ -164,7 +175,8 @@ def test_chunks_run_in_parallel_on_single_threaded_workers(threads, epilogue, mo
     assert set(s for s in seen if not isinstance(s, list)) == {1}  # every chunk ran on a single-threaded worker
 
 
-def test_chunks_run_one_after_another_on_one_thread(monkeypatch):
+@pytest.mark.parametrize("native", PATHS)
+def test_chunks_run_one_after_another_on_one_thread(native, monkeypatch):
     import jiasu.kernels.conv.winograd as wg
 
     monkeypatch.setattr(wg, "in_parallel", lambda *a: pytest.fail("one torch thread: no pool"))
@@ -172,7 +184,7 @@ def test_chunks_run_one_after_another_on_one_thread(monkeypatch):
     x = torch.randn(2, 5, 16, 12, generator=gen).contiguous(memory_format=torch.channels_last)
     w = torch.randn(8, 5, 3, 3, generator=gen)
     spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
-    fn = _small_chunks(WinogradF4, 36 * 8 * 4 * 3).prepare(w, None, spec)
+    fn = _small_chunks(WinogradF4, 36 * 8 * 4 * 3, native).prepare(w, None, spec)
     assert relative_error(fn(x), reference(x, w, None, spec), x, w) <= 1e-5
 
 

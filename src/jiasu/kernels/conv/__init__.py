@@ -16,9 +16,9 @@ from .gemm import Gemm
 from .im2col import Im2col
 from .onednn import OneDNN
 from .sparse import SparseCSR
-from .winograd import WinogradF2, WinogradF4, WinogradF6
+from .winograd import WinogradF2, WinogradF4, WinogradF6, WinogradLarge
 
-_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF6(), WinogradF2(), FFT(), Depthwise(), SparseCSR(), Gemm()]
+_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF6(), WinogradF2(), WinogradLarge(), FFT(), Depthwise(), SparseCSR(), Gemm()]
 
 CONV_ALGORITHMS: dict[str, ConvAlgorithm] = {a.name: a for a in _ALGORITHMS}
 

@@ -1,16 +1,31 @@
-"""``winograd`` / ``winograd_f2``: Winograd minimal filtering F(m x m, 3 x 3).
+"""``winograd`` / ``winograd_f6`` / ``winograd_f2`` / ``winograd_large``: Winograd minimal filtering F(m x m, r x r).
 
 The output is cut into ``m x m`` tiles. Each tile only reads the
-``alpha x alpha`` input tile ``d`` under it (``alpha = m + 2``) and equals
+``alpha x alpha`` input tile ``d`` under it (``alpha = m + r - 1``) and equals
 
     Y = A^T [ (G g G^T) (.) (B^T d B) ] A
 
-where ``(.)`` is the elementwise product and ``g`` the 3x3 filter (Lavin & Gray,
+where ``(.)`` is the elementwise product and ``g`` the r x r filter (Lavin & Gray,
 "Fast Algorithms for Convolutional Neural Networks", 2016). The sum over input
 channels commutes with ``A^T . A``, so for each of the ``alpha^2`` positions the
 channel reduction is one ``(tiles x C_in) @ (C_in x C_out)`` GEMM, all of them run
 as a single batched matmul: ``alpha^2 / m^2`` multiplications per output instead
-of 9 (2.25 for F(2x2), 4 for F(4x4)), plus the input/output transforms.
+of ``r^2`` (for 3x3: 2.25 for F(2x2), 4 for F(4x4), 1.78 for F(6x6) instead of 9),
+plus the input/output transforms. ``winograd_large`` takes the kernels from 4x4 to
+7x7 on the same 8x8 tiles and points as F(6x6, 3x3): F(5x5, 4x4), F(4x4, 5x5)
+(64/16 = 4 multiplications per output instead of 25), F(3x3, 6x6) (7.1 instead of
+36) and F(2x2, 7x7).
+
+**The transforms in C.** On the CPU in float32 the tile transforms run as jiasu's
+own C kernels (``kernels/native/winograd.c``, built on first use; see
+``jiasu.kernels.native``): one loop over tiles reads each input tile straight from
+the NHWC input (padding as zeros, no padded copy) and writes its transformed
+values, and one loop writes finished outputs, bias, residual and ReLU included.
+Between them, one ``torch.bmm``. As torch ops the same transforms were about ten
+ops per chunk, each a pass over memory: they cost more than the GEMM they saved
+at batch 1 (resnet18's 64-channel 56x56 layer: 1.12 ms against oneDNN's 1.07;
+with the C transforms 0.60 ms). Where the C kernels do not build (no compiler,
+``JIASU_NATIVE=0``), and on other devices and dtypes, the torch-op path below runs.
 
 The matrices come from the Toom-Cook construction over ``alpha - 1`` finite
 interpolation points plus the point at infinity: ``A^T[i, j] = p_j^i``,
@@ -75,6 +90,7 @@ engine's batch or inter-op strategies) the chunks run one after another.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -152,6 +168,9 @@ def tile_chunks(n: int, tile_rows: int, tile_cols: int, target: int) -> list[tup
     return [(i, min(n, i + images), 0, tile_rows) for i in range(0, n, images)]
 
 
+# The seven points of the 8x8-tile forms (F(6x6, 3x3) and the larger kernels).
+_EIGHT_POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), -Fraction(1, 2))
+
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
@@ -194,8 +213,25 @@ def in_parallel(groups: list[list[tuple[int, int, int, int]]], fn: Callable[...,
             future.result()
 
 
+def _native_library() -> Optional[ctypes.CDLL]:
+    """The C tile transforms with their argument types set, or None where they do not build here."""
+    from ..native import NativeUnavailable, library
+
+    try:
+        lib = library("winograd")
+    except NativeUnavailable:
+        return None
+    if not getattr(lib, "_jiasu_typed", False):
+        i, p, n = ctypes.c_int, ctypes.c_void_p, ctypes.c_long
+        lib.jiasu_winograd_input.argtypes = [i, p, i, i, i, i, i, i, i, i, p, n, n, n, n, p, i]
+        lib.jiasu_winograd_output.argtypes = [i, p, n, i, p, i, p, p, i, p, i, i, i, i, n, n, n, i]
+        lib.jiasu_winograd_input.restype = lib.jiasu_winograd_output.restype = i
+        lib._jiasu_typed = True
+    return lib
+
+
 class Winograd(FusingConvAlgorithm):
-    """F(m x m, 3 x 3) for one output tile size ``m`` and one set of interpolation points."""
+    """F(m x m, r x r) on ``alpha x alpha`` tiles (``m = alpha - r + 1``) for the kernel sizes ``r`` in ``kernels``."""
 
     #: transformed input per chunk on the CPU path, in bytes (see the module docstring); 0 turns
     #: the chunked path off (the whole batch at once, one ``torch.bmm``: what ran before it).
@@ -203,25 +239,37 @@ class Winograd(FusingConvAlgorithm):
     #: run the chunks on a pool of ``torch.get_num_threads()`` single-threaded workers instead of
     #: one after another with every op on all threads (see the module docstring).
     parallel_chunks = True
-    #: 2: the chunked CPU path (3: only for batches that outgrow one chunk; 4: chunks in parallel).
-    revision = 4
+    #: run the tile transforms as jiasu's C kernels (``kernels/native/winograd.c``) where they
+    #: build (CPU, float32); False, or where they do not build, the torch-op transforms run.
+    native = True
+    #: 2: the chunked CPU path (3: only for batches that outgrow one chunk; 4: chunks in
+    #: parallel; 5: the C tile transforms, and kernels other than 3x3).
+    revision = 5
 
-    def __init__(self, name: str, m: int, points: Sequence[Fraction]):
+    def __init__(self, name: str, alpha: int, points: Sequence[Fraction], kernels: Sequence[int] = (3,)):
         self.name = name
-        self.m = m
+        self.alpha = alpha
+        self.kernels = tuple(kernels)
         self.points = tuple(Fraction(p) for p in points)
+        forms = ", ".join(f"F({alpha - r + 1}x{alpha - r + 1}, {r}x{r})" for r in self.kernels)
+        sizes = " or ".join(f"{r}x{r}" for r in self.kernels)
         self.description = (
-            f"Winograd F({m}x{m}, 3x3), points {', '.join(str(p) for p in self.points)}, inf; "
-            "3x3 kernels, stride 1, dilation 1, groups 1"
+            f"Winograd {forms} on {alpha}x{alpha} tiles, points {', '.join(str(p) for p in self.points)}, inf; "
+            f"{sizes} kernels, stride 1, dilation 1, groups 1"
         )
-        self._matrices = cook_toom(self.points, m)
+        self._matrices = {r: cook_toom(self.points, alpha - r + 1, r) for r in self.kernels}
+
+    @property
+    def m(self) -> int:
+        """Output tile size for the first (or only) kernel size."""
+        return self.alpha - self.kernels[0] + 1
 
     def check(self, spec: ConvSpec) -> Optional[str]:
         reason = check_2d(spec)
         if reason is not None:
             return reason
-        if spec.kernel != (3, 3):
-            return f"kernel {format_dims(spec.kernel)}, not 3x3"
+        if spec.kernel[0] != spec.kernel[1] or spec.kernel[0] not in self.kernels:
+            return f"kernel {format_dims(spec.kernel)}, not {' or '.join(f'{r}x{r}' for r in self.kernels)}"
         if spec.stride != (1, 1):
             return f"stride {format_dims(spec.stride)}, not 1"
         if spec.dilation != (1, 1):
@@ -240,10 +288,11 @@ class Winograd(FusingConvAlgorithm):
         which it falls back to if oneDNN's inner product ever disagrees); anything else
         runs the whole batch at once.
         """
-        alpha = self.m + 2
+        r = spec.kernel[0]
+        alpha, m = self.alpha, self.alpha - r + 1
         dtype = weight.dtype
         c_in, c_out = spec.in_channels, spec.out_channels
-        at, g, bt = self._matrices
+        at, g, bt = self._matrices[r]
         # U = G g G^T in float64, stored (alpha^2, C_in, C_out): the right operand of the channel GEMM.
         g64 = _tensor(g, weight, torch.float64)
         u = torch.einsum("ak,ockl,bl->abco", g64, weight.to(torch.float64), g64)
@@ -252,7 +301,13 @@ class Winograd(FusingConvAlgorithm):
         if bias is not None:
             bias = bias.to(dtype).contiguous()
         epilogue = epilogue if epilogue is not None and not epilogue.is_identity else None
-        whole = self._whole(u, bt_t, at_t, bias, spec)
+        tile_bytes = alpha * alpha * max(c_in, c_out) * u.element_size()  # transformed input (or output) per tile
+        target = max(1, self.chunk_bytes // tile_bytes) if self.chunk_bytes > 0 else 0
+        if self.native and weight.device.type == "cpu" and dtype == torch.float32:
+            lib = _native_library()
+            if lib is not None:
+                return self._native(lib, u, bt_t, at_t, bias, spec, epilogue, m, target)
+        whole = self._whole(u, bt_t, at_t, bias, spec, m)
 
         def whole_fused(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
             y = whole(x)
@@ -260,15 +315,14 @@ class Winograd(FusingConvAlgorithm):
 
         if self.chunk_bytes <= 0 or weight.device.type != "cpu" or dtype != torch.float32 or not onednn_available():
             return whole_fused
-        tile_bytes = alpha * alpha * max(c_in, c_out) * u.element_size()  # transformed input (or output) per tile
-        chunked = self._chunked(u, bt_t, at_t, bias, spec, epilogue, max(1, self.chunk_bytes // tile_bytes))
+        chunked = self._chunked(u, bt_t, at_t, bias, spec, epilogue, target, m)
         checked: dict[tuple, bool] = {}
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
             ok = checked.get(x.shape)
             if ok is None:
                 n, _, h, w = x.shape
-                _, _, th, tw = self._grid(h, w, spec.pads)
+                _, _, th, tw = self._grid(h, w, spec.pads, m, r)
                 if n * th * tw * tile_bytes <= self.chunk_bytes:
                     # One chunk would hold the whole batch: one bmm beats 36 oneDNN calls there
                     # (their per-call cost; resnet18's layer1 at batch 1: 2.3 vs 3.9 ms).
@@ -284,24 +338,25 @@ class Winograd(FusingConvAlgorithm):
 
         return run
 
-    def _grid(self, h: int, w: int, pads: tuple[int, ...]) -> tuple[int, int, int, int]:
-        """The output size ``(ho, wo)`` of the 3x3 conv on an ``h x w`` input padded by ``pads``, and its tiles ``(th, tw)``."""
+    @staticmethod
+    def _grid(h: int, w: int, pads: tuple[int, ...], m: int, r: int) -> tuple[int, int, int, int]:
+        """The output size ``(ho, wo)`` of the r x r conv on an ``h x w`` input padded by ``pads``, and its m x m tiles ``(th, tw)``."""
         pt, pl, pb, pr = pads
-        ho, wo = h + pt + pb - 2, w + pl + pr - 2
+        ho, wo = h + pt + pb - r + 1, w + pl + pr - r + 1
         if ho < 1 or wo < 1:
-            raise ValueError(f"input {h}x{w} with pads {pads} is smaller than the 3x3 kernel")
-        return ho, wo, -(-ho // self.m), -(-wo // self.m)
+            raise ValueError(f"input {h}x{w} with pads {pads} is smaller than the {r}x{r} kernel")
+        return ho, wo, -(-ho // m), -(-wo // m)
 
-    def _tiles(self, x: torch.Tensor, pads: tuple[int, ...]) -> tuple[torch.Tensor, int, int, int, int]:
+    def _tiles(self, x: torch.Tensor, pads: tuple[int, ...], m: int) -> tuple[torch.Tensor, int, int, int, int]:
         """``x``'s input tiles as a view ``(N, th, tw, C, alpha, alpha)``, with the output size ``(ho, wo)`` and ``(th, tw)``.
 
         The input is padded in NHWC, and up to whole tiles at the bottom/right (the
         extra outputs are cropped by the caller); with channels innermost the tile
         gather copies contiguous runs.
         """
-        m, alpha = self.m, self.m + 2
+        alpha = self.alpha
         pt, pl, pb, pr = pads
-        ho, wo, th, tw = self._grid(x.shape[2], x.shape[3], pads)
+        ho, wo, th, tw = self._grid(x.shape[2], x.shape[3], pads, m, alpha - m + 1)
         xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, pl, pr + tw * m - wo, pt, pb + th * m - ho))
         return xp.unfold(1, alpha, m).unfold(2, alpha, m), ho, wo, th, tw
 
@@ -314,16 +369,17 @@ class Winograd(FusingConvAlgorithm):
         spec: ConvSpec,
         epilogue: Optional[Epilogue],
         target: int,
+        m: int,
     ) -> FusedConvFn:
         """The CPU path: chunks of about ``target`` tiles, oneDNN inner products, the epilogue applied per chunk in cache."""
-        m, alpha = self.m, self.m + 2
+        alpha = self.alpha
         c_in, c_out = spec.in_channels, spec.out_channels
         linear = torch.ops.mkldnn._linear_pointwise
         packed = [torch.ops.mkldnn._reorder_linear_weight(u[p].t().contiguous(), None) for p in range(alpha * alpha)]
         # The bias rides on one GEMM: where A^T's column is all ones (the point 1), A^T M A
         # spreads M[a, a] to every output of the tile, so adding the bias there (oneDNN's own
         # bias, free) adds it everywhere and saves a pass over the output.
-        ones = [j for j in range(alpha) if all(self._matrices[0][i][j] == 1 for i in range(m))]
+        ones = [j for j in range(alpha) if all(bool(at_t[i, j] == 1) for i in range(m))]
         bias_at = ones[0] * alpha + ones[0] if ones and bias is not None else None
         late_bias = bias if bias_at is None else None
         # ReLU alone (the common case) is applied by the copy that writes each chunk out.
@@ -337,7 +393,7 @@ class Winograd(FusingConvAlgorithm):
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
             n = x.shape[0]
-            tiles, ho, wo, th, tw = self._tiles(x, spec.pads)
+            tiles, ho, wo, th, tw = self._tiles(x, spec.pads, m)
             whole_tiles = (ho, wo) == (th * m, tw * m)
             out = x.new_empty(n, th * m, tw * m, c_out)
             zl = z.permute(0, 2, 3, 1) if z is not None else None  # NHWC view, like out
@@ -373,16 +429,83 @@ class Winograd(FusingConvAlgorithm):
 
         return run
 
+    def _native(
+        self,
+        lib: ctypes.CDLL,
+        u: torch.Tensor,
+        bt_t: torch.Tensor,
+        at_t: torch.Tensor,
+        bias: Optional[torch.Tensor],
+        spec: ConvSpec,
+        epilogue: Optional[Epilogue],
+        m: int,
+        target: int,
+    ) -> FusedConvFn:
+        """The CPU float32 path with the C tile transforms (``kernels/native/winograd.c``).
+
+        Per chunk of tiles (all of them when they fit in ``target``): the input
+        transform writes ``V`` (alpha^2, tiles, C_in) straight from the NHWC input
+        (padding read as zeros, no padded copy), one ``torch.bmm`` makes ``M = V U``,
+        and the output transform writes finished NHWC outputs, with the bias, the
+        residual and a ReLU added in the same pass. Another activation runs after,
+        on the output. Chunks go to single-threaded workers as in the torch path; a
+        batch that fits one chunk runs the transforms on all threads (OpenMP).
+        """
+        alpha = self.alpha
+        r = alpha - m + 1
+        c_in, c_out = spec.in_channels, spec.out_channels
+        pt, pl = spec.pads[0], spec.pads[1]
+        bt_c, at_c = bt_t.contiguous(), at_t.contiguous()
+        relu = epilogue is not None and epilogue.activation == "Relu"
+        after = Epilogue(epilogue.activation, epilogue.params) if epilogue is not None and epilogue.activation and not relu else None
+        transform_in, transform_out = lib.jiasu_winograd_input, lib.jiasu_winograd_output
+        bias_ptr = bias.data_ptr() if bias is not None else None
+
+        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
+            n, _, h, w = x.shape
+            ho, wo, th, tw = self._grid(h, w, spec.pads, m, r)
+            xh = x.permute(0, 2, 3, 1)
+            if not xh.is_contiguous() or x.dtype != torch.float32:
+                xh = xh.contiguous().float()
+            zh = None
+            if z is not None:
+                zh = z.permute(0, 2, 3, 1)
+                zh = zh if zh.is_contiguous() else zh.contiguous()
+            out = x.new_empty(n, ho, wo, c_out)
+            tiles = n * th * tw
+            z_ptr = zh.data_ptr() if zh is not None else None
+
+            def chunk(t0: int, t1: int, threads: int) -> None:
+                rows = t1 - t0
+                v = x.new_empty(alpha * alpha, rows, c_in)
+                transform_in(alpha, xh.data_ptr(), h, w, c_in, pt, pl, th, tw, m, bt_c.data_ptr(), t0, t1, t0, rows, v.data_ptr(), threads)
+                mm = torch.bmm(v, u)
+                transform_out(alpha, mm.data_ptr(), rows, c_out, at_c.data_ptr(), m, bias_ptr, z_ptr, int(relu), out.data_ptr(), ho, wo, th, tw, t0, t1, t0, threads)
+
+            step = target if target > 0 else tiles
+            chunks = [(t0, min(tiles, t0 + step)) for t0 in range(0, tiles, step)]
+            workers = min(torch.get_num_threads(), len(chunks)) if self.parallel_chunks else 1
+            if workers > 1:
+                in_parallel([chunks[k::workers] for k in range(workers)], lambda t0, t1: chunk(t0, t1, 1))
+            else:
+                threads = torch.get_num_threads()
+                for t0, t1 in chunks:
+                    chunk(t0, t1, threads)
+            y = out.permute(0, 3, 1, 2)
+            return after.apply(y, None) if after is not None else y
+
+        return run
+
     def _whole(
-        self, u: torch.Tensor, bt_t: torch.Tensor, at_t: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec
+        self, u: torch.Tensor, bt_t: torch.Tensor, at_t: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, m: int
     ) -> Callable[[torch.Tensor], torch.Tensor]:
         """All tiles of the batch at once, one batched matmul (any device and dtype)."""
-        m, alpha = self.m, self.m + 2
+        alpha = self.alpha
         c_in, c_out = spec.in_channels, spec.out_channels
 
         def run(x: torch.Tensor) -> torch.Tensor:
             n = x.shape[0]
-            tiles, ho, wo, th, tw = self._tiles(x, spec.pads)
+            tiles, ho, wo, th, tw = self._tiles(x, spec.pads, m)
             d = tiles.permute(4, 5, 0, 1, 2, 3).reshape(alpha, alpha * n * th * tw * c_in)
             # B^T d B: B^T along the first tile axis (one GEMM), then along the second (batched over the first).
             v = torch.matmul(bt_t, (bt_t @ d).view(alpha, alpha, -1)).view(alpha * alpha, n * th * tw, c_in)
@@ -410,18 +533,27 @@ class WinogradF4(Winograd):
     name = "winograd"
 
     def __init__(self):
-        super().__init__("winograd", 4, (0, 1, -1, Fraction(1, 2), -2))
+        super().__init__("winograd", 6, (0, 1, -1, Fraction(1, 2), -2))
 
 
 class WinogradF6(Winograd):
     name = "winograd_f6"
 
     def __init__(self):
-        super().__init__("winograd_f6", 6, (0, 1, -1, 2, -2, Fraction(1, 2), -Fraction(1, 2)))
+        super().__init__("winograd_f6", 8, _EIGHT_POINTS)
 
 
 class WinogradF2(Winograd):
     name = "winograd_f2"
 
     def __init__(self):
-        super().__init__("winograd_f2", 2, (0, 1, -1))
+        super().__init__("winograd_f2", 4, (0, 1, -1))
+
+
+class WinogradLarge(Winograd):
+    """F(5x5, 4x4), F(4x4, 5x5), F(3x3, 6x6) and F(2x2, 7x7): kernels larger than 3x3 on F(6x6)'s 8x8 tiles."""
+
+    name = "winograd_large"
+
+    def __init__(self):
+        super().__init__("winograd_large", 8, _EIGHT_POINTS, kernels=(4, 5, 6, 7))

@@ -1,0 +1,153 @@
+"""Hand-written C kernels, compiled for this machine on first use and loaded with ctypes.
+
+Why C: some of our algorithms are a chain of small memory-bound steps that torch
+runs as one op each, a pass over memory and a few microseconds of dispatch per op.
+Winograd's tile transforms were the case that forced this. Run as torch
+matmuls over strided views they took 1.0-1.7 ms of a 64-channel 56x56 layer at
+batch 1 that oneDNN convolves in 1.0 ms. Written as one loop over tiles, with
+channels in 16-wide vectors, they take 0.08-0.15 ms, and the whole Winograd
+convolution drops to 0.48 ms (``benchmarks/RESULTS.md``).
+
+How:
+
+- each ``<name>.c`` in this folder is compiled with ``$CC`` (default ``cc``),
+  ``-O3 -march=native -fopenmp -fPIC -shared``, into
+  ``$JIASU_CACHE_DIR`` (default ``~/.cache/jiasu``) ``/native/<name>-<digest>.so``.
+  The digest covers the source, the flags, the compiler's version line and
+  this CPU (model and flags), so an edited source, another compiler or
+  another machine gets its own build. The build is written under a temporary
+  name and renamed, so concurrent processes never load half a file. The
+  first use costs about a second;
+- ``-fopenmp`` links ``libgomp.so.1`` by soname, which resolves to the copy torch
+  has already loaded: one OpenMP runtime and one thread team in the process,
+  not two teams spinning on the same cores;
+- ``JIASU_NATIVE=0`` turns every native kernel off. Where no compiler works,
+  :func:`library` raises :class:`NativeUnavailable` with the reason;
+  callers fall back to their torch path and say so
+  (see :func:`status`).
+
+Contracts are per function, in the C source: float32, contiguous, channels_last
+where a tensor is an image; the Python wrapper next to each caller checks them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import torch  # noqa: F401  (loaded first, so that our -fopenmp libraries bind to torch's libgomp)
+
+from ...errors import JiasuError
+
+ENV = "JIASU_NATIVE"
+FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared"]
+_SOURCES = Path(__file__).parent
+
+_lock = threading.Lock()
+_loaded: dict[str, ctypes.CDLL] = {}
+_failed: dict[str, str] = {}
+
+
+class NativeUnavailable(JiasuError):
+    """A native kernel library cannot be built or loaded here (the message says why)."""
+
+
+def _compiler() -> str:
+    cc = os.environ.get("CC") or "cc"
+    path = shutil.which(cc)
+    if path is None:
+        raise NativeUnavailable(
+            f"no C compiler: {cc!r} is not on PATH (set CC, or install gcc: apt-get install gcc); "
+            "jiasu's native kernels are off and their torch fallbacks run instead"
+        )
+    return path
+
+
+def _cpu() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.machine()
+    keep = [line for line in lines if line.split(":")[0].strip() in ("model name", "flags", "Features")]
+    return "\n".join(sorted(set(keep)))
+
+
+def _digest(source: bytes, cc: str) -> str:
+    try:
+        version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()[:1]
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise NativeUnavailable(f"the C compiler {cc!r} does not run: {exc}") from None
+    h = hashlib.sha256(source)
+    for part in (" ".join(FLAGS), "\n".join(version), _cpu(), platform.machine()):
+        h.update(b"\0" + part.encode())
+    return h.hexdigest()[:16]
+
+
+def _build(name: str) -> Path:
+    from ...analysis.roofline import cache_dir
+
+    src = _SOURCES / f"{name}.c"
+    if not src.is_file():
+        raise JiasuError(f"no native source {src}; available: {', '.join(sorted(p.stem for p in _SOURCES.glob('*.c')))}")
+    cc = _compiler()
+    source = src.read_bytes()
+    out_dir = cache_dir() / "native"
+    target = out_dir / f"{name}-{_digest(source, cc)}.so"
+    if target.is_file():
+        return target
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".so", dir=out_dir)
+    os.close(fd)
+    try:
+        done = subprocess.run([cc, *FLAGS, "-o", tmp, str(src)], capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise NativeUnavailable(f"compiling {src.name} with {cc} failed:\n{done.stderr.strip()[-2000:]}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def library(name: str) -> ctypes.CDLL:
+    """The compiled ``<name>.c``, built on first use and cached on disk and in the process.
+
+    Raises :class:`NativeUnavailable` (with the reason, remembered for the process)
+    where native kernels are off or cannot be built.
+    """
+    with _lock:
+        if name in _loaded:
+            return _loaded[name]
+        if os.environ.get(ENV, "1").strip() == "0":
+            raise NativeUnavailable(f"native kernels are turned off ({ENV}=0)")
+        if name in _failed:
+            raise NativeUnavailable(_failed[name])
+        try:
+            lib = ctypes.CDLL(str(_build(name)))
+        except NativeUnavailable as exc:
+            _failed[name] = str(exc)
+            raise
+        except OSError as exc:
+            _failed[name] = f"loading the compiled {name}.c failed: {exc}"
+            raise NativeUnavailable(_failed[name]) from None
+        _loaded[name] = lib
+        return lib
+
+
+def status(name: str) -> str:
+    """``""`` if ``library(name)`` loads, else why not (for reports and skipped tests)."""
+    try:
+        library(name)
+    except NativeUnavailable as exc:
+        return str(exc)
+    return ""
+
+
+__all__ = ["ENV", "NativeUnavailable", "library", "status"]

@@ -1,0 +1,181 @@
+"""The native kernel build (``jiasu.kernels.native``) and the C Winograd tile transforms against torch."""
+
+from __future__ import annotations
+
+import ctypes
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import jiasu.kernels.native as native
+from jiasu.kernels.conv import ConvSpec, Epilogue
+from jiasu.kernels.conv.winograd import WinogradF4, WinogradF6, WinogradLarge, _native_library, _tensor, cook_toom
+
+NATIVE = native.status("winograd")
+needs_native = pytest.mark.skipif(bool(NATIVE), reason=f"no native kernels here: {NATIVE}")
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """An empty build cache and no library loaded in this process (restored after)."""
+    monkeypatch.setenv("JIASU_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setattr(native, "_failed", {})
+    return tmp_path
+
+
+@needs_native
+def test_built_once_per_source_and_machine_then_loaded_from_the_cache(fresh):
+    lib = native.library("winograd")
+    assert native.library("winograd") is lib  # the process keeps it
+    built = list((fresh / "native").glob("winograd-*.so"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    native._loaded.clear()  # a new process: the cached build is loaded, not rebuilt
+    native.library("winograd")
+    assert [p.stat().st_mtime_ns for p in (fresh / "native").glob("winograd-*.so")] == [stamp]
+    assert not list((fresh / "native").glob(".winograd-*"))  # no temporary left behind
+
+
+def test_turned_off_by_the_environment(fresh, monkeypatch):
+    monkeypatch.setenv(native.ENV, "0")
+    with pytest.raises(native.NativeUnavailable, match=r"^native kernels are turned off \(JIASU_NATIVE=0\)$"):
+        native.library("winograd")
+    assert native.status("winograd") == "native kernels are turned off (JIASU_NATIVE=0)"
+    assert _native_library() is None
+
+
+def test_no_compiler_is_a_clear_reason(fresh, monkeypatch):
+    monkeypatch.setenv("CC", "no-such-cc")
+    with pytest.raises(native.NativeUnavailable) as info:
+        native.library("winograd")
+    assert str(info.value) == (
+        "no C compiler: 'no-such-cc' is not on PATH (set CC, or install gcc: apt-get install gcc); "
+        "jiasu's native kernels are off and their torch fallbacks run instead"
+    )
+    monkeypatch.delenv("CC")
+    with pytest.raises(native.NativeUnavailable, match="no C compiler"):  # remembered for the process
+        native.library("winograd")
+
+
+def test_a_failed_compile_says_so_and_leaves_nothing(fresh, monkeypatch):
+    monkeypatch.setenv("CC", "false")  # runs, prints no version, exits 1
+    with pytest.raises(native.NativeUnavailable, match=r"^compiling winograd.c with .*false failed"):
+        native.library("winograd")
+    assert not list((fresh / "native").iterdir())
+
+
+def test_unknown_source_lists_the_ones_there(fresh):
+    with pytest.raises(Exception, match=r"no native source .*nope.c; available: winograd"):
+        native.library("nope")
+
+
+@pytest.mark.parametrize("cls", [WinogradF4, WinogradLarge])
+def test_winograd_falls_back_to_torch_ops_where_native_is_off(cls, fresh, monkeypatch):
+    monkeypatch.setenv(native.ENV, "0")
+    calls = []
+    original = cls._whole
+
+    def spy(self, *args):
+        calls.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(cls, "_whole", spy)
+    r = cls().kernels[0]
+    gen = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(2, 6, 11, 9, generator=gen), torch.randn(7, 6, r, r, generator=gen), torch.randn(7, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
+    y = cls().prepare_fused(w, b, spec, Epilogue("Relu"))(x)
+    ref = F.conv2d(x.double(), w.double(), b.double(), padding=1).relu()
+    assert calls == [1]
+    assert ((y - ref).abs().max() / ref.abs().max()).item() <= 1e-5
+
+
+def _lib() -> ctypes.CDLL:
+    lib = _native_library()
+    assert lib is not None
+    return lib
+
+
+@needs_native
+@pytest.mark.parametrize("alpha, m, pads", [(6, 4, (1, 1)), (8, 6, (0, 2)), (4, 2, (1, 0)), (8, 3, (2, 1))])
+@pytest.mark.parametrize("channels", [1, 16, 21])  # under one vector, exactly one, one and a remainder
+def test_input_transform_matches_torch(alpha, m, pads, channels):
+    """V = B^T d B for every tile, padding read as zeros, for a tile range written at an offset (base)."""
+    r = alpha - m + 1
+    at, g, bt = cook_toom((0, 1, -1, 2, -2, 0.5, -0.5)[: alpha - 1] if alpha == 8 else (0, 1, -1, 0.5, -2)[: alpha - 1], m, r)
+    gen = torch.Generator().manual_seed(alpha * 100 + channels)
+    n, h, w = 2, 9, 7
+    x = torch.randn(n, h, w, channels, generator=gen)
+    pt, pl = pads
+    ho, wo = h + 2 * pt - r + 1, w + 2 * pl - r + 1
+    th, tw = -(-ho // m), -(-wo // m)
+    bt_t = _tensor(bt, x, torch.float32).contiguous()
+    xp = F.pad(x, (0, 0, pl, pl + tw * m - wo, pt, pt + th * m - ho))
+    tiles = xp.unfold(1, alpha, m).unfold(2, alpha, m)  # (n, th, tw, C, alpha, alpha)
+    d = tiles.permute(4, 5, 0, 1, 2, 3).reshape(alpha, -1).double()
+    bt64 = bt_t.double()
+    ref = torch.matmul(bt64, (bt64 @ d).view(alpha, alpha, -1)).view(alpha * alpha, n * th * tw, channels)
+    t0, t1 = 3, n * th * tw - 2  # a middle range, stored from row 0 (base = t0)
+    v = torch.full((alpha * alpha, t1 - t0, channels), float("nan"))
+    assert _lib().jiasu_winograd_input(alpha, x.data_ptr(), h, w, channels, pt, pl, th, tw, m, bt_t.data_ptr(), t0, t1, t0, t1 - t0, v.data_ptr(), 2) == 0
+    assert torch.allclose(v.double(), ref[:, t0:t1], rtol=1e-5, atol=1e-5)
+
+
+@needs_native
+@pytest.mark.parametrize("with_bias, with_z, relu", [(False, False, False), (True, False, True), (True, True, True), (False, True, False)])
+def test_output_transform_matches_torch(with_bias, with_z, relu):
+    """y = relu?(A^T M A + bias + z), cropped to the output size, tiles [t0, t1) only."""
+    alpha, m, co = 6, 4, 19
+    at, _, _ = cook_toom((0, 1, -1, 0.5, -2), m, 3)
+    gen = torch.Generator().manual_seed(7)
+    n, ho, wo = 2, 10, 7
+    th, tw = -(-ho // m), -(-wo // m)
+    tiles = n * th * tw
+    mm = torch.randn(alpha * alpha, tiles, co, generator=gen)
+    at_t = _tensor(at, mm, torch.float32).contiguous()
+    bias = torch.randn(co, generator=gen) if with_bias else None
+    z = torch.randn(n, ho, wo, co, generator=gen) if with_z else None
+    at64 = at_t.double()
+    y = torch.matmul(at64, (at64 @ mm.double().view(alpha, -1)).view(m, alpha, -1)).view(m, m, n, th, tw, co)
+    ref = y.permute(2, 3, 0, 4, 1, 5).reshape(n, th * m, tw * m, co)[:, :ho, :wo]
+    ref = ref + (bias.double() if bias is not None else 0) + (z.double() if z is not None else 0)
+    ref = ref.relu() if relu else ref
+    out = torch.full((n, ho, wo, co), float("nan"))
+    lib = _lib()
+    half = tiles // 2  # two calls, each on its own range of tiles, the second from an offset buffer
+    for t0, t1 in ((0, half), (half, tiles)):
+        part = mm[:, t0:t1].contiguous()
+        rc = lib.jiasu_winograd_output(alpha, part.data_ptr(), t1 - t0, co, at_t.data_ptr(), m, bias.data_ptr() if bias is not None else None,
+                                       z.data_ptr() if z is not None else None, int(relu), out.data_ptr(), ho, wo, th, tw, t0, t1, t0, 1)
+        assert rc == 0
+    assert torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5)
+
+
+@needs_native
+def test_unsupported_tile_size_writes_nothing():
+    v = torch.zeros(25, 1, 1)
+    x = torch.ones(1, 5, 5, 1)
+    bt = torch.eye(5)
+    assert _lib().jiasu_winograd_input(5, x.data_ptr(), 5, 5, 1, 0, 0, 1, 1, 1, bt.data_ptr(), 0, 1, 0, 1, v.data_ptr(), 1) == -1
+    assert not v.any()
+
+
+@needs_native
+@pytest.mark.parametrize("cls, r, bound", [(WinogradF4, 3, 1e-5), (WinogradF6, 3, 3e-5), (WinogradLarge, 4, 3e-5), (WinogradLarge, 5, 3e-5), (WinogradLarge, 6, 3e-5), (WinogradLarge, 7, 3e-5)])
+def test_error_on_a_realistic_layer(cls, r, bound):
+    """Float32 error relative to max |y| against float64, 48->48 channels on 30x30, Kaiming weights.
+
+    Measured (seed 0): F(4x4, 3x3) 2.0e-6, F(6x6, 3x3) 9.1e-6, F(5x5, 4x4) 6.5e-6, F(4x4, 5x5)
+    4.8e-6, F(3x3, 6x6) 4.8e-6, F(2x2, 7x7) 4.9e-6: the 8x8-tile forms share one set of points and
+    stay within 1e-5.
+    """
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 48, 30, 30, generator=gen).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(48, 48, r, r, generator=gen) * (2 / (48 * r * r)) ** 0.5
+    spec = ConvSpec.from_weight(w, pads=(r // 2, r // 2, (r - 1) // 2, (r - 1) // 2))
+    y = cls().prepare(w, None, spec)(x)
+    ref = F.conv2d(F.pad(x.double(), (r // 2, (r - 1) // 2, r // 2, (r - 1) // 2)), w.double())
+    assert y.shape == ref.shape
+    assert ((y.double() - ref).abs().max() / ref.abs().max()).item() <= bound
