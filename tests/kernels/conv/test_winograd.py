@@ -14,7 +14,7 @@ import torch
 
 from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec, Epilogue
 from jiasu.kernels.conv.onednn import available as onednn_available
-from jiasu.kernels.conv.winograd import Winograd, WinogradF2, WinogradF4, WinogradF6, WinogradLarge, tile_chunks
+from jiasu.kernels.conv.winograd import Winograd, WinogradF2, WinogradF4, WinogradF6, WinogradLarge, even_chunks, tile_chunks
 from jiasu.kernels.native import status as native_status
 
 from .test_algorithms import reference, relative_error
@@ -32,6 +32,18 @@ pytestmark = [
 def test_tile_chunks_cover_every_tile_once_in_order(n, rows, cols, target):
     tiles = [(i, r, c) for i0, i1, r0, r1 in tile_chunks(n, rows, cols, target) for i in range(i0, i1) for r in range(r0, r1) for c in range(cols)]
     assert tiles == [(i, r, c) for i in range(n) for r in range(rows) for c in range(cols)]
+
+
+@pytest.mark.parametrize("tiles, target, workers", [(10, 4, 2), (10, 0, 2), (3, 1, 2), (7, 3, 1), (12, 5, 3), (5, 100, 2), (1, 1, 4)])
+def test_even_chunks_cover_every_tile_in_equal_shares(tiles, target, workers):
+    chunks = even_chunks(tiles, target, workers)
+    assert [t for t0, t1 in chunks for t in range(t0, t1)] == list(range(tiles))
+    sizes = [t1 - t0 for t0, t1 in chunks]
+    assert max(sizes) - min(sizes) <= 1
+    if len(chunks) > 1 and workers > 1 and tiles >= workers * 2:
+        assert len(chunks) % workers == 0  # round-robin gives every worker as many chunks
+    if target <= 0 or target >= tiles:
+        assert chunks == [(0, tiles)]
 
 
 def test_tile_chunks_sizes():
@@ -171,7 +183,10 @@ def test_chunks_run_in_parallel_on_single_threaded_workers(threads, epilogue, na
             assert relative_error(y, ref, x, w) <= 1e-5
     assert torch.get_num_threads() == threads
     groups = seen[0]
-    assert len(groups) == threads and sum(groups) == 3 * 4  # 3 images x 4 tile rows
+    if native:  # ranges of tiles, as many per worker (even_chunks)
+        assert len(groups) == threads and len(set(groups)) == 1
+    else:
+        assert len(groups) == threads and sum(groups) == 3 * 4  # 3 images x 4 tile rows
     assert set(s for s in seen if not isinstance(s, list)) == {1}  # every chunk ran on a single-threaded worker
 
 
@@ -226,3 +241,21 @@ def _run_in_parallel_in_child():
     done = []
     wg.in_parallel([[(0, 1, 0, 1)], [(1, 2, 0, 1)]], lambda i0, *rest: done.append(i0))
     return sorted(done)
+
+
+@pytest.mark.parametrize("native", PATHS)
+@pytest.mark.parametrize("r, pads", [(4, (2, 1, 1, 2)), (5, (2, 2, 2, 2)), (6, (0, 0, 0, 0)), (7, (3, 3, 3, 3))])
+def test_large_kernels_chunked_match_conv2d(r, pads, native):
+    """winograd_large's F(9-r, r) on 8x8 tiles, cut into one-tile chunks, residual and ReLU fused."""
+    gen = torch.Generator().manual_seed(r)
+    x = torch.randn(2, 6, 15, 13, generator=gen).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(9, 6, r, r, generator=gen), torch.randn(9, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=pads)
+    ref = reference(x, w, b, spec)
+    z = torch.randn(ref.shape, generator=gen)
+    ref = (ref + z.double()).relu()
+    fn = _small_chunks(WinogradLarge, 1, native).prepare_fused(w, b, spec, Epilogue("Relu", residual=True))
+    for _ in range(2):
+        y = fn(x, z)
+        assert y.shape == ref.shape and y.is_contiguous(memory_format=torch.channels_last)
+        assert relative_error(y, ref, x, w) <= 1e-5
