@@ -22,9 +22,10 @@ own C kernels (``kernels/native/winograd.c``, built on first use; see
 the NHWC input (padding as zeros, no padded copy) and writes its transformed
 values, and one loop writes finished outputs, bias, residual and ReLU included.
 Between them, one ``torch.bmm``. As torch ops the same transforms were about ten
-ops per chunk, each a pass over memory: they cost more than the GEMM they saved
-at batch 1 (resnet18's 64-channel 56x56 layer: 1.12 ms against oneDNN's 1.07;
-with the C transforms 0.60 ms). Where the C kernels do not build (no compiler,
+ops per chunk, each a pass over memory, and they ate the GEMM's saving: resnet18's
+64-channel 56x56 layer at batch 8 ran 9.84 ms with them against oneDNN's 8.2, and
+4.77 ms with the C transforms (``benchmarks/winograd_layers.py``, sessions 7 and 8
+in ``benchmarks/RESULTS.md``). Where the C kernels do not build (no compiler,
 ``JIASU_NATIVE=0``), and on other devices and dtypes, the torch-op path below runs.
 
 The matrices come from the Toom-Cook construction over ``alpha - 1`` finite
