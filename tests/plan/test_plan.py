@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from jiasu.errors import JiasuError
 from jiasu.frontends import load
@@ -15,6 +16,7 @@ from jiasu.plan import Plan, TuningCache, compile_model, engine_from_plan
 from jiasu.plan.heuristic import choose_algorithm
 from jiasu.plan.tune import machine_key, time_candidates
 from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec
+from jiasu.kernels.conv.winograd import native_available
 from jiasu.runtime.reference import relative_l2, run_onnxruntime
 
 MODEL = "zoo:resnet18?image_size=32"
@@ -132,23 +134,52 @@ def test_a_damaged_cache_file_is_ignored(tmp_path):
     assert TuningCache.open(tmp_path / "tuning.json").data == {}
 
 
+# smallcnn's heuristic plan: conv1 (1 input channel) on oneDNN; conv2 (6x6 on 41x41) and conv3 (5x5 on
+# 12x12) on winograd_large where the C transforms build, else oneDNN.
+SMALLCNN_HEURISTIC = ["onednn", "winograd_large", "winograd_large"] if native_available() else ["onednn"] * 3
+
+
 def test_spent_budget_keeps_the_heuristic_and_says_so():
     c = compile_model("zoo:smallcnn", batch=1, budget_s=0, use_cache=False)
+    assert [node.algorithm for node in c.plan.nodes] == SMALLCNN_HEURISTIC
     for node in c.plan.nodes:
-        assert node.source == "heuristic" and node.algorithm == "onednn"
+        assert node.source == "heuristic"
         assert node.skipped["*"] == "tuning budget of 0 s spent: heuristic choice kept"
 
 
 def test_no_tune_uses_the_heuristic():
     c = compile_model("zoo:smallcnn", batch=1, tune_algorithms=False)
-    assert {(n.algorithm, n.source) for n in c.plan.nodes} == {("onednn", "heuristic")}
+    assert [(n.algorithm, n.source) for n in c.plan.nodes] == [(a, "heuristic") for a in SMALLCNN_HEURISTIC]
 
 
 def test_heuristic_rules():
     spec = ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
-    assert choose_algorithm(spec, "cpu") == "onednn"
+    assert choose_algorithm(spec, "cpu") == "onednn"  # input size unknown: no Winograd
     assert choose_algorithm(spec, "cuda") == "direct"
     assert choose_algorithm(None, "cpu") == "direct"  # weight shape unknown at load time
+
+
+@pytest.mark.parametrize(
+    "spec, size, expected",
+    [
+        (ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (56, 56), "winograd"),
+        (ConvSpec(16, 16, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (14, 20), "winograd"),
+        (ConvSpec(512, 512, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (7, 7), "onednn"),  # map too small
+        (ConvSpec(3, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (224, 224), "onednn"),  # too few channels
+        (ConvSpec(64, 64, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 1), (56, 56), "onednn"),  # stride 2
+        (ConvSpec(16, 48, (6, 6), (1, 1), (1, 1), (0, 0, 0, 0), 1), (41, 41), "winograd_large"),
+        (ConvSpec(48, 96, (5, 5), (1, 1), (1, 1), (0, 0, 0, 0), 1), (12, 12), "winograd_large"),
+        (ConvSpec(1, 16, (7, 7), (1, 1), (1, 1), (0, 0, 0, 0), 1), (88, 88), "onednn"),  # one input channel
+        (ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1, torch.float64), (56, 56), "direct"),  # float64: neither
+    ],
+)
+def test_heuristic_picks_winograd_where_it_measured_faster(spec, size, expected, monkeypatch):
+    import jiasu.kernels.conv.winograd as wg
+
+    monkeypatch.setattr(wg, "native_available", lambda: True)
+    assert choose_algorithm(spec, "cpu", size) == expected
+    monkeypatch.setattr(wg, "native_available", lambda: False)  # no C transforms: never Winograd by default
+    assert choose_algorithm(spec, "cpu", size) == ("onednn" if expected.startswith("winograd") else expected)
 
 
 
@@ -274,8 +305,9 @@ def test_a_tuned_plan_slower_as_a_whole_is_not_kept(monkeypatch):
 
     def rigged(fns, **kw):
         t = real(fns, **kw)
-        if "onednn" in t:  # make every node's winner something other than the heuristic's onednn
-            t["onednn"] = max(t.values()) + 1.0
+        for name in ("onednn", "winograd_large"):  # make every node's winner something other than the heuristic's choice
+            if name in t:
+                t[name] = max(t.values()) + 1.0
         return t
 
     def rigged_rounds(fns, **kw):
@@ -287,8 +319,8 @@ def test_a_tuned_plan_slower_as_a_whole_is_not_kept(monkeypatch):
     monkeypatch.setattr(jiasu.bench.timing, "interleaved", rigged_rounds)
     c = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, use_cache=False)
     assert c.plan.validation == {"kept": "heuristic", "whole_model_ms": {"heuristic": 1.0, "tuned": 2.0}}
-    assert {(n.algorithm, n.source) for n in c.plan.nodes} == {("onednn", "heuristic (tuned plan was slower as a whole)")}
-    assert [ch.choice for ch in c.engine.algorithm_report()] == ["onednn"] * 3
+    assert [(n.algorithm, n.source) for n in c.plan.nodes] == [(a, "heuristic (tuned plan was slower as a whole)") for a in SMALLCNN_HEURISTIC]
+    assert [ch.choice for ch in c.engine.algorithm_report()] == SMALLCNN_HEURISTIC
 
 
 def test_a_plan_compiled_from_a_model_proto_is_labelled_by_its_graph_name_not_its_printout():

@@ -153,10 +153,11 @@ def test_a_batch_that_fits_one_chunk_runs_whole(monkeypatch):
     assert calls == [torch.Size([2, 4, 12, 12])] * 2  # the batch of 2 is checked (chunked + whole), then runs chunked; 1 never
 
 
-@pytest.mark.parametrize("native", PATHS)
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("epilogue", [Epilogue("Relu"), Epilogue("Relu", residual=True)])
-def test_chunks_run_in_parallel_on_single_threaded_workers(threads, epilogue, native, monkeypatch):
+def test_chunks_run_in_parallel_on_single_threaded_workers(threads, epilogue, monkeypatch):
+    """The torch-op path: with n torch threads the chunks go to n workers (1 torch thread each)."""
+    native = False
     """With n torch threads the chunks go to n workers (1 torch thread each); same result, caller's threads restored."""
     import jiasu.kernels.conv.winograd as wg
 
@@ -183,11 +184,25 @@ def test_chunks_run_in_parallel_on_single_threaded_workers(threads, epilogue, na
             assert relative_error(y, ref, x, w) <= 1e-5
     assert torch.get_num_threads() == threads
     groups = seen[0]
-    if native:  # ranges of tiles, as many per worker (even_chunks)
-        assert len(groups) == threads and len(set(groups)) == 1
-    else:
-        assert len(groups) == threads and sum(groups) == 3 * 4  # 3 images x 4 tile rows
+    assert len(groups) == threads and sum(groups) == 3 * 4  # 3 images x 4 tile rows
     assert set(s for s in seen if not isinstance(s, list)) == {1}  # every chunk ran on a single-threaded worker
+
+
+@needs_native
+@pytest.mark.parametrize("threads", [1, 2])
+def test_native_chunks_run_one_after_another_on_all_threads(threads, monkeypatch):
+    """The C path never uses the worker pool: chunks in turn, each on all of torch's threads, same result."""
+    import jiasu.kernels.conv.winograd as wg
+
+    monkeypatch.setattr(wg, "in_parallel", lambda *a: pytest.fail("the native path used the worker pool"))
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(3, 5, 16, 12, generator=gen).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(8, 5, 3, 3, generator=gen), torch.randn(8, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
+    fn = _small_chunks(WinogradF4, 36 * 5 * 4 * 3, native=True).prepare(w, b, spec)  # 3 tiles a chunk
+    torch.set_num_threads(threads)  # the one_thread fixture restores it
+    assert relative_error(fn(x), reference(x, w, b, spec), x, w) <= 1e-5
+    assert torch.get_num_threads() == threads
 
 
 @pytest.mark.parametrize("native", PATHS)

@@ -89,6 +89,14 @@ class Conv(Kernel):
             return None
         return self._spec(w_shape, [0] * (2 * self.ndim))
 
+    def _static_input_size(self, node) -> Optional[tuple[int, ...]]:
+        """The input's spatial size if the graph fixes it (2-D convs only), else None."""
+        shape = node.inputs[0].shape if node.inputs and node.inputs[0] is not None else None
+        if self.ndim != 2 or shape is None or len(shape) != 4:
+            return None
+        dims = [shape[2], shape[3]]
+        return tuple(int(d) for d in dims) if all(isinstance(d, int) for d in dims) else None
+
     def _check(self, name: str, w_shape) -> Optional[str]:
         """Why algorithm ``name`` cannot run this node, or None if it can."""
         spec = self._static_spec(w_shape)
@@ -118,7 +126,7 @@ class Conv(Kernel):
         if name == "auto":
             from ...plan.heuristic import choose_algorithm
 
-            name = choose_algorithm(self._static_spec(w_shape), ctx.device)
+            name = choose_algorithm(self._static_spec(w_shape), ctx.device, self._static_input_size(node))
         algo = get_algorithm(name)
         reason = self._check(name, w_shape)
         if reason is None:
