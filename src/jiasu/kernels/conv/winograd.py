@@ -266,8 +266,9 @@ class Winograd(FusingConvAlgorithm):
     #: build (CPU, float32); False, or where they do not build, the torch-op transforms run.
     native = True
     #: 2: the chunked CPU path (3: only for batches that outgrow one chunk; 4: chunks in
-    #: parallel; 5: the C tile transforms, and kernels other than 3x3).
-    revision = 5
+    #: parallel; 5: the C tile transforms, and kernels other than 3x3; 6: the C path's chunks in
+    #: turn on all threads).
+    revision = 6
 
     def __init__(self, name: str, alpha: int, points: Sequence[Fraction], kernels: Sequence[int] = (3,)):
         self.name = name
