@@ -172,9 +172,10 @@ def tile_chunks(n: int, tile_rows: int, tile_cols: int, target: int) -> list[tup
 def even_chunks(tiles: int, target: int, workers: int) -> list[tuple[int, int]]:
     """``[t0, t1)`` ranges of about ``target`` tiles covering ``range(tiles)``, as even as possible.
 
-    More than one chunk is rounded up to a multiple of ``workers``, so that round-robin
-    workers get equal shares: three chunks on two workers left one doing two thirds
-    (a 256-channel 14x14 layer at batch 8 took 8.4 ms with 3 chunks, 4.3 with 1).
+    More than one chunk is rounded up to a multiple of ``workers``, so that a pool of
+    round-robin workers gets equal shares: three chunks on two workers left one doing two
+    thirds (a 256-channel 14x14 layer at batch 8 took 8.4 ms with 3 chunks, 4.3 with 1).
+    Chunks run in turn on one thread team: ``workers`` 1.
     ``target`` 0 or at least ``tiles``: one chunk.
     """
     if tiles <= 0:
@@ -483,7 +484,8 @@ class Winograd(FusingConvAlgorithm):
         Chunk size: each chunk's GEMM reads all of ``U``, so a chunk's ``V`` is kept at
         half of ``U``'s bytes or more (at least 1 MB, at most ``chunk_bytes``), and a
         batch whose whole ``V`` is under four chunks runs as one. Measured here at
-        2 threads, ms per call (16 MB / 1 MB chunks; the rule's pick in bold):
+        2 threads while the chunks still ran on the pool, ms per call (16 MB / 1 MB
+        chunks; the rule's pick in bold):
         vgg16 conv2_2 at batch 8 (``U`` 2.4 MB) 68-81 / **55**; conv4_2 (``U`` 38 MB)
         **45-52** / 95-98; resnet18's 128-channel layer at batch 8 4.0-4.9 / **3.8-4.6**;
         its 64-channel layer at batch 1 (``V`` 1.6 MB, one chunk) **0.49** / 0.70-0.82.
@@ -509,21 +511,21 @@ class Winograd(FusingConvAlgorithm):
             zh = None
             if z is not None:
                 zh = z.permute(0, 2, 3, 1)
-                zh = zh if zh.is_contiguous() else zh.contiguous()
-            out = x.new_empty(n, ho, wo, c_out)
+                zh = zh if zh.is_contiguous() and zh.dtype == torch.float32 else zh.contiguous().float()
+            out = xh.new_empty(n, ho, wo, c_out)  # float32, as the C kernels write
             tiles = n * th * tw
             z_ptr = zh.data_ptr() if zh is not None else None
 
             def chunk(t0: int, t1: int, threads: int) -> None:
                 rows = t1 - t0
-                v = x.new_empty(alpha * alpha, rows, c_in)
+                v = xh.new_empty(alpha * alpha, rows, c_in)
                 transform_in(alpha, xh.data_ptr(), h, w, c_in, pt, pl, th, tw, m, bt_c.data_ptr(), t0, t1, t0, rows, v.data_ptr(), threads)
                 mm = torch.bmm(v, u)
                 transform_out(alpha, mm.data_ptr(), rows, c_out, at_c.data_ptr(), m, bias_ptr, z_ptr, int(relu), out.data_ptr(), ho, wo, th, tw, t0, t1, t0, threads)
 
             target = 0 if chunk_size == 0 or tiles * v_tile <= 4 * chunk_size else max(1, chunk_size // v_tile)
             threads = torch.get_num_threads()
-            for t0, t1 in even_chunks(tiles, target, threads):
+            for t0, t1 in even_chunks(tiles, target, 1):
                 chunk(t0, t1, threads)
             y = out.permute(0, 3, 1, 2)
             return after.apply(y, None) if after is not None else y
