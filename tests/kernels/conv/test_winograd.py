@@ -34,14 +34,13 @@ def test_tile_chunks_cover_every_tile_once_in_order(n, rows, cols, target):
     assert tiles == [(i, r, c) for i in range(n) for r in range(rows) for c in range(cols)]
 
 
-@pytest.mark.parametrize("tiles, target, workers", [(10, 4, 2), (10, 0, 2), (3, 1, 2), (7, 3, 1), (12, 5, 3), (5, 100, 2), (1, 1, 4)])
-def test_even_chunks_cover_every_tile_in_equal_shares(tiles, target, workers):
-    chunks = even_chunks(tiles, target, workers)
+@pytest.mark.parametrize("tiles, target", [(10, 4), (10, 0), (3, 1), (7, 3), (12, 5), (5, 100), (1, 1)])
+def test_even_chunks_cover_every_tile_in_equal_shares(tiles, target):
+    chunks = even_chunks(tiles, target)
     assert [t for t0, t1 in chunks for t in range(t0, t1)] == list(range(tiles))
     sizes = [t1 - t0 for t0, t1 in chunks]
     assert max(sizes) - min(sizes) <= 1
-    if len(chunks) > 1 and workers > 1 and tiles >= workers * 2:
-        assert len(chunks) % workers == 0  # round-robin gives every worker as many chunks
+    assert len(chunks) == (1 if target <= 0 else -(-tiles // target))
     if target <= 0 or target >= tiles:
         assert chunks == [(0, tiles)]
 

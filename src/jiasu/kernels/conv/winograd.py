@@ -169,21 +169,14 @@ def tile_chunks(n: int, tile_rows: int, tile_cols: int, target: int) -> list[tup
     return [(i, min(n, i + images), 0, tile_rows) for i in range(0, n, images)]
 
 
-def even_chunks(tiles: int, target: int, workers: int) -> list[tuple[int, int]]:
-    """``[t0, t1)`` ranges of about ``target`` tiles covering ``range(tiles)``, as even as possible.
+def even_chunks(tiles: int, target: int) -> list[tuple[int, int]]:
+    """``[t0, t1)`` ranges of about ``target`` tiles covering ``range(tiles)``, their sizes within one.
 
-    More than one chunk is rounded up to a multiple of ``workers``, so that a pool of
-    round-robin workers gets equal shares: three chunks on two workers left one doing two
-    thirds (a 256-channel 14x14 layer at batch 8 took 8.4 ms with 3 chunks, 4.3 with 1).
-    Chunks run in turn on one thread team: ``workers`` 1.
     ``target`` 0 or at least ``tiles``: one chunk.
     """
     if tiles <= 0:
         return []
-    n = 1 if target <= 0 else -(-tiles // target)
-    if n > 1 and workers > 1:
-        n = -(-n // workers) * workers
-    n = min(n, tiles)
+    n = 1 if target <= 0 else min(-(-tiles // target), tiles)
     return [(tiles * k // n, tiles * (k + 1) // n) for k in range(n)]
 
 
@@ -260,8 +253,9 @@ class Winograd(FusingConvAlgorithm):
     #: transformed input per chunk on the CPU path, in bytes (see the module docstring); 0 turns
     #: the chunked path off (the whole batch at once, one ``torch.bmm``: what ran before it).
     chunk_bytes = 16 << 20
-    #: run the chunks on a pool of ``torch.get_num_threads()`` single-threaded workers instead of
-    #: one after another with every op on all threads (see the module docstring).
+    #: torch-op path: run the chunks on a pool of ``torch.get_num_threads()`` single-threaded
+    #: workers instead of one after another with every op on all threads (see the module
+    #: docstring). The C path always runs its chunks in turn (see ``_native``).
     parallel_chunks = True
     #: run the tile transforms as jiasu's C kernels (``kernels/native/winograd.c``) where they
     #: build (CPU, float32); False, or where they do not build, the torch-op transforms run.
@@ -283,11 +277,6 @@ class Winograd(FusingConvAlgorithm):
             f"{sizes} kernels, stride 1, dilation 1, groups 1"
         )
         self._matrices = {r: cook_toom(self.points, alpha - r + 1, r) for r in self.kernels}
-
-    @property
-    def m(self) -> int:
-        """Output tile size for the first (or only) kernel size."""
-        return self.alpha - self.kernels[0] + 1
 
     def check(self, spec: ConvSpec) -> Optional[str]:
         reason = check_2d(spec)
@@ -326,8 +315,6 @@ class Winograd(FusingConvAlgorithm):
         if bias is not None:
             bias = bias.to(dtype).contiguous()
         epilogue = epilogue if epilogue is not None and not epilogue.is_identity else None
-        tile_bytes = alpha * alpha * max(c_in, c_out) * u.element_size()  # transformed input (or output) per tile
-        target = max(1, self.chunk_bytes // tile_bytes) if self.chunk_bytes > 0 else 0
         if self.native and weight.device.type == "cpu" and dtype == torch.float32:
             lib = _native_library()
             if lib is not None:
@@ -340,7 +327,8 @@ class Winograd(FusingConvAlgorithm):
 
         if self.chunk_bytes <= 0 or weight.device.type != "cpu" or dtype != torch.float32 or not onednn_available():
             return whole_fused
-        chunked = self._chunked(u, bt_t, at_t, bias, spec, epilogue, target, m)
+        tile_bytes = alpha * alpha * max(c_in, c_out) * u.element_size()  # transformed input (or output) per tile
+        chunked = self._chunked(u, bt_t, at_t, bias, spec, epilogue, max(1, self.chunk_bytes // tile_bytes), m)
         checked: dict[tuple, bool] = {}
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -404,7 +392,8 @@ class Winograd(FusingConvAlgorithm):
         # The bias rides on one GEMM: where A^T's column is all ones (the point 1), A^T M A
         # spreads M[a, a] to every output of the tile, so adding the bias there (oneDNN's own
         # bias, free) adds it everywhere and saves a pass over the output.
-        ones = [j for j in range(alpha) if all(bool(at_t[i, j] == 1) for i in range(m))]
+        at = self._matrices[alpha - m + 1][0]
+        ones = [j for j in range(alpha) if all(at[i][j] == 1 for i in range(m))]
         bias_at = ones[0] * alpha + ones[0] if ones and bias is not None else None
         late_bias = bias if bias_at is None else None
         # ReLU alone (the common case) is applied by the copy that writes each chunk out.
@@ -525,7 +514,7 @@ class Winograd(FusingConvAlgorithm):
 
             target = 0 if chunk_size == 0 or tiles * v_tile <= 4 * chunk_size else max(1, chunk_size // v_tile)
             threads = torch.get_num_threads()
-            for t0, t1 in even_chunks(tiles, target, 1):
+            for t0, t1 in even_chunks(tiles, target):
                 chunk(t0, t1, threads)
             y = out.permute(0, 3, 1, 2)
             return after.apply(y, None) if after is not None else y

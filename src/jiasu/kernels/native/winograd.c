@@ -42,6 +42,14 @@ static inline void store16(float *p, v16 r, int cw) {
     for (int k = 0; k < cw; k++) p[k] = tmp[k];
 }
 
+/* Tile t's image and tile row/column in an n x th x tw grid. */
+static inline long tile_of(long t, int th, int tw, int *ty, int *tx) {
+    int r = (int)(t % ((long)th * tw));
+    *ty = r / tw;
+    *tx = r % tw;
+    return t / ((long)th * tw);
+}
+
 /* v[(i*A + j), t - base, c] = (B^T d B)[i, j, c], d the A x A input tile at (ty*m - pt, tx*m - pl),
  * zero outside the h x w image. x is (n, h, w, c); bt is B^T, A x A, row-major. */
 #define INPUT_FN(A)                                                                                       \
@@ -49,8 +57,8 @@ static inline void store16(float *p, v16 r, int cw) {
                           const float *bt, long t0, long t1, long base, long T, float *v, int nt) {      \
         _Pragma("omp parallel for num_threads(nt) schedule(static)") for (long t = t0; t < t1; t++) {    \
             v16 d[A][A], s[A][A];                                                                         \
-            long img = t / ((long)th * tw);                                                               \
-            int r = (int)(t % ((long)th * tw)), ty = r / tw, tx = r % tw;                                 \
+            int ty, tx;                                                                                   \
+            long img = tile_of(t, th, tw, &ty, &tx);                                                      \
             int y0 = ty * m - pt, x0 = tx * m - pl;                                                       \
             const float *xi = x + img * (long)h * w * c;                                                  \
             for (int cb = 0; cb < c; cb += CB) {                                                          \
@@ -87,8 +95,8 @@ static inline void store16(float *p, v16 r, int cw) {
                            long t1, long base, int nt) {                                                  \
         _Pragma("omp parallel for num_threads(nt) schedule(static)") for (long t = t0; t < t1; t++) {    \
             v16 v[A][A], s[A][A];                                                                         \
-            long img = t / ((long)th * tw);                                                               \
-            int r = (int)(t % ((long)th * tw)), ty = r / tw, tx = r % tw;                                 \
+            int ty, tx;                                                                                   \
+            long img = tile_of(t, th, tw, &ty, &tx);                                                      \
             for (int cb = 0; cb < co; cb += CB) {                                                         \
                 int cw = co - cb < CB ? co - cb : CB;                                                     \
                 v16 bv = bias ? load16(bias + cb, cw) : (v16){0};                                         \
