@@ -13,6 +13,7 @@ The largest errors seen over 4500 examples per algorithm:
     winograd (F(4x4))           2.4e-6
     winograd_f6 (F(6x6))        1.1e-5 (3,500 float32 examples)
     winograd_large              6.4e-6 (4x4..7x7 kernels on 8x8 tiles, 1,473 float32 examples)
+    nhwc_direct                 3e-7  (the C loops: depthwise, and dense on up to 16 input channels)
 
 Float64 inputs must match to ``TOLERANCE_F64`` for every algorithm.
 """
@@ -44,6 +45,7 @@ TOLERANCE = {
     "winograd_large": 1e-4,
     "sparse": 1e-5,
     "gemm": 1e-5,
+    "nhwc_direct": 1e-5,
 }
 TOLERANCE_F64 = 1e-12
 
@@ -110,6 +112,9 @@ def cases(
     stride=st.integers(1, 3),
     dilation=st.integers(1, 3),
     channels="grouped",
+    multiplier=st.integers(1, 3),
+    in_channels=st.integers(1, 8),
+    out_channels=st.integers(1, 8),
     channels_last=st.booleans(),
     dtypes=(torch.float32,) * 3 + (torch.float64,),
     exclude_strided_dilated=False,
@@ -130,10 +135,10 @@ def cases(
         groups = draw(st.integers(1, 3))
         c_in, c_out = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
     elif channels == "dense":
-        groups, c_in, c_out = 1, draw(st.integers(1, 8)), draw(st.integers(1, 8))
+        groups, c_in, c_out = 1, draw(in_channels), draw(out_channels)
     else:
-        c_in = groups = draw(st.integers(1, 8))
-        c_out = c_in * draw(st.integers(1, 3))
+        c_in = groups = draw(in_channels)
+        c_out = c_in * draw(multiplier)
     # Smallest input with at least one output along each dim.
     min_h = max(1, dh * (kh - 1) + 1 - pads[0] - pads[2])
     min_w = max(1, dw * (kw - 1) + 1 - pads[1] - pads[3])
@@ -169,6 +174,14 @@ STRATEGIES = {
     "sparse": cases(channels="dense", dtypes=(torch.float32,)),  # random weights: the dense path; tests/kernels/conv/test_sparse.py prunes
     # tiny maps too (1x1 .. 4x4 inputs reach the dense form): tests/kernels/conv/test_gemm.py picks each form on purpose
     "gemm": st.one_of(cases(channels="dense"), cases(channels="dense", kernel=st.integers(1, 3), stride=st.integers(1, 2), dilation=st.just(1))),
+    # depthwise with multiplier 1 (up to 40 channels: whole 16-channel vectors and a tail; the 3x3 stride 1/2
+    # fast path drawn on purpose) or groups 1 with up to 16 input and 80 output channels (one to five vector
+    # blocks, pixel blocks and border pixels); float64 takes the F.conv2d fallback
+    "nhwc_direct": st.one_of(
+        cases(channels="depthwise", multiplier=st.just(1), in_channels=st.integers(1, 40)),
+        cases(channels="depthwise", multiplier=st.just(1), in_channels=st.integers(1, 40), kernel=st.just(3), stride=st.integers(1, 2), dilation=st.just(1)),
+        cases(channels="dense", in_channels=st.integers(1, 16), out_channels=st.integers(1, 80)),
+    ),
 }
 
 
@@ -209,6 +222,7 @@ EXAMPLES = {
     "depthwise": (ConvSpec(4, 8, (3, 3), (2, 2), (1, 1), (1, 1, 0, 0), 4), (9, 8)),
     "sparse": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
     "gemm": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
+    "nhwc_direct": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
 }
 
 
@@ -259,6 +273,10 @@ _SPEC_3D = _spec(kernel=(3, 3, 3), stride=(1,) * 3, dilation=(1,) * 3)
         ("depthwise", _SPEC_3D, "3-D convolution, not 2-D"),
         ("gemm", _spec(groups=32), "groups 32 != 1"),
         ("gemm", _SPEC_3D, "3-D convolution, not 2-D"),
+        ("nhwc_direct", _spec(), "64 input channels, more than 16 (groups 1)"),
+        ("nhwc_direct", _spec(c_out=128, groups=64), "groups 64: neither 1 nor depthwise with multiplier 1"),
+        ("nhwc_direct", _spec(groups=32), "groups 32: neither 1 nor depthwise with multiplier 1"),
+        ("nhwc_direct", _SPEC_3D, "3-D convolution, not 2-D"),
     ],
 )
 def test_check_reasons(name, spec, reason):
@@ -274,6 +292,8 @@ def test_check_reasons(name, spec, reason):
         ("fft", _spec(kernel=(7, 5), dilation=(2, 2), groups=8)),
         ("depthwise", _spec(kernel=(5, 5), stride=(2, 2), groups=64)),
         ("depthwise", _spec(c_out=128, groups=64)),
+        ("nhwc_direct", _spec(kernel=(5, 5), stride=(2, 2), groups=64)),
+        ("nhwc_direct", _spec(c_in=3, c_out=64, kernel=(7, 7), stride=(2, 2))),
     ],
 )
 def test_check_accepts(name, spec):

@@ -67,8 +67,24 @@ def test_a_failed_compile_says_so_and_leaves_nothing(fresh, monkeypatch):
 
 
 def test_unknown_source_lists_the_ones_there(fresh):
-    with pytest.raises(Exception, match=r"no native source .*nope.c; available: winograd"):
+    with pytest.raises(Exception, match=r"no native source .*nope.c; available: direct, gemv, pool, winograd$"):
         native.library("nope")
+
+
+@needs_native
+def test_an_edited_shared_header_rebuilds(fresh, monkeypatch):
+    """vec.h is part of every build's digest: a changed header gets a new build, not the cached one."""
+    sources = fresh / "src"
+    sources.mkdir()
+    for name in ("pool.c", "vec.h"):
+        (sources / name).write_bytes((native._SOURCES / name).read_bytes())
+    monkeypatch.setattr(native, "_SOURCES", sources)
+    native.library("pool")
+    native._loaded.clear()
+    with open(sources / "vec.h", "a") as f:
+        f.write("\n/* edited */\n")
+    native.library("pool")
+    assert len(list((fresh / "native").glob("pool-*.so"))) == 2
 
 
 @pytest.mark.parametrize("cls", [WinogradF4, WinogradLarge])

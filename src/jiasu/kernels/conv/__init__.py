@@ -14,11 +14,12 @@ from .direct import Direct
 from .fft import FFT
 from .gemm import Gemm
 from .im2col import Im2col
+from .nhwc_direct import NHWCDirect
 from .onednn import OneDNN
 from .sparse import SparseCSR
 from .winograd import WinogradF2, WinogradF4, WinogradF6, WinogradLarge
 
-_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF6(), WinogradF2(), WinogradLarge(), FFT(), Depthwise(), SparseCSR(), Gemm()]
+_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF6(), WinogradF2(), WinogradLarge(), FFT(), Depthwise(), SparseCSR(), Gemm(), NHWCDirect()]
 
 CONV_ALGORITHMS: dict[str, ConvAlgorithm] = {a.name: a for a in _ALGORITHMS}
 

@@ -15,7 +15,7 @@ How:
 - each ``<name>.c`` in this folder is compiled with ``$CC`` (default ``cc``),
   ``-O3 -march=native -fopenmp -fPIC -shared``, into
   ``$JIASU_CACHE_DIR`` (default ``~/.cache/jiasu``) ``/native/<name>-<digest>.so``.
-  The digest covers the source, the flags, the compiler's version line and
+  The digest covers the source and the shared headers (``*.h``), the flags, the compiler's version line and
   this CPU (model and flags), so an edited source, another compiler or
   another machine gets its own build. The build is written under a temporary
   name and renamed, so concurrent processes never load half a file. The
@@ -99,7 +99,8 @@ def _build(name: str) -> Path:
     if not src.is_file():
         raise JiasuError(f"no native source {src}; available: {', '.join(sorted(p.stem for p in _SOURCES.glob('*.c')))}")
     cc = _compiler()
-    source = src.read_bytes()
+    # The shared headers (vec.h) are part of every build: an edited header rebuilds all.
+    source = src.read_bytes() + b"".join(h.read_bytes() for h in sorted(_SOURCES.glob("*.h")))
     out_dir = cache_dir() / "native"
     target = out_dir / f"{name}-{_digest(source, cc)}.so"
     if target.is_file():
@@ -108,7 +109,7 @@ def _build(name: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".so", dir=out_dir)
     os.close(fd)
     try:
-        done = subprocess.run([cc, *FLAGS, "-o", tmp, str(src)], capture_output=True, text=True, timeout=300)
+        done = subprocess.run([cc, *FLAGS, f"-I{_SOURCES}", "-o", tmp, str(src)], capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise NativeUnavailable(f"compiling {src.name} with {cc} failed:\n{done.stderr.strip()[-2000:]}")
         os.replace(tmp, target)

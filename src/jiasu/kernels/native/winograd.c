@@ -14,33 +14,7 @@
  * nt is the OpenMP thread count for the loop over tiles (1 inside a caller's own worker thread).
  * alpha is 4, 6 or 8; any other value returns -1 and writes nothing.
  */
-#include <string.h>
-
-typedef float v16 __attribute__((vector_size(64)));
-typedef int vi16 __attribute__((vector_size(64)));
-#define CB 16
-
-static inline v16 load16(const float *p, int cw) {
-    v16 r;
-    if (cw == CB) {
-        memcpy(&r, p, sizeof r);
-        return r;
-    }
-    float tmp[CB] = {0};
-    for (int k = 0; k < cw; k++) tmp[k] = p[k];
-    memcpy(&r, tmp, sizeof r);
-    return r;
-}
-
-static inline void store16(float *p, v16 r, int cw) {
-    if (cw == CB) {
-        memcpy(p, &r, sizeof r);
-        return;
-    }
-    float tmp[CB];
-    memcpy(tmp, &r, sizeof r);
-    for (int k = 0; k < cw; k++) p[k] = tmp[k];
-}
+#include "vec.h"
 
 /* Tile t's image and tile row/column in an n x th x tw grid. */
 static inline long tile_of(long t, int th, int tw, int *ty, int *tx) {

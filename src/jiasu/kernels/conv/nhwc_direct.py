@@ -1,0 +1,157 @@
+"""``nhwc_direct``: direct convolution in jiasu's C (``kernels/native/direct.c``) on channels_last tensors.
+
+For two kinds of layer that the vendor paths serve badly at small sizes:
+
+- **few input channels** (groups 1, at most :data:`MAX_DENSE_CHANNELS`): a network's
+  first layer. oneDNN, through torch, costs about 28 us a call before any arithmetic,
+  and its kernels for 1-3 input channels run far under its usual speed: smallcnn's
+  first conv (1 channel in, 16 out, 88x88) took 157 us against ONNX Runtime's 57.
+  The C loop broadcasts each input value against a vector of 16 output channels,
+  with a block of 4 output pixels sharing every weight load (16 accumulators in registers);
+- **depthwise** (groups == channels, multiplier 1), as in mobilenet: one
+  multiply-add per tap and channel, 16 channels a vector.
+
+Taps in the padding are skipped, so no padded copy is made; bias, the residual
+and a ReLU or Clip are applied before the store, other activations after it (on
+the output, in place). Rows of output are split over torch's thread count with
+OpenMP. The output is channels_last.
+
+Elsewhere (another device, a dtype other than float32, or where the C kernels
+do not build; see ``jiasu.kernels.native``) the callable runs ``F.conv2d``, the
+same convolution, so a plan that names this algorithm still runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, output_size
+
+#: Dense convs with more input channels than this are left to GEMM-based paths: the C
+#: loop has no blocking over input channels and reads each weight vector once per pixel block.
+MAX_DENSE_CHANNELS = 16
+
+
+def _library() -> Optional[ctypes.CDLL]:
+    """The C kernels with argument types set, or None where they do not build here."""
+    from ..native import NativeUnavailable, library
+
+    try:
+        lib = library("direct")
+    except NativeUnavailable:
+        return None
+    if not getattr(lib, "_jiasu_typed", False):
+        i, p, f = ctypes.c_int, ctypes.c_void_p, ctypes.c_float
+        geometry = [i] * 8  # kh, kw, sh, sw, dh, dw, pt, pl
+        lib.jiasu_direct_dense.argtypes = [p, i, i, i, i, p, *geometry, i, p, p, f, f, p, i, i, i]
+        lib.jiasu_direct_depthwise.argtypes = [p, i, i, i, i, p, *geometry, p, p, f, f, p, i, i, i]
+        lib.jiasu_direct_dense.restype = lib.jiasu_direct_depthwise.restype = i
+        lib._jiasu_typed = True
+    return lib
+
+
+def native_available() -> bool:
+    """Whether the C kernels run here (built on first call); see :func:`jiasu.kernels.native.status`."""
+    return _library() is not None
+
+
+def _clamp(epilogue: Optional[Epilogue]) -> tuple[float, float, Optional[Epilogue]]:
+    """The clamp the C store applies for ``epilogue``'s activation, and what runs after it (if anything)."""
+    if epilogue is None or not epilogue.activation:
+        return -math.inf, math.inf, None
+    if epilogue.activation == "Relu":
+        return 0.0, math.inf, None
+    if epilogue.activation == "Clip":
+        return float(epilogue.params[0]), float(epilogue.params[1]), None
+    return -math.inf, math.inf, Epilogue(epilogue.activation, epilogue.params)
+
+
+class NHWCDirect(FusingConvAlgorithm):
+    name = "nhwc_direct"
+    description = (
+        f"direct convolution in C on channels_last tensors: depthwise (multiplier 1), or groups 1 with at most "
+        f"{MAX_DENSE_CHANNELS} input channels; bias, residual and ReLU/Clip fused (CPU float32)"
+    )
+
+    threads = 0
+
+    def check(self, spec: ConvSpec) -> Optional[str]:
+        reason = check_2d(spec)
+        if reason is not None:
+            return reason
+        depthwise = spec.groups == spec.in_channels == spec.out_channels
+        if spec.groups != 1 and not depthwise:
+            return f"groups {spec.groups}: neither 1 nor depthwise with multiplier 1"
+        if spec.groups == 1 and spec.in_channels > MAX_DENSE_CHANNELS:
+            return f"{spec.in_channels} input channels, more than {MAX_DENSE_CHANNELS} (groups 1)"
+        return None
+
+    def prepare_fused(
+        self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]
+    ) -> FusedConvFn:
+        """Pack the weights once (``(kh, kw, C_in, C_out)`` padded to whole vectors, or ``(kh, kw, C)``)."""
+        (kh, kw), (sh, sw), (dh, dw) = spec.kernel, spec.stride, spec.dilation
+        pt, pl, pb, pr = spec.pads
+        c_out = spec.out_channels
+        depthwise = spec.groups != 1
+        lo, hi, after = _clamp(epilogue)
+        lib = _library() if weight.device.type == "cpu" and weight.dtype == torch.float32 else None
+        if lib is None:
+            return self._fallback(weight, bias, spec, epilogue)
+        if depthwise:
+            packed = weight.reshape(c_out, kh * kw).t().contiguous()
+            b = bias.contiguous() if bias is not None else None
+        else:
+            padded = -(-c_out // 16) * 16
+            packed = weight.new_zeros(kh, kw, spec.in_channels, padded)
+            packed[..., :c_out] = weight.permute(2, 3, 1, 0)
+            b = None
+            if bias is not None:
+                b = weight.new_zeros(padded)
+                b[:c_out] = bias
+        fallback = None
+
+        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
+            nonlocal fallback
+            if x.dtype != torch.float32 or x.device.type != "cpu":
+                fallback = fallback or self._fallback(weight, bias, spec, epilogue)
+                return fallback(x, z)
+            n, c, h, w = x.shape
+            ho = output_size(h, kh, sh, dh, pt + pb)
+            wo = output_size(w, kw, sw, dw, pl + pr)
+            xh = x.permute(0, 2, 3, 1)
+            if not xh.is_contiguous():
+                xh = xh.contiguous()
+            zh = None
+            if z is not None:
+                zh = z.permute(0, 2, 3, 1)
+                zh = zh if zh.is_contiguous() and zh.dtype == torch.float32 else zh.contiguous().float()
+            out = xh.new_empty(n, ho, wo, c_out)
+            z_ptr = zh.data_ptr() if zh is not None else None
+            geometry = (kh, kw, sh, sw, dh, dw, pt, pl)
+            b_ptr = b.data_ptr() if b is not None else None  # read here: the closure keeps b alive
+            threads = self.threads or torch.get_num_threads()
+            if depthwise:
+                lib.jiasu_direct_depthwise(xh.data_ptr(), n, h, w, c, packed.data_ptr(), *geometry, b_ptr, z_ptr, lo, hi, out.data_ptr(), ho, wo, threads)
+            else:
+                lib.jiasu_direct_dense(xh.data_ptr(), n, h, w, c, packed.data_ptr(), *geometry, c_out, b_ptr, z_ptr, lo, hi, out.data_ptr(), ho, wo, threads)
+            y = out.permute(0, 3, 1, 2)
+            return after.apply(y, None) if after is not None else y
+
+        return run
+
+    @staticmethod
+    def _fallback(weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]) -> FusedConvFn:
+        """``F.conv2d`` on an explicitly padded input, then the epilogue: where the C kernels do not run."""
+        from .base import pad_input
+
+        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
+            y = F.conv2d(pad_input(x, spec), weight, bias, spec.stride, 0, spec.dilation, spec.groups)
+            return epilogue.apply(y, z) if epilogue is not None else y
+
+        return run

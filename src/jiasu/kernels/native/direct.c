@@ -1,0 +1,244 @@
+/* Direct convolution for jiasu/kernels/conv/nhwc_direct.py, on channels_last float32 tensors.
+ *
+ * Two convolutions that oneDNN (through torch) and GEMMs serve badly, as loops over output
+ * pixels with the channels innermost (NHWC), 16 at a time as one vector (vec.h):
+ *
+ * - dense, groups 1, few input channels (a network's first layer: 1 or 3 channels): per output
+ *   pixel, y[co] = b[co] + sum over taps and input channels of x[tap, ci] * w[tap, ci, co]. Each
+ *   input value is broadcast against a vector of output channels; a block of PX pixels along a
+ *   row shares every weight vector load, with PX x NV accumulators in registers.
+ * - depthwise, groups == channels (multiplier 1): y[c] = b[c] + sum over taps of x[tap, c] * w[tap, c].
+ *
+ * Taps that fall in the padding are skipped (zeros), so no padded copy is made. Both fuse the
+ * epilogue: y = clamp(conv + bias + z, lo, hi), with z (the residual, NHWC like y) optional and
+ * lo/hi +-inf where there is no clamp (a ReLU is lo = 0). Rows of output (image, oy) are split
+ * over nt OpenMP threads. Shapes: x (n, h, w, cin); y and z (n, ho, wo, cout).
+ */
+#include "vec.h"
+
+#define PX 4 /* output pixels per register block (dense) */
+
+/* The first and one-past-last kernel taps along one axis whose input position o*s - p + k*d is in [0, size). */
+static inline void tap_range(int o, int s, int p, int d, int k, int size, int *k0, int *k1) {
+    int base = o * s - p;
+    int a = 0, b = k;
+    while (a < k && base + a * d < 0) a++;
+    while (b > a && base + (b - 1) * d >= size) b--;
+    *k0 = a;
+    *k1 = b;
+}
+
+static inline v16 finish(v16 acc, const float *z, v16 lo, v16 hi, int cw) {
+    if (z) acc += load16(z, cw);
+    return clamp16(acc, lo, hi);
+}
+
+/* One output pixel, every tap checked: the border, and any pixel in a row too short for a block.
+ * NV output-channel vectors from channel cb; wt is (kh, kw, cin, cop), cop = cout rounded up to 16
+ * and zero-padded, so whole vectors load past cout (as does the bias, padded the same way). */
+static void dense_pixel(const float *xr, int w, int cin, const float *wt, int cop, int kw, int sw, int dw,
+                        int pl, int ky0, int ky1, int dh, int iy0, int ox, int cb, int nv, int cout,
+                        const float *bias, const float *zr, v16 lo, v16 hi, float *yr) {
+    v16 acc[4];
+    int kx0, kx1;
+    tap_range(ox, sw, pl, dw, kw, w, &kx0, &kx1);
+    for (int v = 0; v < nv; v++) acc[v] = bias ? load16(bias + cb + v * CB, CB) : (v16){0};
+    for (int ky = ky0; ky < ky1; ky++)
+        for (int kx = kx0; kx < kx1; kx++) {
+            const float *xp = xr + ((long)(iy0 + ky * dh) * w + ox * sw - pl + kx * dw) * cin;
+            const float *wp = wt + ((long)(ky * kw + kx) * cin) * cop + cb;
+            for (int ci = 0; ci < cin; ci++)
+                for (int v = 0; v < nv; v++) acc[v] += xp[ci] * load16(wp + (long)ci * cop + v * CB, CB);
+        }
+    for (int v = 0; v < nv; v++) {
+        int c0 = cb + v * CB, cw = cout - c0 < CB ? cout - c0 : CB;
+        long off = (long)ox * cout + c0;
+        store16(yr + off, finish(acc[v], zr ? zr + off : 0, lo, hi, cw), cw);
+    }
+}
+
+/* P pixels from ox, all with every x tap inside the image: P x NV accumulators in registers, and
+ * each weight vector loaded once for the P pixels. */
+#define DENSE_BLOCK(NV, P)                                                                                \
+    static void dense_##NV##_##P(const float *xr, int w, int cin, const float *wt, int cop, int kw,      \
+                                 int sw, int dw, int pl, int ky0, int ky1, int dh, int iy0, int ox,      \
+                                 int cb, int cout, const float *bias, const float *zr, v16 lo, v16 hi,    \
+                                 float *yr) {                                                             \
+        v16 acc[P][NV];                                                                                   \
+        for (int v = 0; v < NV; v++) {                                                                    \
+            v16 b = bias ? load16(bias + cb + v * CB, CB) : (v16){0};                                     \
+            for (int p = 0; p < P; p++) acc[p][v] = b;                                                    \
+        }                                                                                                 \
+        long step = (long)sw * cin;                                                                       \
+        for (int ky = ky0; ky < ky1; ky++) {                                                              \
+            const float *xrow = xr + ((long)(iy0 + ky * dh) * w + ox * sw - pl) * cin;                    \
+            const float *wrow = wt + (long)ky * kw * cin * cop + cb;                                      \
+            /* With dilation 1 along x, the (kx, ci) pairs of a kernel row are one contiguous run of \
+             * kw * cin inputs and of weight rows: one loop, no per-tap overhead (first layers have 1-3 \
+             * channels, so a loop over ci alone would run one to three times). */                        \
+            int runs = dw == 1 ? 1 : kw, len = dw == 1 ? kw * cin : cin;                                  \
+            for (int kx = 0; kx < runs; kx++) {                                                           \
+                const float *xp = xrow + (long)kx * dw * cin;                                             \
+                const float *wp = wrow + (long)kx * cin * cop;                                            \
+                for (int j = 0; j < len; j++) {                                                           \
+                    v16 wv[NV];                                                                           \
+                    for (int v = 0; v < NV; v++) memcpy(&wv[v], wp + (long)j * cop + v * CB, sizeof(v16)); \
+                    for (int p = 0; p < P; p++) {                                                         \
+                        float xv = xp[p * step + j];                                                      \
+                        for (int v = 0; v < NV; v++) acc[p][v] += xv * wv[v];                             \
+                    }                                                                                     \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        for (int p = 0; p < P; p++)                                                                       \
+            for (int v = 0; v < NV; v++) {                                                                \
+                int c0 = cb + v * CB, cw = cout - c0 < CB ? cout - c0 : CB;                               \
+                long off = (long)(ox + p) * cout + c0;                                                    \
+                store16(yr + off, finish(acc[p][v], zr ? zr + off : 0, lo, hi, cw), cw);                  \
+            }                                                                                             \
+    }
+
+/* 8 pixels a block for one or two vectors of output channels, 4 for three or four: at most 16
+ * accumulators, so they stay in registers next to the weight vectors. */
+DENSE_BLOCK(1, 16)
+DENSE_BLOCK(2, 8)
+DENSE_BLOCK(3, 4)
+DENSE_BLOCK(4, 4)
+
+typedef void (*dense_fn)(const float *, int, int, const float *, int, int, int, int, int, int, int, int, int,
+                         int, int, int, const float *, const float *, v16, v16, float *);
+
+int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, const float *wt, int kh, int kw, int sh,
+                       int sw, int dh, int dw, int pt, int pl, int cout, const float *bias, const float *z,
+                       float lo, float hi, float *y, int ho, int wo, int nt) {
+    static const dense_fn blocks[5] = {0, dense_1_16, dense_2_8, dense_3_4, dense_4_4};
+    static const int block_px[5] = {0, 16, 8, 4, 4};
+    int cop = (cout + CB - 1) / CB * CB, nvec = cop / CB;
+    /* Output columns whose taps all lie inside the image along x: [xa, xb). */
+    int xa = 0, xb = wo;
+    while (xa < wo && xa * sw - pl < 0) xa++;
+    while (xb > xa && (xb - 1) * sw - pl + (kw - 1) * dw >= w) xb--;
+    v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long row = 0; row < (long)n * ho; row++) {
+        long img = row / ho;
+        int oy = (int)(row % ho), ky0, ky1;
+        tap_range(oy, sh, pt, dh, kh, h, &ky0, &ky1);
+        const float *xr = x + img * (long)h * w * cin;
+        const float *zr = z ? z + row * (long)wo * cout : 0;
+        float *yr = y + row * (long)wo * cout;
+        int iy0 = oy * sh - pt;
+        for (int vb = 0; vb < nvec; vb += 4) {
+            int nv = nvec - vb < 4 ? nvec - vb : 4, px = block_px[nv], cb = vb * CB, ox = 0;
+            for (; ox < xa; ox++)
+                dense_pixel(xr, w, cin, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
+            for (; ox + px <= xb; ox += px)
+                blocks[nv](xr, w, cin, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, cout, bias, zr, lov, hiv, yr);
+            for (; ox < wo; ox++)
+                dense_pixel(xr, w, cin, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
+        }
+    }
+    return 0;
+}
+
+/* Depthwise 3x3, dilation 1, stride S, a full vector of channels from cb, output columns [ox0, ox1)
+ * whose taps all lie inside the image along x. Kernel rows outside the image (ky outside
+ * [ky0, ky1)) get zero weights and read a row that exists, so every pixel runs the same
+ * straight-line code: 9 weight vectors in registers, four pixels at a time (four independent
+ * accumulator chains), and each input vector of a kernel row loaded once for the four pixels
+ * (2 + 3S + 1 loads for 12 multiply-adds). */
+#define DEPTHWISE_3X3(S)                                                                                  \
+    static void depthwise_3x3_s##S(const float *xr, int w, int c, const float *wt, int pl, int ky0,      \
+                                   int ky1, int iy0, int ox0, int ox1, int cb, v16 b, const float *zr,   \
+                                   v16 lo, v16 hi, float *yr) {                                           \
+        v16 wv[3][3];                                                                                     \
+        const float *rows[3];                                                                             \
+        for (int i = 0; i < 3; i++) {                                                                     \
+            int in = i >= ky0 && i < ky1;                                                                 \
+            rows[i] = xr + (long)(iy0 + (in ? i : ky0)) * w * c + cb;                                     \
+            for (int j = 0; j < 3; j++) {                                                                 \
+                memcpy(&wv[i][j], wt + (long)(i * 3 + j) * c + cb, sizeof(v16));                         \
+                if (!in) wv[i][j] = (v16){0};                                                             \
+            }                                                                                             \
+        }                                                                                                 \
+        int ox = ox0;                                                                                     \
+        for (; ox + 4 <= ox1; ox += 4) {                                                                  \
+            long x0 = (long)(ox * S - pl) * c;                                                            \
+            v16 a[4] = {b, b, b, b};                                                                      \
+            for (int i = 0; i < 3; i++) {                                                                 \
+                v16 t[3 + 3 * S];                                                                         \
+                for (int q = 0; q < 3 + 3 * S; q++) memcpy(&t[q], rows[i] + x0 + (long)q * c, sizeof(v16)); \
+                for (int k = 0; k < 4; k++)                                                               \
+                    for (int j = 0; j < 3; j++) a[k] += t[j + k * S] * wv[i][j];                          \
+            }                                                                                             \
+            for (int k = 0; k < 4; k++) {                                                                 \
+                long off = (long)(ox + k) * c + cb;                                                       \
+                store16(yr + off, finish(a[k], zr ? zr + off : 0, lo, hi, CB), CB);                       \
+            }                                                                                             \
+        }                                                                                                 \
+        for (; ox < ox1; ox++) {                                                                          \
+            long x0 = (long)(ox * S - pl) * c;                                                            \
+            v16 r[3];                                                                                     \
+            for (int i = 0; i < 3; i++) {                                                                 \
+                r[i] = (v16){0};                                                                          \
+                for (int j = 0; j < 3; j++) {                                                             \
+                    v16 xv;                                                                               \
+                    memcpy(&xv, rows[i] + x0 + (long)j * c, sizeof xv);                                   \
+                    r[i] += xv * wv[i][j];                                                                \
+                }                                                                                         \
+            }                                                                                             \
+            long off = (long)ox * c + cb;                                                                 \
+            store16(yr + off, finish(b + r[0] + r[1] + r[2], zr ? zr + off : 0, lo, hi, CB), CB);        \
+        }                                                                                                 \
+    }
+
+DEPTHWISE_3X3(1)
+DEPTHWISE_3X3(2)
+
+/* Depthwise: wt is (kh, kw, c); bias (c) or NULL. */
+int jiasu_direct_depthwise(const float *x, int n, int h, int w, int c, const float *wt, int kh, int kw, int sh,
+                           int sw, int dh, int dw, int pt, int pl, const float *bias, const float *z, float lo,
+                           float hi, float *y, int ho, int wo, int nt) {
+    v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
+    int fast = kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2);
+    /* Output columns whose taps all lie inside the image along x: [xa, xb). */
+    int xa = 0, xb = wo;
+    while (xa < wo && xa * sw - pl < 0) xa++;
+    while (xb > xa && (xb - 1) * sw - pl + (kw - 1) * dw >= w) xb--;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long row = 0; row < (long)n * ho; row++) {
+        long img = row / ho;
+        int oy = (int)(row % ho), ky0, ky1;
+        tap_range(oy, sh, pt, dh, kh, h, &ky0, &ky1);
+        const float *xr = x + img * (long)h * w * c;
+        const float *zr = z ? z + row * (long)wo * c : 0;
+        float *yr = y + row * (long)wo * c;
+        int iy0 = oy * sh - pt;
+        for (int cb = 0; cb < c; cb += CB) {
+            int cw = c - cb < CB ? c - cb : CB;
+            v16 bv = bias ? load16(bias + cb, cw) : (v16){0};
+            int full = fast && cw == CB;
+            for (int ox = 0; ox < wo; ox++) {
+                if (full && ox == xa && xb > xa) {
+                    (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(xr, w, c, wt, pl, ky0, ky1, iy0, xa, xb, cb, bv, zr, lov, hiv, yr);
+                    ox = xb - 1;
+                    continue;
+                }
+                int kx0, kx1;
+                tap_range(ox, sw, pl, dw, kw, w, &kx0, &kx1);
+                const float *xp = xr + ((long)iy0 * w + ox * sw - pl) * c + cb;
+                v16 acc = bv;
+                for (int ky = ky0; ky < ky1; ky++) {
+                    v16 r = (v16){0}; /* a chain per kernel row, so the rows overlap */
+                    for (int kx = kx0; kx < kx1; kx++)
+                        r += load16(xp + ((long)ky * dh * w + kx * dw) * c, cw) *
+                             load16(wt + (long)(ky * kw + kx) * c + cb, cw);
+                    acc += r;
+                }
+                long off = (long)ox * c + cb;
+                store16(yr + off, finish(acc, zr ? zr + off : 0, lov, hiv, cw), cw);
+            }
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,41 @@
+/* 16-float vectors for jiasu's C kernels (gcc's vector extension: AVX-512 where the CPU has it,
+ * narrower vectors elsewhere), with loads and stores of a partial vector at a channel tail. */
+#ifndef JIASU_VEC_H
+#define JIASU_VEC_H
+#include <string.h>
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int vi16 __attribute__((vector_size(64)));
+#define CB 16
+
+/* p[0..cw), zeros after: cw < CB only at the last block of a channel run. */
+static inline v16 load16(const float *p, int cw) {
+    v16 r;
+    if (cw == CB) {
+        memcpy(&r, p, sizeof r);
+        return r;
+    }
+    float tmp[CB] = {0};
+    for (int k = 0; k < cw; k++) tmp[k] = p[k];
+    memcpy(&r, tmp, sizeof r);
+    return r;
+}
+
+static inline void store16(float *p, v16 r, int cw) {
+    if (cw == CB) {
+        memcpy(p, &r, sizeof r);
+        return;
+    }
+    float tmp[CB];
+    memcpy(tmp, &r, sizeof r);
+    for (int k = 0; k < cw; k++) p[k] = tmp[k];
+}
+
+/* max(a, lo) and min(a, hi), lane by lane: a ReLU is clamp(a, 0, +inf). */
+static inline v16 clamp16(v16 a, v16 lo, v16 hi) {
+    vi16 m = a > lo;
+    a = (v16)(((vi16)a & m) | ((vi16)lo & ~m));
+    m = a < hi;
+    return (v16)(((vi16)a & m) | ((vi16)hi & ~m));
+}
+#endif

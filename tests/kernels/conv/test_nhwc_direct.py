@@ -1,0 +1,63 @@
+"""``nhwc_direct`` (jiasu's C direct convolution) on real layer shapes, against ``F.conv2d`` in float64.
+
+The conformance suite (test_algorithms.py) draws small random convolutions; these shapes are the
+ones the C loops were written for, wide enough that every path runs: blocks of 16 and 8 pixels,
+one to four output-channel vectors, channel tails, border pixels, and the depthwise 3x3 fast path
+at stride 1 and 2.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec, Epilogue
+from jiasu.kernels.conv.nhwc_direct import native_available
+from jiasu.kernels.native import status
+
+pytestmark = pytest.mark.skipif(not native_available(), reason=f"native kernels unavailable: {status('direct')}")
+
+# (c_in, c_out, kernel, stride, pad, size, groups)
+LAYERS = {
+    "smallcnn conv1 (1 -> 16, 7x7)": (1, 16, 7, 1, 0, 40, 1),
+    "mobilenet_v2 first (3 -> 32, 3x3 s2)": (3, 32, 3, 2, 1, 40, 1),
+    "resnet conv1 (3 -> 64, 7x7 s2)": (3, 64, 7, 2, 3, 48, 1),
+    "80 outputs (five vectors: a block of four and one)": (3, 80, 3, 1, 1, 30, 1),
+    "20 outputs (a vector and a tail)": (2, 20, 5, 1, 2, 27, 1),
+    "depthwise 3x3 s1, 40 channels (two vectors and a tail)": (40, 40, 3, 1, 1, 23, 40),
+    "depthwise 3x3 s2, 32 channels": (32, 32, 3, 2, 1, 29, 32),
+    "depthwise 5x5 s1 (general path)": (24, 24, 5, 1, 2, 17, 24),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("activation, residual", [("Relu", False), ("Clip", True), ("HardSwish", False)])
+def test_layer_matches_conv2d(name, activation, residual):
+    c_in, c_out, k, stride, pad, size, groups = LAYERS[name]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, c_in, size, size + 3, generator=gen).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(c_out, c_in // groups, k, k, generator=gen)
+    b = torch.randn(c_out, generator=gen)
+    spec = ConvSpec.from_weight(w, stride=(stride, stride), pads=(pad,) * 4, groups=groups)
+    ref = F.conv2d(x.double(), w.double(), b.double(), stride, pad, 1, groups)
+    scale = ref.abs().max().item()  # before the epilogue, which works in place
+    z = torch.randn(ref.shape, generator=gen) if residual else None
+    params = (-1.0, 2.5) if activation == "Clip" else ()
+    y = CONV_ALGORITHMS["nhwc_direct"].prepare_fused(w, b, spec, Epilogue(activation, params, residual))(x, z)
+    expected = Epilogue(activation, params, residual).apply(ref, z.double() if z is not None else None)
+    assert y.shape == expected.shape
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    assert (y.double() - expected).abs().max().item() / scale < 1e-6
+
+
+def test_nchw_input_and_float64_fallback():
+    """An NCHW input is read the same (copied to NHWC first); float64 runs F.conv2d, not the C loop."""
+    gen = torch.Generator().manual_seed(1)
+    w, b = torch.randn(16, 1, 5, 5, generator=gen), torch.randn(16, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=(2,) * 4)
+    fn = CONV_ALGORITHMS["nhwc_direct"].prepare_fused(w, b, spec, None)
+    x = torch.randn(1, 1, 21, 19, generator=gen)
+    torch.testing.assert_close(fn(x, None), F.conv2d(x, w, b, padding=2), rtol=1e-5, atol=1e-5)
+    fn64 = CONV_ALGORITHMS["nhwc_direct"].prepare_fused(w.double(), b.double(), spec, None)
+    torch.testing.assert_close(fn64(x.double(), None), F.conv2d(x.double(), w.double(), b.double(), padding=2))
