@@ -80,3 +80,33 @@ def test_maxpool_2x2_both_paths(shape, ceil_mode):
 
     assert (np.prod(shape) > HALVE_MIN_NUMEL) == (shape[0] == 8)
     check("MaxPool", [("x", _x(shape))], {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": ceil_mode}, opset=12)
+
+
+@pytest.mark.parametrize("attrs", MAXPOOL_CASES + [dict(kernel_shape=[2, 2], strides=[2, 2]), dict(kernel_shape=[3, 3], strides=[3, 3], ceil_mode=1)])
+@pytest.mark.parametrize("shape", [(2, 3, 9, 11), (1, 40, 13, 10)])
+def test_maxpool_channels_last_runs_the_c_kernel(attrs, shape, monkeypatch):
+    """A channels_last float32 input (what convolutions hand on) is pooled by kernels/native/pool.c: same values
+    as the ONNX reference, every pads/ceil_mode/dilation case above, channel counts under and over one vector."""
+    import torch
+
+    from jiasu.kernels.native import status
+    from jiasu.kernels.ops.max_pool import MaxPool
+    from jiasu.runtime import Engine
+
+    from ._node import node_model, run_reference
+
+    if status("pool"):
+        pytest.skip(f"native kernels unavailable: {status('pool')}")
+    calls = []
+    native = MaxPool._native
+    monkeypatch.setattr(MaxPool, "_native", lambda self, x: calls.append(x.shape) or native(self, x))
+    x = _x(shape)
+    model = node_model("MaxPool", [("x", x)], attrs, opset=12)
+    import onnx_ir as ir
+
+    ours = Engine(ir.serde.deserialize_model(model)).run({"x": torch.from_numpy(x).contiguous(memory_format=torch.channels_last)})
+    (ref,) = run_reference(model, {"x": x})
+    assert calls == [torch.Size(shape)]
+    y = next(iter(ours.values()))
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(y.numpy(), ref)

@@ -1,3 +1,7 @@
+import ctypes
+import math
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 
@@ -13,9 +17,15 @@ class Gemm(Kernel):
     The fully-connected case (constant B, alpha = beta = 1, A not transposed,
     no C or a constant bias row) on the CPU takes oneDNN's inner product with
     the weight prepacked once: measured here 2.9x faster than addmm for a
-    4096x4096 layer at batch 8 (4.9 vs 14.1 ms, one thread); for one row F.linear's
-    GEMV is faster still (58 vs 72 us on 6144x128) and runs instead. The
-    activation of a ``jiasu::FusedGemm`` (``epilogue``) runs as oneDNN's post-op.
+    4096x4096 layer at batch 8 (4.9 vs 14.1 ms, one thread). One row is a GEMV,
+    bound by reading the weights: jiasu's C GEMV (``kernels/native/gemv.c``) splits
+    the output rows over torch's threads, where MKL's (behind ``F.linear``) ran on
+    one thread whatever the thread count. Measured at 2 threads, us, MKL / C:
+    6144x128 (smallcnn's fc1) 52 / 25, 1280x1000 (mobilenet_v2) 100 / 35,
+    2048x1000 (resnet50) 138 / 58, 25088x4096 (vgg16's fc6) 17,180 / 12,480.
+    Where the C kernels do not build, ``F.linear`` runs it. The activation of a
+    ``jiasu::FusedGemm`` (``epilogue``) runs as oneDNN's post-op, or in the GEMV's
+    store for ReLU and Clip.
     """
 
     #: what runs on the output (FusedGemm's activation); None for plain Gemm.
@@ -56,9 +66,12 @@ class Gemm(Kernel):
         packed = torch.ops.mkldnn._reorder_linear_weight(weight, None)
         checked: dict[int, bool] = {}
         op = torch.ops.mkldnn._linear_pointwise
+        gemv = _gemv(weight, c, epi) if weight.dtype == torch.float32 else None
 
         def run(a):
             rows = a.shape[0]
+            if rows == 1 and gemv is not None and a.dtype == torch.float32:
+                return gemv(a)
             ok = rows != 1 and checked.get(rows)
             if ok is None:
                 # Checked once per batch size against F.linear, as oneDNN's prepacked
@@ -95,3 +108,40 @@ class Gemm(Kernel):
 
     def _epilogue(self, y):
         return self.epilogue.apply(y, None) if self.epilogue is not None else y
+
+
+def _gemv_library() -> Optional[ctypes.CDLL]:
+    """``kernels/native/gemv.c`` with its argument types set, or None where it does not build here."""
+    from ..native import NativeUnavailable, library
+
+    try:
+        lib = library("gemv")
+    except NativeUnavailable:
+        return None
+    if not getattr(lib, "_jiasu_typed", False):
+        p, n, f = ctypes.c_void_p, ctypes.c_long, ctypes.c_float
+        lib.jiasu_gemv.argtypes = [p, p, p, p, n, n, f, f, ctypes.c_int]
+        lib.jiasu_gemv.restype = ctypes.c_int
+        lib._jiasu_typed = True
+    return lib
+
+
+def _gemv(weight: torch.Tensor, bias: Optional[torch.Tensor], epilogue):
+    """``a (1, K) -> act(a @ weight.T + bias)`` by the C GEMV (float32, contiguous ``(N, K)`` weight), or None."""
+    lib = _gemv_library()
+    if lib is None:
+        return None
+    n, k = weight.shape
+    lo, hi, after = -math.inf, math.inf, epilogue
+    if epilogue is not None and epilogue.activation in ("Relu", "Clip") and not epilogue.residual:
+        lo, hi = (0.0, math.inf) if epilogue.activation == "Relu" else (float(epilogue.params[0]), float(epilogue.params[1]))
+        after = None
+
+    def run(a: torch.Tensor) -> torch.Tensor:
+        a = a.contiguous()
+        y = a.new_empty(1, n)
+        b_ptr = bias.data_ptr() if bias is not None else None  # taken here, so the closure keeps the bias alive
+        lib.jiasu_gemv(weight.data_ptr(), a.data_ptr(), b_ptr, y.data_ptr(), n, k, lo, hi, torch.get_num_threads())
+        return after.apply(y, None) if after is not None else y
+
+    return run

@@ -1,4 +1,6 @@
+import ctypes
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +40,8 @@ class MaxPool(PoolBase):
         )
 
     def run(self, x):
+        if self._native_applies(x):
+            return (self._native(x),)
         if self.halve and x.numel() > HALVE_MIN_NUMEL and x.dtype.is_floating_point and x.dim() == 4 and (not self.ceil_mode or (x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0)):
             h, w = x.shape[2] // 2 * 2, x.shape[3] // 2 * 2
             top = torch.maximum(x[:, :, 0:h:2, 0:w:2], x[:, :, 0:h:2, 1:w:2])
@@ -67,6 +71,28 @@ class MaxPool(PoolBase):
         y, idx = out
         return (y, self._onnx_indices(idx, list(x.shape), list(src.shape), pads if padded else None))
 
+    def _native_applies(self, x) -> bool:
+        """Whether the C kernel runs ``x``: 2-D, float32 on the CPU, channels_last (NHWC) memory, no Indices output."""
+        return (
+            not self.want_indices
+            and self.n == 2
+            and x.dim() == 4
+            and x.dtype == torch.float32
+            and x.device.type == "cpu"
+            and x.permute(0, 2, 3, 1).is_contiguous()
+            and _library() is not None
+        )
+
+    def _native(self, x):
+        """Max pooling by ``kernels/native/pool.c`` on the NHWC memory of ``x``; the output is channels_last."""
+        n, c, h, w = x.shape
+        pads = self.fixed_pads if self.fixed_pads else self.resolve_pads([h, w])
+        ho, wo = self.output_sizes([h, w], pads)
+        out = x.new_empty(n, ho, wo, c)
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilations
+        _library().jiasu_max_pool(x.data_ptr(), n, h, w, c, kh, kw, sh, sw, dh, dw, pads[0], pads[1], out.data_ptr(), ho, wo, torch.get_num_threads())
+        return out.permute(0, 3, 1, 2)
+
     def _onnx_indices(self, idx, x_shape, src_shape, pads):
         """torch's per-plane indices (into ``src``) -> ONNX indices into the unpadded input."""
         spatial, src_spatial = x_shape[2:], src_shape[2:]
@@ -86,3 +112,18 @@ class MaxPool(PoolBase):
         plane = math.prod(spatial)
         offsets = torch.arange(x_shape[0] * x_shape[1], device=idx.device, dtype=torch.int64) * plane
         return idx + offsets.reshape(x_shape[0], x_shape[1], *([1] * self.n))
+
+
+def _library() -> Optional[ctypes.CDLL]:
+    """``kernels/native/pool.c`` with its argument types set, or None where it does not build here."""
+    from ..native import NativeUnavailable, library
+
+    try:
+        lib = library("pool")
+    except NativeUnavailable:
+        return None
+    if not getattr(lib, "_jiasu_typed", False):
+        lib.jiasu_max_pool.argtypes = [ctypes.c_void_p] + [ctypes.c_int] * 12 + [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.jiasu_max_pool.restype = ctypes.c_int
+        lib._jiasu_typed = True
+    return lib
