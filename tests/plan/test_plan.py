@@ -13,7 +13,7 @@ from jiasu.errors import JiasuError
 from jiasu.frontends import load
 from jiasu.frontends.inputs import example_feeds
 from jiasu.plan import Plan, TuningCache, compile_model, engine_from_plan
-from jiasu.plan.heuristic import choose_algorithm
+from jiasu.plan.heuristic import choose_algorithm, depends_on_shape
 from jiasu.plan.tune import machine_key, time_candidates
 from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec
 from jiasu.kernels.conv.winograd import native_available
@@ -182,6 +182,79 @@ def test_heuristic_picks_winograd_where_it_measured_faster(spec, size, expected,
     assert choose_algorithm(spec, "cpu", size) == ("onednn" if expected.startswith("winograd") else expected)
 
 
+
+_LAYER4 = ConvSpec(512, 512, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
+_FIRST_GRAY = ConvSpec(1, 16, (7, 7), (1, 1), (1, 1), (0, 0, 0, 0), 1)
+
+
+@pytest.mark.parametrize(
+    "spec, size, batch, expected",
+    [
+        (_LAYER4, (7, 7), None, "onednn"),  # batch unknown: the load-time rule (maps of 14x14 and more)
+        (_LAYER4, (7, 7), 1, "onednn"),  # 4 tiles: 0.46x measured
+        (_LAYER4, (7, 7), 4, "onednn"),  # 16 tiles: 0.92x
+        (_LAYER4, (7, 7), 8, "winograd"),  # 32 tiles: 1.27x
+        (ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (8, 8), 16, "winograd"),
+        (_LAYER4, (4, 4), 64, "onednn"),  # under 7x7 most of each 6x6 tile is padding, whatever the batch
+        (_LAYER4, (14, 14), 1, "winograd"),
+        (_FIRST_GRAY, (88, 88), 1, "nhwc_direct"),  # a single input channel at batch 1: jiasu's C loop
+        (_FIRST_GRAY, (88, 88), 8, "onednn"),  # at batch 8 oneDNN measured faster
+        (_FIRST_GRAY, (88, 88), None, "onednn"),
+        (ConvSpec(3, 64, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3), 1), (224, 224), 1, "onednn"),  # three channels: oneDNN
+        (ConvSpec(32, 32, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 32), (112, 112), 1, "onednn"),  # depthwise: oneDNN
+    ],
+)
+def test_heuristic_with_the_batch(spec, size, batch, expected, monkeypatch):
+    import jiasu.kernels.conv.nhwc_direct as nd
+    import jiasu.kernels.conv.winograd as wg
+
+    monkeypatch.setattr(wg, "native_available", lambda: True)
+    monkeypatch.setattr(nd, "native_available", lambda: True)
+    assert choose_algorithm(spec, "cpu", size, batch) == expected
+    monkeypatch.setattr(wg, "native_available", lambda: False)
+    monkeypatch.setattr(nd, "native_available", lambda: False)  # no C kernels: oneDNN
+    assert choose_algorithm(spec, "cpu", size, batch) == "onednn"
+
+
+def test_which_choices_depend_on_the_shape():
+    assert depends_on_shape(_LAYER4) and depends_on_shape(_FIRST_GRAY)
+    assert not depends_on_shape(ConvSpec(32, 32, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 32))  # depthwise
+    assert not depends_on_shape(ConvSpec(64, 128, (1, 1), (2, 2), (1, 1), (0, 0, 0, 0), 1))
+    assert not depends_on_shape(None)
+
+
+@pytest.mark.skipif(not native_available(), reason="no native kernels here")
+def test_default_plan_picks_per_input_shape():
+    """The engine's default plan asks the heuristic per input shape: a 3x3 conv on 7x7 maps runs oneDNN at batch 1
+    and Winograd at batch 8 (32 tiles), and both match ONNX Runtime."""
+    import onnx
+    import onnx_ir as ir
+    from onnx import helper, numpy_helper
+
+    from jiasu.runtime import Engine
+
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+        "conv",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", 64, 7, 7])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(w, "w")],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    engine = Engine(ir.serde.deserialize_model(proto), conv_algorithm="auto")
+    assert [c.choice for c in engine.algorithm_report()] == ["onednn"]  # the load-time choice: batch unknown
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    for batch in (1, 8):
+        x = rng.standard_normal((batch, 64, 7, 7)).astype(np.float32)
+        (ref,) = session.run(None, {"x": x})
+        assert relative_l2(engine.run_numpy({"x": x})["y"], ref) < 1e-5
+    (kernel,) = [step.kernel for step in engine.steps]
+    assert {shape[0]: algo.name for shape, algo in kernel._shape_choice.items()} == {1: "onednn", 8: "winograd"}
 
 def _conv(c_in, c_out, k, stride=1, pad=0):
     return ConvSpec(c_in, c_out, (k, k), (stride, stride), (1, 1), (pad,) * 4, 1)

@@ -26,7 +26,25 @@ interleaved): resnet18 18.8 -> 15.8 at batch 1 and 16.7 -> 12.3 at batch 8,
 googlenet 19.7 -> 17.1 and 16.7 -> 15.2, resnet50 44.3 -> 42.4 and 41.3 -> 36.3,
 smallcnn 0.84 -> 0.68 and 0.60 -> 0.48. Which F(m) suits each layer best, and
 whether the whole model agrees, is still for tuning (``jiasu.plan.tune``) to
-measure. Elsewhere
+measure.
+
+Below 14x14 a 3x3 Winograd layer pays for reading ``U`` (36/9 = 4x the weights)
+with few tiles to spread it over; it wins once the call has enough of them. So
+where the batch is known too (the engine's default plan decides per input shape,
+see ``jiasu.kernels.ops.conv``), ``winograd`` also runs 3x3 convs on smaller maps
+when the call has at least :data:`WINOGRAD_MIN_TILES` 4x4 output tiles (on maps of
+7x7 or more: on smaller ones most of a 6x6 tile is padding). Measured
+on resnet18's layer4 (512 channels, 7x7, 4 tiles an image), against oneDNN:
+batch 1 0.46x, 2 0.66x, 4 0.92x (16 tiles), 8 1.27x (32 tiles)
+(``benchmarks/winograd_layers.py --batches 1 2 4 8``).
+
+A dense conv on a single input channel (a grayscale network's first layer) at
+batch 1 runs ``nhwc_direct``, jiasu's C loop: oneDNN's call costs more than
+such a layer's arithmetic. smallcnn (1 channel, 88x88, 16 output channels 7x7),
+whole model, ms per image: batch 1 0.55 -> 0.49; at batch 8 it lost (0.375 ->
+0.406), so there oneDNN stays. Depthwise convs won one at a time at batch 1
+(1.0-2.0x, ``benchmarks/direct_layers.py``) but not in mobilenet_v2 as a whole,
+so they stay on oneDNN. Elsewhere
 (CUDA, 3-D, dtypes oneDNN lacks) ``direct``: the vendor library.
 """
 
@@ -42,33 +60,72 @@ from ..kernels.conv import ConvSpec, get_algorithm
 #: Winograd by default only on maps and channel counts where every layer measured here won (see the docstring).
 WINOGRAD_MIN_SIZE = {3: 14, 4: 12, 5: 12, 6: 12, 7: 12}
 WINOGRAD_MIN_CHANNELS = {3: 16, 4: 8, 5: 8, 6: 8, 7: 8}
+#: 3x3 convs on maps under WINOGRAD_MIN_SIZE[3] (but at least WINOGRAD_MIN_SIZE_BATCHED): Winograd F(4x4)
+#: when a call has this many output tiles (see the docstring).
+WINOGRAD_MIN_TILES = 32
+WINOGRAD_MIN_SIZE_BATCHED = 7
 
 
-def choose_algorithm(spec: Optional[ConvSpec], device: torch.device | str, input_size: Optional[tuple[int, ...]] = None) -> str:
+def choose_algorithm(
+    spec: Optional[ConvSpec], device: torch.device | str, input_size: Optional[tuple[int, ...]] = None, batch: Optional[int] = None
+) -> str:
     """The algorithm a node gets without tuning (``spec`` None: shape unknown at load time).
 
-    ``input_size``: the input's static spatial size, where the graph fixes it; Winograd
-    is chosen only when it is known.
+    ``input_size``: the input's spatial size, where it is known (the graph fixes it, or
+    the engine sees it at run time); Winograd is chosen only when it is. ``batch``: the
+    input's batch size, where known; it lets 3x3 convs on small maps take Winograd when
+    the call has enough tiles.
     """
     if spec is None or torch.device(device).type != "cpu":
         return "direct"
-    winograd = _winograd(spec, input_size)
+    winograd = _winograd(spec, input_size, batch)
     if winograd is not None:
         return winograd
+    if batch == 1 and _single_channel(spec) and get_algorithm("nhwc_direct").check(spec) is None:
+        from ..kernels.conv.nhwc_direct import native_available
+
+        if native_available():
+            return "nhwc_direct"
     if get_algorithm("onednn").check(spec) is None:
         return "onednn"
     return "direct"
 
 
-def _winograd(spec: ConvSpec, input_size: Optional[tuple[int, ...]]) -> Optional[str]:
+def depends_on_shape(spec: Optional[ConvSpec]) -> bool:
+    """Whether :func:`choose_algorithm`'s answer for ``spec`` can change with the input's shape and batch."""
+    if spec is None or spec.ndim != 2:
+        return False
+    return get_algorithm("winograd").check(spec) is None or _single_channel(spec)
+
+
+def _single_channel(spec: ConvSpec) -> bool:
+    return spec.groups == 1 and spec.in_channels == 1 and spec.dtype in (None, torch.float32)
+
+
+def winograd_tiles(input_size: tuple[int, ...], batch: int, spec: ConvSpec) -> int:
+    """F(4x4, 3x3)'s output tiles in one call on a ``batch x input_size`` input."""
+    (h, w), (pt, pl, pb, pr) = input_size, spec.pads
+    return batch * -(-(h + pt + pb - 2) // 4) * -(-(w + pl + pr - 2) // 4)
+
+
+def _winograd(spec: ConvSpec, input_size: Optional[tuple[int, ...]], batch: Optional[int] = None) -> Optional[str]:
     if input_size is None or len(input_size) != 2 or spec.dtype not in (None, torch.float32):
         return None
     r = spec.kernel[0]
     name = "winograd" if r == 3 else "winograd_large"
     if r not in WINOGRAD_MIN_SIZE or get_algorithm(name).check(spec) is not None:
         return None
-    if min(input_size) < WINOGRAD_MIN_SIZE[r] or spec.in_channels < WINOGRAD_MIN_CHANNELS[r]:
+    if spec.in_channels < WINOGRAD_MIN_CHANNELS[r]:
         return None
+    if min(input_size) < WINOGRAD_MIN_SIZE[r]:
+        enough_tiles = (
+            r == 3
+            and batch is not None
+            and min(input_size) >= WINOGRAD_MIN_SIZE_BATCHED
+            and winograd_tiles(input_size, batch, spec) >= WINOGRAD_MIN_TILES
+        )
+        if not enough_tiles:
+            return None
     from ..kernels.conv.winograd import native_available
 
     return name if native_available() else None

@@ -9,7 +9,7 @@ from ._common import same_pads
 
 
 # Algorithms whose output is channels_last already (the layout the engine keeps between layers).
-_WRITES_CHANNELS_LAST = {"onednn", "winograd", "winograd_f6", "winograd_f2", "gemm"}
+_WRITES_CHANNELS_LAST = {"onednn", "winograd", "winograd_f6", "winograd_f2", "winograd_large", "gemm", "nhwc_direct"}
 
 
 def _keep_channels_last(fn):
@@ -40,6 +40,13 @@ class Conv(Kernel):
     back to ``direct`` and the reason is reported). 1-D convolutions are run by
     2-D algorithms as height-1 images. With a constant weight the algorithm's
     ``prepare`` (weight transforms) runs once per input spatial size.
+
+    ``conv_algorithm="auto"`` (the default plan) takes the heuristic's choice for the
+    input size the graph fixes; where the heuristic's answer depends on the
+    shape (``jiasu.plan.heuristic.depends_on_shape``: 3x3 convs Winograd could
+    run, single-channel first layers) it asks again per input shape seen at run
+    time, batch included, so a small map runs oneDNN at batch 1 and Winograd at
+    batch 8. The node's reported choice is the load-time one.
     ``epilogue`` (set by ``jiasu::FusedConv``) is what runs on the output.
     """
 
@@ -63,6 +70,9 @@ class Conv(Kernel):
         self.strides = list(self.attr("strides", [1] * n))
         self.dilations = list(self.attr("dilations", [1] * n))
         self.pads = list(self.attr("pads", [0] * (2 * n)))
+        #: set by _choose for "auto" nodes whose best algorithm depends on the input shape
+        self._per_shape: Optional[tuple[ConvSpec, torch.device]] = None
+        self._shape_choice: dict[tuple, object] = {}
         self.algorithm = self._choose(node, ctx, w_shape)
         self._prepared: dict[tuple, callable] = {}
 
@@ -97,6 +107,23 @@ class Conv(Kernel):
         dims = [shape[2], shape[3]]
         return tuple(int(d) for d in dims) if all(isinstance(d, int) for d in dims) else None
 
+    @staticmethod
+    def _static_batch(node) -> Optional[int]:
+        """The input's batch size if the graph fixes it, else None."""
+        shape = node.inputs[0].shape if node.inputs and node.inputs[0] is not None else None
+        return int(shape[0]) if shape is not None and len(shape) == 4 and isinstance(shape[0], int) else None
+
+    def _shape_algorithm(self, x):
+        """The heuristic's algorithm for this input shape (``auto`` nodes whose choice depends on it)."""
+        shape = tuple(x.shape)
+        algo = self._shape_choice.get(shape)
+        if algo is None:
+            from ...plan.heuristic import choose_algorithm
+
+            spec, device = self._per_shape
+            algo = self._shape_choice[shape] = get_algorithm(choose_algorithm(spec, device, shape[2:], shape[0]))
+        return algo
+
     def _check(self, name: str, w_shape) -> Optional[str]:
         """Why algorithm ``name`` cannot run this node, or None if it can."""
         spec = self._static_spec(w_shape)
@@ -124,9 +151,12 @@ class Conv(Kernel):
         strict = node.name in per_node
         name = per_node.get(node.name) or ctx.options.get("conv_algorithm") or "direct"
         if name == "auto":
-            from ...plan.heuristic import choose_algorithm
+            from ...plan.heuristic import choose_algorithm, depends_on_shape
 
-            name = choose_algorithm(self._static_spec(w_shape), ctx.device, self._static_input_size(node))
+            spec = self._static_spec(w_shape)
+            name = choose_algorithm(spec, ctx.device, self._static_input_size(node), self._static_batch(node))
+            if self.ndim == 2 and self.weight is not None and depends_on_shape(spec):
+                self._per_shape = (spec, ctx.device)
         algo = get_algorithm(name)
         reason = self._check(name, w_shape)
         if reason is None:
@@ -144,10 +174,13 @@ class Conv(Kernel):
         """
         spatial = tuple(x.shape[2:])
         key = spatial if self.auto_pad not in ("NOTSET", "", "VALID") else ()
+        algo = algorithm or self.algorithm
+        if algorithm is None and self._per_shape is not None:
+            algo = self._shape_algorithm(x)
+            key = (algo.name, key)
         fn = self._prepared.get(key) if algorithm is None else None
         if fn is not None:
             return fn
-        algo = algorithm or self.algorithm
         if self.auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             pads = same_pads(spatial, self.kernel, self.strides, self.dilations, self.auto_pad)
         elif self.auto_pad == "VALID":
