@@ -14,6 +14,8 @@
  * lo/hi +-inf where there is no clamp (a ReLU is lo = 0). Rows of output (image, oy) are split
  * over nt OpenMP threads. Shapes: x (n, h, w, cin); y and z (n, ho, wo, cout).
  */
+#include <stdlib.h>
+
 #include "vec.h"
 
 #define PX 4 /* output pixels per register block (dense) */
@@ -58,43 +60,34 @@ static void dense_pixel(const float *xr, int w, int cin, const float *wt, int co
 }
 
 /* P pixels from ox, all with every x tap inside the image: P x NV accumulators in registers, and
- * each weight vector loaded once for the P pixels. */
+ * each weight vector loaded once for the P pixels. The taps (ky, kx, ci) of rows [ky0, ky1) are one
+ * flat run t in [t0, t1): off[t] is tap t's input offset from the window's corner, and the weights
+ * are stored in the same order, so the loop has no per-row or per-tap overhead (first layers have
+ * 1-3 input channels: a loop over channels alone would run one to three times). */
 #define DENSE_BLOCK(NV, P)                                                                                \
-    static void dense_##NV##_##P(const float *xr, int w, int cin, const float *wt, int cop, int kw,      \
-                                 int sw, int dw, int pl, int ky0, int ky1, int dh, int iy0, int ox,      \
-                                 int cb, int cout, const float *bias, const float *zr, v16 lo, v16 hi,    \
-                                 float *yr) {                                                             \
+    static void dense_##NV##_##P(const float *xc, const int *off, int t0, int t1, long step,             \
+                                 const float *wt, int cop, int ox, int cb, int cout, const float *bias,  \
+                                 const float *zr, v16 lo, v16 hi, float *yr) {                            \
         v16 acc[P][NV];                                                                                   \
         for (int v = 0; v < NV; v++) {                                                                    \
             v16 b = bias ? load16(bias + cb + v * CB, CB) : (v16){0};                                     \
             for (int p = 0; p < P; p++) acc[p][v] = b;                                                    \
         }                                                                                                 \
-        long step = (long)sw * cin;                                                                       \
-        for (int ky = ky0; ky < ky1; ky++) {                                                              \
-            const float *xrow = xr + ((long)(iy0 + ky * dh) * w + ox * sw - pl) * cin;                    \
-            const float *wrow = wt + (long)ky * kw * cin * cop + cb;                                      \
-            /* With dilation 1 along x, the (kx, ci) pairs of a kernel row are one contiguous run of \
-             * kw * cin inputs and of weight rows: one loop, no per-tap overhead (first layers have 1-3 \
-             * channels, so a loop over ci alone would run one to three times). */                        \
-            int runs = dw == 1 ? 1 : kw, len = dw == 1 ? kw * cin : cin;                                  \
-            for (int kx = 0; kx < runs; kx++) {                                                           \
-                const float *xp = xrow + (long)kx * dw * cin;                                             \
-                const float *wp = wrow + (long)kx * cin * cop;                                            \
-                for (int j = 0; j < len; j++) {                                                           \
-                    v16 wv[NV];                                                                           \
-                    for (int v = 0; v < NV; v++) memcpy(&wv[v], wp + (long)j * cop + v * CB, sizeof(v16)); \
-                    for (int p = 0; p < P; p++) {                                                         \
-                        float xv = xp[p * step + j];                                                      \
-                        for (int v = 0; v < NV; v++) acc[p][v] += xv * wv[v];                             \
-                    }                                                                                     \
-                }                                                                                         \
+        const float *wp = wt + cb;                                                                        \
+        for (int t = t0; t < t1; t++) {                                                                   \
+            v16 wv[NV];                                                                                   \
+            for (int v = 0; v < NV; v++) memcpy(&wv[v], wp + (long)t * cop + v * CB, sizeof(v16));        \
+            const float *xt = xc + off[t];                                                                \
+            for (int p = 0; p < P; p++) {                                                                 \
+                float xv = xt[p * step];                                                                  \
+                for (int v = 0; v < NV; v++) acc[p][v] += xv * wv[v];                                     \
             }                                                                                             \
         }                                                                                                 \
         for (int p = 0; p < P; p++)                                                                       \
             for (int v = 0; v < NV; v++) {                                                                \
                 int c0 = cb + v * CB, cw = cout - c0 < CB ? cout - c0 : CB;                               \
-                long off = (long)(ox + p) * cout + c0;                                                    \
-                store16(yr + off, finish(acc[p][v], zr ? zr + off : 0, lo, hi, cw), cw);                  \
+                long o = (long)(ox + p) * cout + c0;                                                      \
+                store16(yr + o, finish(acc[p][v], zr ? zr + o : 0, lo, hi, cw), cw);                      \
             }                                                                                             \
     }
 
@@ -102,23 +95,30 @@ static void dense_pixel(const float *xr, int w, int cin, const float *wt, int co
  * accumulators, so they stay in registers next to the weight vectors. */
 DENSE_BLOCK(1, 16)
 DENSE_BLOCK(2, 8)
-DENSE_BLOCK(3, 4)
-DENSE_BLOCK(4, 4)
+DENSE_BLOCK(3, 8)
+DENSE_BLOCK(4, 6)
 
-typedef void (*dense_fn)(const float *, int, int, const float *, int, int, int, int, int, int, int, int, int,
-                         int, int, int, const float *, const float *, v16, v16, float *);
+typedef void (*dense_fn)(const float *, const int *, int, int, long, const float *, int, int, int, int,
+                         const float *, const float *, v16, v16, float *);
 
 int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, const float *wt, int kh, int kw, int sh,
                        int sw, int dh, int dw, int pt, int pl, int cout, const float *bias, const float *z,
                        float lo, float hi, float *y, int ho, int wo, int nt) {
-    static const dense_fn blocks[5] = {0, dense_1_16, dense_2_8, dense_3_4, dense_4_4};
-    static const int block_px[5] = {0, 16, 8, 4, 4};
+    static const dense_fn blocks[5] = {0, dense_1_16, dense_2_8, dense_3_8, dense_4_6};
+    static const int block_px[5] = {0, 16, 8, 8, 6};
     int cop = (cout + CB - 1) / CB * CB, nvec = cop / CB;
     /* Output columns whose taps all lie inside the image along x: [xa, xb). */
     int xa = 0, xb = wo;
     while (xa < wo && xa * sw - pl < 0) xa++;
     while (xb > xa && (xb - 1) * sw - pl + (kw - 1) * dw >= w) xb--;
     v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
+    /* off[t], tap t = (ky * kw + kx) * cin + ci: its offset in x from the window's top-left input. */
+    int taps = kh * kw * cin;
+    int *off = malloc(sizeof(int) * (size_t)taps);
+    if (!off) return -1;
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++)
+            for (int ci = 0; ci < cin; ci++) off[(ky * kw + kx) * cin + ci] = ((ky * dh * w) + kx * dw) * cin + ci;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (long row = 0; row < (long)n * ho; row++) {
         long img = row / ho;
@@ -127,17 +127,21 @@ int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, const float
         const float *xr = x + img * (long)h * w * cin;
         const float *zr = z ? z + row * (long)wo * cout : 0;
         float *yr = y + row * (long)wo * cout;
-        int iy0 = oy * sh - pt;
+        int iy0 = oy * sh - pt, t0 = ky0 * kw * cin, t1 = ky1 * kw * cin;
+        long step = (long)sw * cin;
         for (int vb = 0; vb < nvec; vb += 4) {
             int nv = nvec - vb < 4 ? nvec - vb : 4, px = block_px[nv], cb = vb * CB, ox = 0;
             for (; ox < xa; ox++)
                 dense_pixel(xr, w, cin, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
-            for (; ox + px <= xb; ox += px)
-                blocks[nv](xr, w, cin, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, cout, bias, zr, lov, hiv, yr);
+            for (; ox + px <= xb; ox += px) {
+                const float *xc = xr + ((long)iy0 * w + ox * sw - pl) * cin; /* the window's corner (row iy0 may be padding: t0 skips it) */
+                blocks[nv](xc, off, t0, t1, step, wt, cop, ox, cb, cout, bias, zr, lov, hiv, yr);
+            }
             for (; ox < wo; ox++)
                 dense_pixel(xr, w, cin, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
         }
     }
+    free(off);
     return 0;
 }
 
