@@ -61,3 +61,19 @@ def test_nchw_input_and_float64_fallback():
     torch.testing.assert_close(fn(x, None), F.conv2d(x, w, b, padding=2), rtol=1e-5, atol=1e-5)
     fn64 = CONV_ALGORITHMS["nhwc_direct"].prepare_fused(w.double(), b.double(), spec, None)
     torch.testing.assert_close(fn64(x.double(), None), F.conv2d(x.double(), w.double(), b.double(), padding=2))
+
+
+@pytest.mark.parametrize("groups", [1, 16])
+def test_an_infinity_reaches_only_the_windows_that_cover_it(groups):
+    """Taps in the padding are skipped, not multiplied by zero: an infinity in the input makes only the outputs whose
+    windows read it non-finite (a border row standing in for padding would have turned 0 * inf into NaN elsewhere)."""
+    c_in = 16 if groups == 16 else 2
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(1, c_in, 5, 9, generator=gen)
+    x[0, :, 0, 4] = float("inf")
+    w = torch.rand(16, c_in // groups, 3, 3, generator=gen) + 0.1  # positive: a covered output is +inf, never NaN
+    spec = ConvSpec.from_weight(w, pads=(1, 1, 3, 1), groups=groups)
+    y = CONV_ALGORITHMS["nhwc_direct"].prepare_fused(w, None, spec, None)(x.contiguous(memory_format=torch.channels_last), None)
+    ref = F.conv2d(F.pad(x, (1, 1, 1, 3)), w, None, 1, 0, 1, groups)
+    assert torch.equal(torch.isfinite(y), torch.isfinite(ref))
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)

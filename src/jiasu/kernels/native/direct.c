@@ -145,25 +145,21 @@ int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, const float
     return 0;
 }
 
-/* Depthwise 3x3, dilation 1, stride S, a full vector of channels from cb, output columns [ox0, ox1)
- * whose taps all lie inside the image along x. Kernel rows outside the image (ky outside
- * [ky0, ky1)) get zero weights and read a row that exists, so every pixel runs the same
- * straight-line code: 9 weight vectors in registers, four pixels at a time (four independent
- * accumulator chains), and each input vector of a kernel row loaded once for the four pixels
- * (2 + 3S + 1 loads for 12 multiply-adds). */
+/* Depthwise 3x3, dilation 1, stride S, a full vector of channels from cb, an output row whose three
+ * input rows lie inside the image, output columns [ox0, ox1) whose taps all do along x: straight-line
+ * code with the 9 weight vectors in registers, four pixels at a time (four independent accumulator
+ * chains), and each input vector of a kernel row loaded once for the four pixels (2 + 3S + 1 loads
+ * for 12 multiply-adds). Border rows take the general loop, which skips the taps in the padding (a
+ * stand-in row times zero weights would turn an infinity there into a NaN). */
 #define DEPTHWISE_3X3(S)                                                                                  \
-    static void depthwise_3x3_s##S(const float *xr, int w, int c, const float *wt, int pl, int ky0,      \
-                                   int ky1, int iy0, int ox0, int ox1, int cb, v16 b, const float *zr,   \
-                                   v16 lo, v16 hi, float *yr) {                                           \
+    static void depthwise_3x3_s##S(const float *xr, int w, int c, const float *wt, int pl, int iy0,      \
+                                   int ox0, int ox1, int cb, v16 b, const float *zr, v16 lo, v16 hi,      \
+                                   float *yr) {                                                           \
         v16 wv[3][3];                                                                                     \
         const float *rows[3];                                                                             \
         for (int i = 0; i < 3; i++) {                                                                     \
-            int in = i >= ky0 && i < ky1;                                                                 \
-            rows[i] = xr + (long)(iy0 + (in ? i : ky0)) * w * c + cb;                                     \
-            for (int j = 0; j < 3; j++) {                                                                 \
-                memcpy(&wv[i][j], wt + (long)(i * 3 + j) * c + cb, sizeof(v16));                         \
-                if (!in) wv[i][j] = (v16){0};                                                             \
-            }                                                                                             \
+            rows[i] = xr + (long)(iy0 + i) * w * c + cb;                                                  \
+            for (int j = 0; j < 3; j++) memcpy(&wv[i][j], wt + (long)(i * 3 + j) * c + cb, sizeof(v16));  \
         }                                                                                                 \
         int ox = ox0;                                                                                     \
         for (; ox + 4 <= ox1; ox += 4) {                                                                  \
@@ -221,10 +217,10 @@ int jiasu_direct_depthwise(const float *x, int n, int h, int w, int c, const flo
         for (int cb = 0; cb < c; cb += CB) {
             int cw = c - cb < CB ? c - cb : CB;
             v16 bv = bias ? load16(bias + cb, cw) : (v16){0};
-            int full = fast && cw == CB;
+            int full = fast && cw == CB && ky0 == 0 && ky1 == 3;
             for (int ox = 0; ox < wo; ox++) {
                 if (full && ox == xa && xb > xa) {
-                    (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(xr, w, c, wt, pl, ky0, ky1, iy0, xa, xb, cb, bv, zr, lov, hiv, yr);
+                    (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(xr, w, c, wt, pl, iy0, xa, xb, cb, bv, zr, lov, hiv, yr);
                     ox = xb - 1;
                     continue;
                 }
