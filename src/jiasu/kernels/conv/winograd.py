@@ -492,7 +492,9 @@ class Winograd(FusingConvAlgorithm):
         chunk_size = min(max(u.numel() * 2, 1 << 20), self.chunk_bytes) if self.chunk_bytes > 0 else 0  # u.numel() * 4 / 2
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-            n, _, h, w = x.shape
+            n, c, h, w = x.shape
+            if c != c_in:  # the C transform would read past the input; say so as conv2d would
+                raise ValueError(f"{self.name}: the input has {c} channels, the weight expects {c_in}")
             ho, wo, th, tw = self._grid(h, w, spec.pads, m, r)
             xh = x.permute(0, 2, 3, 1)
             if not xh.is_contiguous() or x.dtype != torch.float32:

@@ -156,7 +156,10 @@ class Conv(Kernel):
             spec = self._static_spec(w_shape)
             name = choose_algorithm(spec, ctx.device, self._static_input_size(node), self._static_batch(node))
             if self.ndim == 2 and self.weight is not None and depends_on_shape(spec):
-                self._per_shape = (spec, ctx.device)
+                # the node's own pads where fixed: the tile count depends on them
+                fixed = self.auto_pad in ("NOTSET", "", "VALID")
+                pads = (self.pads if self.auto_pad != "VALID" else [0] * 4) if fixed else [0] * 4
+                self._per_shape = (self._spec(w_shape, pads), ctx.device)
         algo = get_algorithm(name)
         reason = self._check(name, w_shape)
         if reason is None:

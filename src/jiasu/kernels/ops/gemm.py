@@ -70,7 +70,7 @@ class Gemm(Kernel):
 
         def run(a):
             rows = a.shape[0]
-            if rows == 1 and gemv is not None and a.dtype == torch.float32:
+            if rows == 1 and gemv is not None and a.dtype == torch.float32 and a.shape[1] == weight.shape[1]:
                 return gemv(a)
             ok = rows != 1 and checked.get(rows)
             if ok is None:
