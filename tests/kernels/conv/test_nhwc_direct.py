@@ -77,3 +77,13 @@ def test_an_infinity_reaches_only_the_windows_that_cover_it(groups):
     ref = F.conv2d(F.pad(x, (1, 1, 1, 3)), w, None, 1, 0, 1, groups)
     assert torch.equal(torch.isfinite(y), torch.isfinite(ref))
     torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, spec", [("nhwc_direct", ConvSpec(3, 16, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))), ("winograd", ConvSpec(16, 16, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)))])
+def test_an_input_with_other_channels_is_refused(name, spec):
+    """The C loops index the input by the weight's channel count: a mismatched input is an error, not a read past it."""
+    w = torch.randn(spec.out_channels, spec.in_channels, 3, 3)
+    fn = CONV_ALGORITHMS[name].prepare_fused(w, None, spec, None)
+    x = torch.randn(1, spec.in_channels + 1, 8, 8).contiguous(memory_format=torch.channels_last)
+    with pytest.raises(ValueError, match=rf"^{name}: the input has {spec.in_channels + 1} channels, the weight expects {spec.in_channels}$"):
+        fn(x, None)
