@@ -73,11 +73,11 @@ def test_unknown_source_lists_the_ones_there(fresh):
 
 @needs_native
 def test_an_edited_shared_header_rebuilds(fresh, monkeypatch):
-    """vec.h is part of every build's digest: a changed header gets a new build, not the cached one."""
+    """The shared headers are part of every build's digest: a changed header gets a new build, not the cached one."""
     sources = fresh / "src"
     sources.mkdir()
-    for name in ("pool.c", "vec.h"):
-        (sources / name).write_bytes((native._SOURCES / name).read_bytes())
+    for path in [native._SOURCES / "pool.c", *native._SOURCES.glob("*.h")]:
+        (sources / path.name).write_bytes(path.read_bytes())
     monkeypatch.setattr(native, "_SOURCES", sources)
     native.library("pool")
     native._loaded.clear()

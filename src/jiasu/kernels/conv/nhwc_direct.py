@@ -42,20 +42,17 @@ MAX_DENSE_CHANNELS = 16
 
 def _library() -> Optional[ctypes.CDLL]:
     """The C kernels with argument types set, or None where they do not build here."""
-    from ..native import NativeUnavailable, library
+    from ..native import typed
 
-    try:
-        lib = library("direct")
-    except NativeUnavailable:
-        return None
-    if not getattr(lib, "_jiasu_typed", False):
-        i, p, f = ctypes.c_int, ctypes.c_void_p, ctypes.c_float
-        geometry = [i] * 8  # kh, kw, sh, sw, dh, dw, pt, pl
-        lib.jiasu_direct_dense.argtypes = [p, i, i, i, i, p, *geometry, i, p, p, f, f, p, i, i, i]
-        lib.jiasu_direct_depthwise.argtypes = [p, i, i, i, i, p, *geometry, p, p, f, f, p, i, i, i]
-        lib.jiasu_direct_dense.restype = lib.jiasu_direct_depthwise.restype = i
-        lib._jiasu_typed = True
-    return lib
+    i, p, f = ctypes.c_int, ctypes.c_void_p, ctypes.c_float
+    geometry = [i] * 8  # kh, kw, sh, sw, dh, dw, pt, pl
+    return typed(
+        "direct",
+        {
+            "jiasu_direct_dense": ([p, i, i, i, i, p, *geometry, i, p, p, f, f, p, i, i, i], i),
+            "jiasu_direct_depthwise": ([p, i, i, i, i, p, *geometry, p, p, f, f, p, i, i, i], i),
+        },
+    )
 
 
 def native_available() -> bool:

@@ -227,19 +227,16 @@ def in_parallel(groups: list[list[tuple[int, int, int, int]]], fn: Callable[...,
 
 def _native_library() -> Optional[ctypes.CDLL]:
     """The C tile transforms with their argument types set, or None where they do not build here."""
-    from ..native import NativeUnavailable, library
+    from ..native import typed
 
-    try:
-        lib = library("winograd")
-    except NativeUnavailable:
-        return None
-    if not getattr(lib, "_jiasu_typed", False):
-        i, p, n = ctypes.c_int, ctypes.c_void_p, ctypes.c_long
-        lib.jiasu_winograd_input.argtypes = [i, p, i, i, i, i, i, i, i, i, p, n, n, n, n, p, i]
-        lib.jiasu_winograd_output.argtypes = [i, p, n, i, p, i, p, p, i, p, i, i, i, i, n, n, n, i]
-        lib.jiasu_winograd_input.restype = lib.jiasu_winograd_output.restype = i
-        lib._jiasu_typed = True
-    return lib
+    i, p, n = ctypes.c_int, ctypes.c_void_p, ctypes.c_long
+    return typed(
+        "winograd",
+        {
+            "jiasu_winograd_input": ([i, p, i, i, i, i, i, i, i, i, p, n, n, n, n, p, i], i),
+            "jiasu_winograd_output": ([i, p, n, i, p, i, p, p, i, p, i, i, i, i, n, n, n, i], i),
+        },
+    )
 
 
 def native_available() -> bool:

@@ -43,6 +43,7 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any, Optional
 
 import torch  # noqa: F401  (loaded first, so that our -fopenmp libraries bind to torch's libgomp)
 
@@ -144,6 +145,23 @@ def library(name: str) -> ctypes.CDLL:
         return lib
 
 
+def typed(name: str, signatures: dict[str, tuple[list, Any]]) -> Optional[ctypes.CDLL]:
+    """:func:`library` with each listed function's ctypes ``(argtypes, restype)`` set once, or None where it does not build.
+
+    The caller's fallback runs on None (the reason is :func:`status`).
+    """
+    try:
+        lib = library(name)
+    except NativeUnavailable:
+        return None
+    if not getattr(lib, "_jiasu_typed", False):
+        for function, (argtypes, restype) in signatures.items():
+            getattr(lib, function).argtypes = argtypes
+            getattr(lib, function).restype = restype
+        lib._jiasu_typed = True
+    return lib
+
+
 def status(name: str) -> str:
     """``""`` if ``library(name)`` loads, else why not (for reports and skipped tests)."""
     try:
@@ -153,4 +171,4 @@ def status(name: str) -> str:
     return ""
 
 
-__all__ = ["ENV", "NativeUnavailable", "library", "status"]
+__all__ = ["ENV", "NativeUnavailable", "library", "status", "typed"]

@@ -17,18 +17,9 @@
 #include <stdlib.h>
 
 #include "vec.h"
+#include "window.h"
 
 #define PX 4 /* output pixels per register block (dense) */
-
-/* The first and one-past-last kernel taps along one axis whose input position o*s - p + k*d is in [0, size). */
-static inline void tap_range(int o, int s, int p, int d, int k, int size, int *k0, int *k1) {
-    int base = o * s - p;
-    int a = 0, b = k;
-    while (a < k && base + a * d < 0) a++;
-    while (b > a && base + (b - 1) * d >= size) b--;
-    *k0 = a;
-    *k1 = b;
-}
 
 static inline v16 finish(v16 acc, const float *z, v16 lo, v16 hi, int cw) {
     if (z) acc += load16(z, cw);
@@ -108,9 +99,8 @@ int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, const float
     static const int block_px[5] = {0, 16, 8, 8, 6};
     int cop = (cout + CB - 1) / CB * CB, nvec = cop / CB;
     /* Output columns whose taps all lie inside the image along x: [xa, xb). */
-    int xa = 0, xb = wo;
-    while (xa < wo && xa * sw - pl < 0) xa++;
-    while (xb > xa && (xb - 1) * sw - pl + (kw - 1) * dw >= w) xb--;
+    int xa, xb;
+    interior(wo, sw, pl, dw, kw, w, &xa, &xb);
     v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
     /* off[t], tap t = (ky * kw + kx) * cin + ci: its offset in x from the window's top-left input. */
     int taps = kh * kw * cin;
@@ -202,9 +192,8 @@ int jiasu_direct_depthwise(const float *x, int n, int h, int w, int c, const flo
     v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
     int fast = kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2);
     /* Output columns whose taps all lie inside the image along x: [xa, xb). */
-    int xa = 0, xb = wo;
-    while (xa < wo && xa * sw - pl < 0) xa++;
-    while (xb > xa && (xb - 1) * sw - pl + (kw - 1) * dw >= w) xb--;
+    int xa, xb;
+    interior(wo, sw, pl, dw, kw, w, &xa, &xb);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (long row = 0; row < (long)n * ho; row++) {
         long img = row / ho;

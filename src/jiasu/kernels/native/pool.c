@@ -10,15 +10,7 @@
 #include <math.h>
 
 #include "vec.h"
-
-/* The first and one-past-last window taps along one axis whose input position o*s - p + k*d is in [0, size). */
-static inline void taps(int o, int s, int p, int d, int k, int size, int *k0, int *k1) {
-    int base = o * s - p, a = 0, b = k;
-    while (a < k && base + a * d < 0) a++;
-    while (b > a && base + (b - 1) * d >= size) b--;
-    *k0 = a;
-    *k1 = b;
-}
+#include "window.h"
 
 static inline v16 max16(v16 acc, v16 x) {
     vi16 m = (x > acc) | (x != x); /* x wins if larger, or if it is NaN */
@@ -28,18 +20,17 @@ static inline v16 max16(v16 acc, v16 x) {
 int jiasu_max_pool(const float *x, int n, int h, int w, int c, int kh, int kw, int sh, int sw, int dh, int dw,
                    int pt, int pl, float *y, int ho, int wo, int nt) {
     /* Output columns whose window lies inside the image along x: [xa, xb), no per-pixel tap range. */
-    int xa = 0, xb = wo;
-    while (xa < wo && xa * sw - pl < 0) xa++;
-    while (xb > xa && (xb - 1) * sw - pl + (kw - 1) * dw >= w) xb--;
+    int xa, xb;
+    interior(wo, sw, pl, dw, kw, w, &xa, &xb);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (long row = 0; row < (long)n * ho; row++) {
         long img = row / ho;
         int oy = (int)(row % ho), ky0, ky1;
-        taps(oy, sh, pt, dh, kh, h, &ky0, &ky1);
+        tap_range(oy, sh, pt, dh, kh, h, &ky0, &ky1);
         const float *xr = x + img * (long)h * w * c;
         for (int ox = 0; ox < wo; ox++) {
             int kx0 = 0, kx1 = kw;
-            if (ox < xa || ox >= xb) taps(ox, sw, pl, dw, kw, w, &kx0, &kx1);
+            if (ox < xa || ox >= xb) tap_range(ox, sw, pl, dw, kw, w, &kx0, &kx1);
             float *yp = y + (row * wo + ox) * c;
             for (int cb = 0; cb < c; cb += CB) {
                 int cw = c - cb < CB ? c - cb : CB;

@@ -112,18 +112,10 @@ class Gemm(Kernel):
 
 def _gemv_library() -> Optional[ctypes.CDLL]:
     """``kernels/native/gemv.c`` with its argument types set, or None where it does not build here."""
-    from ..native import NativeUnavailable, library
+    from ..native import typed
 
-    try:
-        lib = library("gemv")
-    except NativeUnavailable:
-        return None
-    if not getattr(lib, "_jiasu_typed", False):
-        p, n, f = ctypes.c_void_p, ctypes.c_long, ctypes.c_float
-        lib.jiasu_gemv.argtypes = [p, p, p, p, n, n, f, f, ctypes.c_int]
-        lib.jiasu_gemv.restype = ctypes.c_int
-        lib._jiasu_typed = True
-    return lib
+    p, n, f = ctypes.c_void_p, ctypes.c_long, ctypes.c_float
+    return typed("gemv", {"jiasu_gemv": ([p, p, p, p, n, n, f, f, ctypes.c_int], ctypes.c_int)})
 
 
 def _gemv(weight: torch.Tensor, bias: Optional[torch.Tensor], epilogue):

@@ -116,14 +116,7 @@ class MaxPool(PoolBase):
 
 def _library() -> Optional[ctypes.CDLL]:
     """``kernels/native/pool.c`` with its argument types set, or None where it does not build here."""
-    from ..native import NativeUnavailable, library
+    from ..native import typed
 
-    try:
-        lib = library("pool")
-    except NativeUnavailable:
-        return None
-    if not getattr(lib, "_jiasu_typed", False):
-        lib.jiasu_max_pool.argtypes = [ctypes.c_void_p] + [ctypes.c_int] * 12 + [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.jiasu_max_pool.restype = ctypes.c_int
-        lib._jiasu_typed = True
-    return lib
+    i, p = ctypes.c_int, ctypes.c_void_p
+    return typed("pool", {"jiasu_max_pool": ([p] + [i] * 12 + [p, i, i, i], i)})
