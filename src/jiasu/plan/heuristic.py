@@ -43,7 +43,7 @@ batch 1 runs ``nhwc_direct``, jiasu's C loop: oneDNN's call costs more than
 such a layer's arithmetic. smallcnn (1 channel, 88x88, 16 output channels 7x7),
 whole model, ms per image: batch 1 0.55 -> 0.49; at batch 8 it lost (0.375 ->
 0.406), so there oneDNN stays. Depthwise convs won one at a time at batch 1
-(1.0-2.0x, ``benchmarks/direct_layers.py``) but not in mobilenet_v2 as a whole,
+(1.10-1.91x, ``benchmarks/direct_layers.py``) but not in mobilenet_v2 as a whole,
 so they stay on oneDNN. Elsewhere
 (CUDA, 3-D, dtypes oneDNN lacks) ``direct``: the vendor library.
 """
