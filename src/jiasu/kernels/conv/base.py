@@ -71,6 +71,18 @@ class Epilogue:
     def is_identity(self) -> bool:
         return not self.activation and not self.residual
 
+    def as_clamp(self) -> tuple[float, float, Optional["Epilogue"]]:
+        """The activation as a clamp ``(lo, hi)`` a C kernel's store applies (ReLU is ``(0, inf)``, Clip its bounds),
+        and the activation left to apply after it (None for those two; the others get ``(-inf, inf)``).
+
+        The residual is not part of either: a kernel that fuses it takes ``z`` itself.
+        """
+        if self.activation == "Relu":
+            return 0.0, math.inf, None
+        if self.activation == "Clip":
+            return float(self.params[0]), float(self.params[1]), None
+        return -math.inf, math.inf, Epilogue(self.activation, self.params) if self.activation else None
+
     def apply(self, y: torch.Tensor, z: Optional[torch.Tensor]) -> torch.Tensor:
         """``act(y + z)``, in place on ``y`` (which the caller owns)."""
         if z is not None:

@@ -33,7 +33,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, output_size
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, output_size, pad_input
 
 #: Dense convs with more input channels than this are left to GEMM-based paths: the C
 #: loop has no blocking over input channels and reads each weight vector once per pixel block.
@@ -60,26 +60,12 @@ def native_available() -> bool:
     return _library() is not None
 
 
-def _clamp(epilogue: Optional[Epilogue]) -> tuple[float, float, Optional[Epilogue]]:
-    """The clamp the C store applies for ``epilogue``'s activation, and what runs after it (if anything)."""
-    if epilogue is None or not epilogue.activation:
-        return -math.inf, math.inf, None
-    if epilogue.activation == "Relu":
-        return 0.0, math.inf, None
-    if epilogue.activation == "Clip":
-        return float(epilogue.params[0]), float(epilogue.params[1]), None
-    return -math.inf, math.inf, Epilogue(epilogue.activation, epilogue.params)
-
-
 class NHWCDirect(FusingConvAlgorithm):
     name = "nhwc_direct"
     description = (
         f"direct convolution in C on channels_last tensors: depthwise (multiplier 1), or groups 1 with at most "
         f"{MAX_DENSE_CHANNELS} input channels; bias, residual and ReLU/Clip fused (CPU float32)"
     )
-
-    #: OpenMP threads for the C loops; 0: torch's intra-op thread count at each call
-    threads = 0
 
     def check(self, spec: ConvSpec) -> Optional[str]:
         reason = check_2d(spec)
@@ -100,7 +86,7 @@ class NHWCDirect(FusingConvAlgorithm):
         pt, pl, pb, pr = spec.pads
         c_out = spec.out_channels
         depthwise = spec.groups != 1
-        lo, hi, after = _clamp(epilogue)
+        lo, hi, after = epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
         lib = _library() if weight.device.type == "cpu" and weight.dtype == torch.float32 else None
         if lib is None:
             return self._fallback(weight, bias, spec, epilogue)
@@ -138,7 +124,7 @@ class NHWCDirect(FusingConvAlgorithm):
             z_ptr = zh.data_ptr() if zh is not None else None
             geometry = (kh, kw, sh, sw, dh, dw, pt, pl)
             b_ptr = b.data_ptr() if b is not None else None  # read here: the closure keeps b alive
-            threads = self.threads or torch.get_num_threads()
+            threads = torch.get_num_threads()
             if depthwise:
                 lib.jiasu_direct_depthwise(xh.data_ptr(), n, h, w, c, packed.data_ptr(), *geometry, b_ptr, z_ptr, lo, hi, out.data_ptr(), ho, wo, threads)
             else:
@@ -151,7 +137,6 @@ class NHWCDirect(FusingConvAlgorithm):
     @staticmethod
     def _fallback(weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]) -> FusedConvFn:
         """``F.conv2d`` on an explicitly padded input, then the epilogue: where the C kernels do not run."""
-        from .base import pad_input
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
             y = F.conv2d(pad_input(x, spec), weight, bias, spec.stride, 0, spec.dilation, spec.groups)

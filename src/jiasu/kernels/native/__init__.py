@@ -100,7 +100,7 @@ def _build(name: str) -> Path:
     if not src.is_file():
         raise JiasuError(f"no native source {src}; available: {', '.join(sorted(p.stem for p in _SOURCES.glob('*.c')))}")
     cc = _compiler()
-    # The shared headers (vec.h) are part of every build: an edited header rebuilds all.
+    # The shared headers (*.h) are part of every build: an edited header rebuilds all.
     source = src.read_bytes() + b"".join(h.read_bytes() for h in sorted(_SOURCES.glob("*.h")))
     out_dir = cache_dir() / "native"
     target = out_dir / f"{name}-{_digest(source, cc)}.so"

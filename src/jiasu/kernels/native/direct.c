@@ -5,8 +5,8 @@
  *
  * - dense, groups 1, few input channels (a network's first layer: 1 or 3 channels): per output
  *   pixel, y[co] = b[co] + sum over taps and input channels of x[tap, ci] * w[tap, ci, co]. Each
- *   input value is broadcast against a vector of output channels; a block of PX pixels along a
- *   row shares every weight vector load, with PX x NV accumulators in registers.
+ *   input value is broadcast against a vector of output channels; a block of P pixels along a
+ *   row shares every weight vector load, with P x NV accumulators in registers.
  * - depthwise, groups == channels (multiplier 1): y[c] = b[c] + sum over taps of x[tap, c] * w[tap, c].
  *
  * Taps that fall in the padding are skipped (zeros), so no padded copy is made. Both fuse the
@@ -18,8 +18,6 @@
 
 #include "vec.h"
 #include "window.h"
-
-#define PX 4 /* output pixels per register block (dense) */
 
 static inline v16 finish(v16 acc, const float *z, v16 lo, v16 hi, int cw) {
     if (z) acc += load16(z, cw);
@@ -82,7 +80,7 @@ static void dense_pixel(const float *xr, int w, int cin, const float *wt, int co
             }                                                                                             \
     }
 
-/* 8 pixels a block for one or two vectors of output channels, 4 for three or four: at most 16
+/* 16 pixels a block for one vector of output channels, 8 for two or three, 6 for four: at most 24
  * accumulators, so they stay in registers next to the weight vectors. */
 DENSE_BLOCK(1, 16)
 DENSE_BLOCK(2, 8)
@@ -185,6 +183,25 @@ int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, const float
 DEPTHWISE_3X3(1)
 DEPTHWISE_3X3(2)
 
+/* One depthwise output pixel, channels [cb, cb + cw), every tap checked: borders, border rows, and
+ * kernels the fast path does not take. */
+static void depthwise_pixel(const float *xr, int w, int c, const float *wt, int kw, int sw, int dh, int dw, int pl,
+                            int ky0, int ky1, int iy0, int ox, int cb, int cw, v16 b, const float *zr, v16 lo,
+                            v16 hi, float *yr) {
+    int kx0, kx1;
+    tap_range(ox, sw, pl, dw, kw, w, &kx0, &kx1);
+    const float *xp = xr + ((long)iy0 * w + ox * sw - pl) * c + cb;
+    v16 acc = b;
+    for (int ky = ky0; ky < ky1; ky++) {
+        v16 r = (v16){0}; /* a chain per kernel row, so the rows overlap */
+        for (int kx = kx0; kx < kx1; kx++)
+            r += load16(xp + ((long)ky * dh * w + kx * dw) * c, cw) * load16(wt + (long)(ky * kw + kx) * c + cb, cw);
+        acc += r;
+    }
+    long off = (long)ox * c + cb;
+    store16(yr + off, finish(acc, zr ? zr + off : 0, lo, hi, cw), cw);
+}
+
 /* Depthwise: wt is (kh, kw, c); bias (c) or NULL. */
 int jiasu_direct_depthwise(const float *x, int n, int h, int w, int c, const float *wt, int kh, int kw, int sh,
                            int sw, int dh, int dw, int pt, int pl, const float *bias, const float *z, float lo,
@@ -206,27 +223,15 @@ int jiasu_direct_depthwise(const float *x, int n, int h, int w, int c, const flo
         for (int cb = 0; cb < c; cb += CB) {
             int cw = c - cb < CB ? c - cb : CB;
             v16 bv = bias ? load16(bias + cb, cw) : (v16){0};
-            int full = fast && cw == CB && ky0 == 0 && ky1 == 3;
-            for (int ox = 0; ox < wo; ox++) {
-                if (full && ox == xa && xb > xa) {
-                    (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(xr, w, c, wt, pl, iy0, xa, xb, cb, bv, zr, lov, hiv, yr);
-                    ox = xb - 1;
-                    continue;
-                }
-                int kx0, kx1;
-                tap_range(ox, sw, pl, dw, kw, w, &kx0, &kx1);
-                const float *xp = xr + ((long)iy0 * w + ox * sw - pl) * c + cb;
-                v16 acc = bv;
-                for (int ky = ky0; ky < ky1; ky++) {
-                    v16 r = (v16){0}; /* a chain per kernel row, so the rows overlap */
-                    for (int kx = kx0; kx < kx1; kx++)
-                        r += load16(xp + ((long)ky * dh * w + kx * dw) * c, cw) *
-                             load16(wt + (long)(ky * kw + kx) * c + cb, cw);
-                    acc += r;
-                }
-                long off = (long)ox * c + cb;
-                store16(yr + off, finish(acc, zr ? zr + off : 0, lov, hiv, cw), cw);
+            int ox = 0;
+            if (fast && cw == CB && ky0 == 0 && ky1 == 3 && xb > xa) {
+                for (; ox < xa; ox++)
+                    depthwise_pixel(xr, w, c, wt, kw, sw, dh, dw, pl, ky0, ky1, iy0, ox, cb, cw, bv, zr, lov, hiv, yr);
+                (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(xr, w, c, wt, pl, iy0, xa, xb, cb, bv, zr, lov, hiv, yr);
+                ox = xb;
             }
+            for (; ox < wo; ox++)
+                depthwise_pixel(xr, w, c, wt, kw, sw, dh, dw, pl, ky0, ky1, iy0, ox, cb, cw, bv, zr, lov, hiv, yr);
         }
     }
     return 0;

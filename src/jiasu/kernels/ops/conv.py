@@ -4,7 +4,7 @@ import torch
 
 from ...errors import AlgorithmError
 from ..base import TORCH_DTYPES, Kernel
-from ..conv import ConvSpec, Epilogue, get_algorithm
+from ..conv import ConvAlgorithm, ConvSpec, Epilogue, get_algorithm
 from ._common import same_pads
 
 
@@ -70,9 +70,9 @@ class Conv(Kernel):
         self.strides = list(self.attr("strides", [1] * n))
         self.dilations = list(self.attr("dilations", [1] * n))
         self.pads = list(self.attr("pads", [0] * (2 * n)))
-        #: set by _choose for "auto" nodes whose best algorithm depends on the input shape
-        self._per_shape: Optional[tuple[ConvSpec, torch.device]] = None
-        self._shape_choice: dict[tuple, object] = {}
+        #: the device, set by _choose for "auto" nodes whose best algorithm depends on the input shape
+        self._per_shape: Optional[torch.device] = None
+        self._shape_choice: dict[tuple, ConvAlgorithm] = {}
         self.algorithm = self._choose(node, ctx, w_shape)
         self._prepared: dict[tuple, callable] = {}
 
@@ -99,29 +99,38 @@ class Conv(Kernel):
             return None
         return self._spec(w_shape, [0] * (2 * self.ndim))
 
+    def _static_shape(self, node) -> Optional[tuple]:
+        """The input's (N, C, H, W) shape as the graph gives it (ints, or symbols where not fixed), 2-D convs only."""
+        shape = node.inputs[0].shape if node.inputs and node.inputs[0] is not None else None
+        return tuple(shape) if self.ndim == 2 and shape is not None and len(shape) == 4 else None
+
     def _static_input_size(self, node) -> Optional[tuple[int, ...]]:
         """The input's spatial size if the graph fixes it (2-D convs only), else None."""
-        shape = node.inputs[0].shape if node.inputs and node.inputs[0] is not None else None
-        if self.ndim != 2 or shape is None or len(shape) != 4:
-            return None
-        dims = [shape[2], shape[3]]
-        return tuple(int(d) for d in dims) if all(isinstance(d, int) for d in dims) else None
+        shape = self._static_shape(node)
+        return tuple(int(d) for d in shape[2:]) if shape is not None and all(isinstance(d, int) for d in shape[2:]) else None
 
-    @staticmethod
-    def _static_batch(node) -> Optional[int]:
-        """The input's batch size if the graph fixes it, else None."""
-        shape = node.inputs[0].shape if node.inputs and node.inputs[0] is not None else None
-        return int(shape[0]) if shape is not None and len(shape) == 4 and isinstance(shape[0], int) else None
+    def _static_batch(self, node) -> Optional[int]:
+        """The input's batch size if the graph fixes it (2-D convs only), else None."""
+        shape = self._static_shape(node)
+        return int(shape[0]) if shape is not None and isinstance(shape[0], int) else None
 
-    def _shape_algorithm(self, x):
+    def _pads(self, spatial) -> list[int]:
+        """The explicit ONNX pads for an input of this spatial size (``auto_pad`` applied)."""
+        if self.auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            return same_pads(spatial, self.kernel, self.strides, self.dilations, self.auto_pad)
+        if self.auto_pad == "VALID":
+            return [0] * (2 * self.ndim)
+        return self.pads
+
+    def _shape_algorithm(self, x) -> ConvAlgorithm:
         """The heuristic's algorithm for this input shape (``auto`` nodes whose choice depends on it)."""
         shape = tuple(x.shape)
         algo = self._shape_choice.get(shape)
         if algo is None:
             from ...plan.heuristic import choose_algorithm
 
-            spec, device = self._per_shape
-            algo = self._shape_choice[shape] = get_algorithm(choose_algorithm(spec, device, shape[2:], shape[0]))
+            spec = self._spec(self.weight.shape, self._pads(list(shape[2:])))  # its pads set the tile count
+            algo = self._shape_choice[shape] = get_algorithm(choose_algorithm(spec, self._per_shape, shape[2:], shape[0]))
         return algo
 
     def _check(self, name: str, w_shape) -> Optional[str]:
@@ -156,10 +165,7 @@ class Conv(Kernel):
             spec = self._static_spec(w_shape)
             name = choose_algorithm(spec, ctx.device, self._static_input_size(node), self._static_batch(node))
             if self.ndim == 2 and self.weight is not None and depends_on_shape(spec):
-                # the node's own pads where fixed: the tile count depends on them
-                fixed = self.auto_pad in ("NOTSET", "", "VALID")
-                pads = (self.pads if self.auto_pad != "VALID" else [0] * 4) if fixed else [0] * 4
-                self._per_shape = (self._spec(w_shape, pads), ctx.device)
+                self._per_shape = ctx.device
         algo = get_algorithm(name)
         reason = self._check(name, w_shape)
         if reason is None:
@@ -184,12 +190,7 @@ class Conv(Kernel):
         fn = self._prepared.get(key) if algorithm is None else None
         if fn is not None:
             return fn
-        if self.auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            pads = same_pads(spatial, self.kernel, self.strides, self.dilations, self.auto_pad)
-        elif self.auto_pad == "VALID":
-            pads = [0] * (2 * self.ndim)
-        else:
-            pads = self.pads
+        pads = self._pads(spatial)
         lift = self.ndim == 1 and algo.name != "direct"
         if lift:
             spec = self._spec(weight.shape, pads)

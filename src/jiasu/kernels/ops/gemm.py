@@ -124,10 +124,7 @@ def _gemv(weight: torch.Tensor, bias: Optional[torch.Tensor], epilogue):
     if lib is None:
         return None
     n, k = weight.shape
-    lo, hi, after = -math.inf, math.inf, epilogue
-    if epilogue is not None and epilogue.activation in ("Relu", "Clip") and not epilogue.residual:
-        lo, hi = (0.0, math.inf) if epilogue.activation == "Relu" else (float(epilogue.params[0]), float(epilogue.params[1]))
-        after = None
+    lo, hi, after = epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
 
     def run(a: torch.Tensor) -> torch.Tensor:
         a = a.contiguous()
