@@ -8,7 +8,17 @@ typedef float v16 __attribute__((vector_size(64)));
 typedef int vi16 __attribute__((vector_size(64)));
 #define CB 16
 
-/* p[0..cw), zeros after: cw < CB only at the last block of a channel run. */
+/* p[0..cw), zeros after: cw < CB only at the last block of a channel run. With AVX-512 a masked
+ * load/store (lanes past cw are neither read nor written, so no fault past an allocation's end);
+ * elsewhere a copy through a small array. No call to memcpy either way: a call makes the compiler
+ * keep a kernel's vector accumulators on the stack around it (every vector register is
+ * caller-saved). */
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline v16 load16(const float *p, int cw) { return (v16)_mm512_maskz_loadu_ps((__mmask16)((1u << cw) - 1), p); }
+
+static inline void store16(float *p, v16 r, int cw) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << cw) - 1), (__m512)r); }
+#else
 static inline v16 load16(const float *p, int cw) {
     v16 r;
     if (cw == CB) {
@@ -30,6 +40,7 @@ static inline void store16(float *p, v16 r, int cw) {
     memcpy(tmp, &r, sizeof r);
     for (int k = 0; k < cw; k++) p[k] = tmp[k];
 }
+#endif
 
 /* max(a, lo) and min(a, hi), lane by lane: a ReLU is clamp(a, 0, +inf). */
 static inline v16 clamp16(v16 a, v16 lo, v16 hi) {
