@@ -185,6 +185,8 @@ def test_heuristic_picks_winograd_where_it_measured_faster(spec, size, expected,
 
 _LAYER4 = ConvSpec(512, 512, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
 _FIRST_GRAY = ConvSpec(1, 16, (7, 7), (1, 1), (1, 1), (0, 0, 0, 0), 1)
+_DEPTHWISE = ConvSpec(32, 32, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 32)
+_POINTWISE = ConvSpec(16, 96, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1)
 
 
 @pytest.mark.parametrize(
@@ -201,24 +203,33 @@ _FIRST_GRAY = ConvSpec(1, 16, (7, 7), (1, 1), (1, 1), (0, 0, 0, 0), 1)
         (_FIRST_GRAY, (88, 88), 8, "onednn"),  # at batch 8 oneDNN measured faster
         (_FIRST_GRAY, (88, 88), None, "onednn"),
         (ConvSpec(3, 64, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3), 1), (224, 224), 1, "onednn"),  # three channels: oneDNN
-        (ConvSpec(32, 32, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 32), (112, 112), 1, "onednn"),  # depthwise: oneDNN
+        (_DEPTHWISE, (112, 112), 1, "nhwc_direct"),  # depthwise at batch 1: jiasu's C loop (1.13-1.98x oneDNN)
+        (_DEPTHWISE, (112, 112), 8, "onednn"),  # at batch 8: 0.70-1.02x
+        (_DEPTHWISE, (112, 112), None, "onednn"),
+        (ConvSpec(32, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2), (56, 56), 1, "onednn"),  # grouped, not depthwise
+        (_POINTWISE, (112, 112), 1, "pointwise"),  # 1x1 stride 1: jiasu's C matrix product, at any batch
+        (_POINTWISE, (56, 56), 8, "pointwise"),
+        (_POINTWISE, None, None, "pointwise"),
+        (ConvSpec(64, 128, (1, 1), (2, 2), (1, 1), (0, 0, 0, 0), 1), (56, 56), 1, "onednn"),  # stride 2
     ],
 )
 def test_heuristic_with_the_batch(spec, size, batch, expected, monkeypatch):
     import jiasu.kernels.conv.nhwc_direct as nd
+    import jiasu.kernels.conv.pointwise as pw
     import jiasu.kernels.conv.winograd as wg
 
-    monkeypatch.setattr(wg, "native_available", lambda: True)
-    monkeypatch.setattr(nd, "native_available", lambda: True)
+    for module in (wg, nd, pw):
+        monkeypatch.setattr(module, "native_available", lambda: True)
     assert choose_algorithm(spec, "cpu", size, batch) == expected
-    monkeypatch.setattr(wg, "native_available", lambda: False)
-    monkeypatch.setattr(nd, "native_available", lambda: False)  # no C kernels: oneDNN
+    for module in (wg, nd, pw):
+        monkeypatch.setattr(module, "native_available", lambda: False)  # no C kernels: oneDNN
     assert choose_algorithm(spec, "cpu", size, batch) == "onednn"
 
 
 def test_which_choices_depend_on_the_shape():
-    assert depends_on_shape(_LAYER4) and depends_on_shape(_FIRST_GRAY)
-    assert not depends_on_shape(ConvSpec(32, 32, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 32))  # depthwise
+    assert depends_on_shape(_LAYER4) and depends_on_shape(_FIRST_GRAY) and depends_on_shape(_DEPTHWISE)
+    assert not depends_on_shape(_POINTWISE)
+    assert not depends_on_shape(ConvSpec(32, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2))  # grouped
     assert not depends_on_shape(ConvSpec(64, 128, (1, 1), (2, 2), (1, 1), (0, 0, 0, 0), 1))
     assert not depends_on_shape(None)
 

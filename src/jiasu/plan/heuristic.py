@@ -38,13 +38,22 @@ on resnet18's layer4 (512 channels, 7x7, 4 tiles an image), against oneDNN:
 batch 1 0.46x, 2 0.66x, 4 0.92x (16 tiles), 8 1.27x (32 tiles)
 (``benchmarks/winograd_layers.py --batches 1 2 4 8``).
 
-A dense conv on a single input channel (a grayscale network's first layer) at
-batch 1 runs ``nhwc_direct``, jiasu's C loop: oneDNN's call costs more than
-such a layer's arithmetic. smallcnn (1 channel, 88x88, 16 output channels 7x7),
-whole model, ms per image: batch 1 0.55 -> 0.49; at batch 8 it lost (0.375 ->
-0.406), so there oneDNN stays. Depthwise convs won one at a time at batch 1
-(1.10-1.91x, ``benchmarks/direct_layers.py``) but not in mobilenet_v2 as a whole,
-so they stay on oneDNN. Elsewhere
+A 1x1 stride-1 conv runs ``pointwise``, jiasu's C matrix product, at any batch:
+oneDNN's call costs 25-40 us before any arithmetic, and the C loop ran
+mobilenet_v2's, resnet50's and googlenet's 1x1 layers at 0.88-1.61x oneDNN's speed
+(1.10-1.61x at batch 1 but for resnet50's 64->256 at 0.96x; 0.88-1.33x at batch 8,
+``benchmarks/direct_layers.py``). Whole models, default plan with and without it
+(and the depthwise rule below), ms per image, 2 threads, one process, interleaved:
+mobilenet_v2 6.85 -> 5.22 at batch 1 and 4.97 -> 4.83 at batch 8, googlenet
+16.8 -> 14.5 and 11.5 -> 11.0, resnet50 41.7 -> 40.2 and 36.9 -> 36.2.
+
+A dense conv on a single input channel (a grayscale network's first layer) and a
+depthwise conv (multiplier 1) run ``nhwc_direct``, jiasu's C loop, at batch 1:
+oneDNN's call costs more than such a layer's arithmetic. smallcnn (1 channel,
+88x88, 16 output channels 7x7), whole model, ms per image: batch 1 0.55 -> 0.49;
+at batch 8 it lost (0.375 -> 0.406), so there oneDNN stays. mobilenet_v2's
+depthwise layers ran 1.13-1.98x oneDNN's speed at batch 1 and 0.70-1.02x at batch
+8 (``benchmarks/direct_layers.py``). Elsewhere
 (CUDA, 3-D, dtypes oneDNN lacks) ``direct``: the vendor library.
 """
 
@@ -81,7 +90,12 @@ def choose_algorithm(
     winograd = _winograd(spec, input_size, batch)
     if winograd is not None:
         return winograd
-    if batch == 1 and _single_channel(spec) and get_algorithm("nhwc_direct").check(spec) is None:
+    if _float32(spec) and get_algorithm("pointwise").check(spec) is None:
+        from ..kernels.conv.pointwise import native_available
+
+        if native_available():
+            return "pointwise"
+    if batch == 1 and (_single_channel(spec) or _depthwise(spec)) and get_algorithm("nhwc_direct").check(spec) is None:
         from ..kernels.conv.nhwc_direct import native_available
 
         if native_available():
@@ -95,11 +109,19 @@ def depends_on_shape(spec: Optional[ConvSpec]) -> bool:
     """Whether :func:`choose_algorithm`'s answer for ``spec`` can change with the input's shape and batch."""
     if spec is None or spec.ndim != 2:
         return False
-    return get_algorithm("winograd").check(spec) is None or _single_channel(spec)
+    return get_algorithm("winograd").check(spec) is None or _single_channel(spec) or _depthwise(spec)
+
+
+def _float32(spec: ConvSpec) -> bool:
+    return spec.dtype in (None, torch.float32)
 
 
 def _single_channel(spec: ConvSpec) -> bool:
-    return spec.groups == 1 and spec.in_channels == 1 and spec.dtype in (None, torch.float32)
+    return spec.groups == 1 and spec.in_channels == 1 and _float32(spec)
+
+
+def _depthwise(spec: ConvSpec) -> bool:
+    return spec.groups > 1 and spec.groups == spec.in_channels == spec.out_channels and _float32(spec)
 
 
 def winograd_tiles(input_size: tuple[int, ...], batch: int, spec: ConvSpec) -> int:

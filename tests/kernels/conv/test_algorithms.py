@@ -14,6 +14,7 @@ The largest errors seen over 4500 examples per algorithm:
     winograd_f6 (F(6x6))        1.1e-5 (3,500 float32 examples)
     winograd_large              6.4e-6 (4x4..7x7 kernels on 8x8 tiles, 1,473 float32 examples)
     nhwc_direct                 9.2e-7 (the C loops: depthwise, and dense on up to 16 input channels; 1,000 specs)
+    pointwise                   6.3e-7 (the C matrix product: 1x1, up to 300 input and 80 output channels; 749 float32 specs)
 
 Float64 inputs must match to ``TOLERANCE_F64`` for every algorithm.
 """
@@ -46,6 +47,7 @@ TOLERANCE = {
     "sparse": 1e-5,
     "gemm": 1e-5,
     "nhwc_direct": 1e-5,
+    "pointwise": 1e-5,
 }
 TOLERANCE_F64 = 1e-12
 
@@ -115,6 +117,7 @@ def cases(
     multiplier=st.integers(1, 3),
     in_channels=st.integers(1, 8),
     out_channels=st.integers(1, 8),
+    padding=st.integers(0, 3),
     channels_last=st.booleans(),
     dtypes=(torch.float32,) * 3 + (torch.float64,),
     exclude_strided_dilated=False,
@@ -127,10 +130,10 @@ def cases(
     # oneDNN declines strided dilated convs (a torch 2.13 segfault): draw dilation 1 for those.
     dh, dw = (1, 1) if exclude_strided_dilated and max(sh, sw) > 1 else draw(dims(dilation))
     if draw(st.booleans()):
-        ph, pw = draw(dims(st.integers(0, 3)))
+        ph, pw = draw(dims(padding))
         pads = (ph, pw, ph, pw)
     else:
-        pads = draw(st.tuples(*[st.integers(0, 3)] * 4))
+        pads = draw(st.tuples(*[padding] * 4))
     if channels == "grouped":
         groups = draw(st.integers(1, 3))
         c_in, c_out = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
@@ -182,6 +185,11 @@ STRATEGIES = {
         cases(channels="depthwise", multiplier=st.just(1), in_channels=st.integers(1, 40), kernel=st.just(3), stride=st.integers(1, 2), dilation=st.just(1)),
         cases(channels="dense", in_channels=st.integers(1, 16), out_channels=st.integers(1, 80)),
     ),
+    # up to 80 output channels (a panel of four vectors, then one; channel tails) and up to 675 pixel rows (every
+    # block height at a strip's end); float64 takes the F.conv2d fallback
+    "pointwise": cases(
+        channels="dense", kernel=st.just(1), stride=st.just(1), padding=st.just(0), in_channels=st.integers(1, 300), out_channels=st.integers(1, 80)
+    ),
 }
 
 
@@ -223,6 +231,7 @@ EXAMPLES = {
     "sparse": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
     "gemm": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
     "nhwc_direct": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
+    "pointwise": (ConvSpec(4, 6, (1, 1), (1, 1), (1, 2), (0, 0, 0, 0), 1), (7, 9)),
 }
 
 
@@ -277,6 +286,11 @@ _SPEC_3D = _spec(kernel=(3, 3, 3), stride=(1,) * 3, dilation=(1,) * 3)
         ("nhwc_direct", _spec(c_out=128, groups=64), "groups 64: neither 1 nor depthwise with multiplier 1"),
         ("nhwc_direct", _spec(groups=32), "groups 32: neither 1 nor depthwise with multiplier 1"),
         ("nhwc_direct", _SPEC_3D, "3-D convolution, not 2-D"),
+        ("pointwise", _spec(), "kernel 3x3, not 1x1"),
+        ("pointwise", _spec(kernel=(1, 1), groups=2), "groups 2, not 1"),
+        ("pointwise", _spec(kernel=(1, 1), stride=(2, 2)), "stride 2x2, not 1"),
+        ("pointwise", _spec(kernel=(1, 1)), "pads (1, 1, 1, 1), not 0"),
+        ("pointwise", _SPEC_3D, "3-D convolution, not 2-D"),
     ],
 )
 def test_check_reasons(name, spec, reason):
@@ -294,6 +308,7 @@ def test_check_reasons(name, spec, reason):
         ("depthwise", _spec(c_out=128, groups=64)),
         ("nhwc_direct", _spec(kernel=(5, 5), stride=(2, 2), groups=64)),
         ("nhwc_direct", _spec(c_in=3, c_out=64, kernel=(7, 7), stride=(2, 2))),
+        ("pointwise", ConvSpec(960, 1280, (1, 1), (1, 1), (2, 2), (0, 0, 0, 0))),
     ],
 )
 def test_check_accepts(name, spec):

@@ -9,7 +9,7 @@ from ._common import same_pads
 
 
 # Algorithms whose output is channels_last already (the layout the engine keeps between layers).
-_WRITES_CHANNELS_LAST = {"onednn", "winograd", "winograd_f6", "winograd_f2", "winograd_large", "gemm", "nhwc_direct"}
+_WRITES_CHANNELS_LAST = {"onednn", "winograd", "winograd_f6", "winograd_f2", "winograd_large", "gemm", "nhwc_direct", "pointwise"}
 
 
 def _keep_channels_last(fn):
@@ -44,7 +44,7 @@ class Conv(Kernel):
     ``conv_algorithm="auto"`` (the default plan) takes the heuristic's choice for the
     input size the graph fixes; where the heuristic's answer depends on the
     shape (``jiasu.plan.heuristic.depends_on_shape``: 3x3 convs Winograd could
-    run, single-channel first layers) it asks again per input shape seen at run
+    run, single-channel first layers, depthwise convs) it asks again per input shape seen at run
     time, batch included, so a small map runs oneDNN at batch 1 and Winograd at
     batch 8. The node's reported choice is the load-time one.
     ``epilogue`` (set by ``jiasu::FusedConv``) is what runs on the output.

@@ -1,0 +1,117 @@
+"""``pointwise``: a 1x1 stride-1 convolution as one matrix product in jiasu's C (``kernels/native/pointwise.c``).
+
+On a channels_last tensor a 1x1 convolution is ``y (pixels, C_out) = x (pixels, C_in) @ W``.
+oneDNN through torch costs 25-40 us a call here before any arithmetic, and ran
+mobilenet_v2's pointwise layers at batch 1 at 90-180 GFLOP/s of this machine's 230
+(``benchmarks/pointwise_layers.py``). The C loop packs ``W`` once into panels of up to
+64 output channels, keeps a block of pixels x a panel (at most 24 vectors) in registers,
+splits the pixels evenly over the threads, and fuses bias, the residual and ReLU/Clip
+into the store; other activations run after it, in place.
+
+Groups 1, kernel 1x1, stride 1, no padding. Elsewhere (another device, a dtype other
+than float32, or where the C kernels do not build; see ``jiasu.kernels.native``) the
+callable runs ``F.conv2d``, the same convolution, so a plan that names this algorithm
+still runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d
+
+
+def _library() -> Optional[ctypes.CDLL]:
+    """The C kernels with argument types set, or None where they do not build here."""
+    from ..native import typed
+
+    i, p, f, n = ctypes.c_int, ctypes.c_void_p, ctypes.c_float, ctypes.c_long
+    return typed(
+        "pointwise",
+        {
+            "jiasu_pack_pointwise": ([p, i, i, p], None),
+            "jiasu_pointwise": ([p, n, i, p, i, p, p, f, f, p, i], i),
+        },
+    )
+
+
+def native_available() -> bool:
+    """Whether the C kernels run here (built on first call); see :func:`jiasu.kernels.native.status`."""
+    return _library() is not None
+
+
+class Pointwise(FusingConvAlgorithm):
+    name = "pointwise"
+    description = "1x1 stride-1 convolution as a register-blocked matrix product in C on channels_last tensors; bias, residual and ReLU/Clip fused (CPU float32)"
+
+    def check(self, spec: ConvSpec) -> Optional[str]:
+        reason = check_2d(spec)
+        if reason is not None:
+            return reason
+        if spec.groups != 1:
+            return f"groups {spec.groups}, not 1"
+        if spec.kernel != (1, 1):
+            return f"kernel {spec.kernel[0]}x{spec.kernel[1]}, not 1x1"
+        if spec.stride != (1, 1):
+            return f"stride {spec.stride[0]}x{spec.stride[1]}, not 1"
+        if any(spec.pads):
+            return f"pads {spec.pads}, not 0"
+        return None
+
+    def prepare_fused(
+        self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]
+    ) -> FusedConvFn:
+        """Pack the weight once into the C loop's panels (``C_in`` x ``C_out`` rounded up to 16)."""
+        c_out, c_in = spec.out_channels, spec.in_channels
+        lo, hi, after = epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
+        lib = _library() if weight.device.type == "cpu" and weight.dtype == torch.float32 else None
+        if lib is None:
+            return self._fallback(weight, bias, epilogue)
+        plain = weight.reshape(c_out, c_in).contiguous()
+        packed = plain.new_empty(c_in * (-(-c_out // 16) * 16))
+        lib.jiasu_pack_pointwise(plain.data_ptr(), c_out, c_in, packed.data_ptr())
+        b = plain.new_zeros(-(-c_out // 16) * 16)  # whole vectors, so the C loop loads the bias unmasked
+        if bias is not None:
+            b[:c_out] = bias
+        run_c = lib.jiasu_pointwise
+        fallback = None
+
+        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
+            nonlocal fallback
+            if x.dtype != torch.float32 or x.device.type != "cpu":
+                fallback = fallback or self._fallback(weight, bias, epilogue)
+                return fallback(x, z)
+            n, c, h, w = x.shape
+            if c != c_in:  # the C loop would read past the input; say so as conv2d would
+                raise ValueError(f"pointwise: the input has {c} channels, the weight expects {c_in}")
+            xh = x.permute(0, 2, 3, 1)
+            if not xh.is_contiguous():
+                xh = xh.contiguous()
+            z_ptr = None
+            if z is not None:
+                zh = z.permute(0, 2, 3, 1)
+                if not zh.is_contiguous() or zh.dtype != torch.float32:
+                    zh = zh.contiguous().float()
+                z_ptr = zh.data_ptr()
+            out = xh.new_empty(n, h, w, c_out)
+            # The pointers are read here, so the closure keeps packed and b alive.
+            run_c(xh.data_ptr(), n * h * w, c, packed.data_ptr(), c_out, b.data_ptr(), z_ptr, lo, hi, out.data_ptr(), torch.get_num_threads())
+            y = out.permute(0, 3, 1, 2)
+            return after.apply(y, None) if after is not None else y
+
+        return run
+
+    @staticmethod
+    def _fallback(weight: torch.Tensor, bias: Optional[torch.Tensor], epilogue: Optional[Epilogue]) -> FusedConvFn:
+        """``F.conv2d``, then the epilogue: where the C kernels do not run."""
+
+        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
+            y = F.conv2d(x, weight, bias)
+            return epilogue.apply(y, z) if epilogue is not None else y
+
+        return run

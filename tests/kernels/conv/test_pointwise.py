@@ -1,0 +1,80 @@
+"""``pointwise`` (jiasu's C 1x1 convolution) on real layer shapes, against ``F.conv2d`` in float64.
+
+The conformance suite (test_algorithms.py) draws small random 1x1 convolutions; these are the shapes
+the C loop was written for, sized so that every path runs: panels of four vectors and a narrower last
+panel, channel tails (24, 33, 49 outputs), strips split evenly over the threads (a 7x7 map at batch 1
+is 49 rows), every block height at a strip's end, and a long run of input channels.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec, Epilogue
+from jiasu.kernels.conv.pointwise import native_available
+from jiasu.kernels.native import status
+
+pytestmark = pytest.mark.skipif(not native_available(), reason=f"native kernels unavailable: {status('pointwise')}")
+
+# (c_in, c_out, batch, height, width)
+LAYERS = {
+    "mobilenet_v2 expand 16 -> 96 (a panel of four vectors, one of two)": (16, 96, 1, 28, 28),
+    "mobilenet_v2 project 144 -> 24 (one vector and a tail)": (144, 24, 2, 14, 14),
+    "mobilenet_v2 last 320 -> 1280 on 7x7 (twenty panels, 49 rows)": (320, 1280, 1, 7, 7),
+    "resnet50 2048 -> 512 (a long run of input channels)": (2048, 512, 1, 3, 5),
+    "33 outputs (a panel of three vectors, the last one lane wide)": (5, 33, 1, 9, 11),
+    "49 outputs (a panel of four vectors, the last one lane wide)": (7, 49, 3, 5, 5),
+    "one pixel": (64, 80, 1, 1, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("activation, residual", [("Relu", False), ("Clip", True), ("HardSwish", True), ("", False)])
+def test_layer_matches_conv2d(name, threads, activation, residual, monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)  # the thread count the C loop is given
+    c_in, c_out, batch, h, w = LAYERS[name]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, c_in, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(c_out, c_in, 1, 1, generator=gen)
+    bias = torch.randn(c_out, generator=gen)
+    spec = ConvSpec.from_weight(weight, pads=(0,) * 4)
+    ref = F.conv2d(x.double(), weight.double(), bias.double())
+    scale = ref.abs().max().item()  # before the epilogue, which works in place
+    z = torch.randn(ref.shape, generator=gen).contiguous(memory_format=torch.channels_last) if residual else None
+    params = (-1.0, 2.5) if activation == "Clip" else ()
+    epilogue = Epilogue(activation, params, residual)
+    y = CONV_ALGORITHMS["pointwise"].prepare_fused(weight, bias, spec, epilogue)(x, z)
+    expected = epilogue.apply(ref, z.double() if z is not None else None)
+    assert y.shape == expected.shape
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    assert (y.double() - expected).abs().max().item() / scale < 1e-5  # float32 sums of up to 2048 products: 1.9e-6 seen
+
+
+def test_nchw_input_residual_and_no_bias():
+    """An NCHW input and residual are read the same (copied to NHWC first); a missing bias is zero."""
+    gen = torch.Generator().manual_seed(1)
+    weight = torch.randn(40, 24, 1, 1, generator=gen)
+    fn = CONV_ALGORITHMS["pointwise"].prepare_fused(weight, None, ConvSpec.from_weight(weight, pads=(0,) * 4), Epilogue("Relu", (), True))
+    x, z = torch.randn(2, 24, 6, 5, generator=gen), torch.randn(2, 40, 6, 5, generator=gen)
+    torch.testing.assert_close(fn(x, z), torch.relu(F.conv2d(x, weight) + z), rtol=1e-5, atol=1e-5)
+
+
+def test_float64_runs_the_fallback():
+    gen = torch.Generator().manual_seed(2)
+    weight, bias = torch.randn(20, 12, 1, 1, generator=gen, dtype=torch.float64), torch.randn(20, generator=gen, dtype=torch.float64)
+    fn = CONV_ALGORITHMS["pointwise"].prepare_fused(weight, bias, ConvSpec.from_weight(weight, pads=(0,) * 4), Epilogue("Clip", (0.0, 6.0)))
+    x = torch.randn(1, 12, 4, 4, generator=gen, dtype=torch.float64)
+    y = fn(x, None)
+    assert y.dtype == torch.float64
+    torch.testing.assert_close(y, F.conv2d(x, weight, bias).clamp(0, 6))
+
+
+def test_an_input_with_other_channels_is_refused():
+    """The C loop indexes the input by the weight's channel count: a mismatched input is an error, not a read past it."""
+    weight = torch.randn(16, 8, 1, 1)
+    fn = CONV_ALGORITHMS["pointwise"].prepare_fused(weight, None, ConvSpec.from_weight(weight, pads=(0,) * 4), None)
+    with pytest.raises(ValueError, match=r"^pointwise: the input has 9 channels, the weight expects 8$"):
+        fn(torch.randn(1, 9, 4, 4), None)
