@@ -204,7 +204,9 @@ _POINTWISE = ConvSpec(16, 96, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1)
         (_FIRST_GRAY, (88, 88), None, "onednn"),
         (ConvSpec(3, 64, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3), 1), (224, 224), 1, "onednn"),  # three channels: oneDNN
         (_DEPTHWISE, (112, 112), 1, "nhwc_direct"),  # depthwise at batch 1: jiasu's C loop (1.13-1.98x oneDNN)
-        (_DEPTHWISE, (112, 112), 8, "onednn"),  # at batch 8: 0.70-1.02x
+        (_DEPTHWISE, (112, 112), 8, "nhwc_direct"),  # batch 8, a 12 MiB output: streamed stores, 1.42x
+        (_DEPTHWISE, (112, 112), 2, "onednn"),  # 3 MiB: ordinary stores, and oneDNN was faster (0.68-1.02x)
+        (ConvSpec(384, 384, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 384), (14, 14), 8, "onednn"),  # 2.3 MiB
         (_DEPTHWISE, (112, 112), None, "onednn"),
         (ConvSpec(32, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2), (56, 56), 1, "onednn"),  # grouped, not depthwise
         (_POINTWISE, (112, 112), 1, "pointwise"),  # 1x1 stride 1: jiasu's C matrix product, at any batch

@@ -52,8 +52,14 @@ depthwise conv (multiplier 1) run ``nhwc_direct``, jiasu's C loop, at batch 1:
 oneDNN's call costs more than such a layer's arithmetic. smallcnn (1 channel,
 88x88, 16 output channels 7x7), whole model, ms per image: batch 1 0.55 -> 0.49;
 at batch 8 it lost (0.375 -> 0.406), so there oneDNN stays. mobilenet_v2's
-depthwise layers ran 1.13-1.98x oneDNN's speed at batch 1 and 0.70-1.02x at batch
-8 (``benchmarks/direct_layers.py``). Elsewhere
+depthwise layers ran 1.06-2.14x oneDNN's speed at batch 1 and 0.68-1.02x at batch
+8 (``benchmarks/direct_layers.py``). Past batch 1 a depthwise conv whose output is
+:data:`STREAMED_OUTPUT_BYTES` or more runs ``nhwc_direct`` too: there the C loops
+store past the caches (``kernels/native/vec.h``), which saves reading every output
+line before writing it, and mobilenet_v2's 112x112 and 56x56 depthwise layers at
+batch 8 ran 1.10-1.95x oneDNN's speed (two runs). With the same streamed stores in
+``pointwise``, whole models at batch 8 (ms per image, in one process): mobilenet_v2
+6.12 -> 5.76, resnet50 36.1 -> 34.5; batch 1 unchanged. Elsewhere
 (CUDA, 3-D, dtypes oneDNN lacks) ``direct``: the vendor library.
 """
 
@@ -64,6 +70,7 @@ from typing import Optional
 import torch
 
 from ..kernels.conv import ConvSpec, get_algorithm
+from ..kernels.conv.base import output_size
 
 
 #: Winograd by default only on maps and channel counts where every layer measured here won (see the docstring).
@@ -73,6 +80,9 @@ WINOGRAD_MIN_CHANNELS = {3: 16, 4: 8, 5: 8, 6: 8, 7: 8}
 #: when a call has this many output tiles (see the docstring).
 WINOGRAD_MIN_TILES = 32
 WINOGRAD_MIN_SIZE_BATCHED = 7
+#: Depthwise convs run nhwc_direct past batch 1 when their output is at least this large: there the C loop
+#: stores past the caches (``STREAM_MIN_BYTES`` in ``kernels/native/vec.h``) and beat oneDNN (see the docstring).
+STREAMED_OUTPUT_BYTES = 8 << 20
 
 
 def choose_algorithm(
@@ -95,7 +105,8 @@ def choose_algorithm(
 
         if native_available():
             return "pointwise"
-    if batch == 1 and (_single_channel(spec) or _depthwise(spec)) and get_algorithm("nhwc_direct").check(spec) is None:
+    c_loop = batch == 1 and _single_channel(spec) or _depthwise(spec) and (batch == 1 or _output_bytes(spec, input_size, batch) >= STREAMED_OUTPUT_BYTES)
+    if c_loop and get_algorithm("nhwc_direct").check(spec) is None:
         from ..kernels.conv.nhwc_direct import native_available
 
         if native_available():
@@ -110,6 +121,16 @@ def depends_on_shape(spec: Optional[ConvSpec]) -> bool:
     if spec is None or spec.ndim != 2:
         return False
     return get_algorithm("winograd").check(spec) is None or _single_channel(spec) or _depthwise(spec)
+
+
+def _output_bytes(spec: ConvSpec, input_size: Optional[tuple[int, ...]], batch: Optional[int]) -> int:
+    """The float32 output's size in bytes, 0 where the input's size or batch is unknown."""
+    if input_size is None or batch is None or len(input_size) != 2:
+        return 0
+    (h, w), (pt, pl, pb, pr) = input_size, spec.pads
+    ho = output_size(h, spec.kernel[0], spec.stride[0], spec.dilation[0], pt + pb)
+    wo = output_size(w, spec.kernel[1], spec.stride[1], spec.dilation[1], pl + pr)
+    return batch * ho * wo * spec.out_channels * 4
 
 
 def _float32(spec: ConvSpec) -> bool:

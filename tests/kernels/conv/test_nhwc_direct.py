@@ -51,6 +51,18 @@ def test_layer_matches_conv2d(name, activation, residual):
     assert (y.double() - expected).abs().max().item() / scale < 1e-6
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_large_depthwise_output_is_streamed_and_still_right(stride):
+    """A depthwise output of 8 MiB or more (4 x 32 x 128 x 128 at stride 1) is stored past the caches on the fast
+    path, the border pixels with ordinary stores; at stride 2 (2 MiB) every store is ordinary. Both match."""
+    gen = torch.Generator().manual_seed(5)
+    w, b = torch.randn(32, 1, 3, 3, generator=gen), torch.randn(32, generator=gen)
+    x = torch.randn(4, 32, 128, 128, generator=gen).contiguous(memory_format=torch.channels_last)
+    spec = ConvSpec.from_weight(w, stride=(stride, stride), pads=(1,) * 4, groups=32)
+    y = CONV_ALGORITHMS["nhwc_direct"].prepare_fused(w, b, spec, Epilogue("Relu"))(x, None)
+    torch.testing.assert_close(y, torch.relu(F.conv2d(x, w, b, stride, 1, 1, 32)), rtol=1e-5, atol=1e-5)
+
+
 def test_nchw_input_and_float64_fallback():
     """An NCHW input is read the same (copied to NHWC first); float64 runs F.conv2d, not the C loop."""
     gen = torch.Generator().manual_seed(1)

@@ -53,6 +53,18 @@ def test_layer_matches_conv2d(name, threads, activation, residual, monkeypatch):
     assert (y.double() - expected).abs().max().item() / scale < 1e-5  # float32 sums of up to 2048 products: 1.9e-6 seen
 
 
+@pytest.mark.parametrize("c_out", [96, 88])
+def test_a_large_output_is_streamed_and_still_right(c_out):
+    """An output of 8 MiB or more is stored past the caches when its rows are whole vectors (96 channels: 24 MiB);
+    88 channels take the ordinary stores. Both match."""
+    gen = torch.Generator().manual_seed(4)
+    weight, bias = torch.randn(c_out, 16, 1, 1, generator=gen), torch.randn(c_out, generator=gen)
+    x = torch.randn(1, 16, 256, 256, generator=gen).contiguous(memory_format=torch.channels_last)
+    z = torch.randn(1, c_out, 256, 256, generator=gen).contiguous(memory_format=torch.channels_last)
+    fn = CONV_ALGORITHMS["pointwise"].prepare_fused(weight, bias, ConvSpec.from_weight(weight, pads=(0,) * 4), Epilogue("Clip", (0.0, 6.0), True))
+    torch.testing.assert_close(fn(x, z), (F.conv2d(x, weight, bias) + z).clamp(0, 6), rtol=1e-5, atol=1e-5)
+
+
 def test_nchw_input_residual_and_no_bias():
     """An NCHW input and residual are read the same (copied to NHWC first); a missing bias is zero."""
     gen = torch.Generator().manual_seed(1)

@@ -142,7 +142,7 @@ int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, const float
 #define DEPTHWISE_3X3(S)                                                                                  \
     static void depthwise_3x3_s##S(const float *xr, int w, int c, const float *wt, int pl, int iy0,      \
                                    int ox0, int ox1, int cb, v16 b, const float *zr, v16 lo, v16 hi,      \
-                                   float *yr) {                                                           \
+                                   float *yr, int stream) {                                               \
         v16 wv[3][3];                                                                                     \
         const float *rows[3];                                                                             \
         for (int i = 0; i < 3; i++) {                                                                     \
@@ -161,7 +161,11 @@ int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, const float
             }                                                                                             \
             for (int k = 0; k < 4; k++) {                                                                 \
                 long off = (long)(ox + k) * c + cb;                                                       \
-                store16(yr + off, finish(a[k], zr ? zr + off : 0, lo, hi, CB), CB);                       \
+                v16 r = finish(a[k], zr ? zr + off : 0, lo, hi, CB);                                      \
+                if (stream)                                                                               \
+                    stream16(yr + off, r);                                                                \
+                else                                                                                      \
+                    store16(yr + off, r, CB);                                                             \
             }                                                                                             \
         }                                                                                                 \
         for (; ox < ox1; ox++) {                                                                          \
@@ -211,28 +215,35 @@ int jiasu_direct_depthwise(const float *x, int n, int h, int w, int c, const flo
     /* Output columns whose taps all lie inside the image along x: [xa, xb). */
     int xa, xb;
     interior(wo, sw, pl, dw, kw, w, &xa, &xb);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (long row = 0; row < (long)n * ho; row++) {
-        long img = row / ho;
-        int oy = (int)(row % ho), ky0, ky1;
-        tap_range(oy, sh, pt, dh, kh, h, &ky0, &ky1);
-        const float *xr = x + img * (long)h * w * c;
-        const float *zr = z ? z + row * (long)wo * c : 0;
-        float *yr = y + row * (long)wo * c;
-        int iy0 = oy * sh - pt;
-        for (int cb = 0; cb < c; cb += CB) {
-            int cw = c - cb < CB ? c - cb : CB;
-            v16 bv = bias ? load16(bias + cb, cw) : (v16){0};
-            int ox = 0;
-            if (fast && cw == CB && ky0 == 0 && ky1 == 3 && xb > xa) {
-                for (; ox < xa; ox++)
+    /* A large output (a batch of big maps) skips the caches on the fast path's stores: measured on
+     * mobilenet_v2's 112x112x32 and 56x56x144 layers at batch 8, 0.76 -> 0.57 and 1.84 -> 0.77 ms. */
+    int stream = c % CB == 0 && worth_streaming(y, (long)n * ho * wo * c * (long)sizeof(float));
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (long row = 0; row < (long)n * ho; row++) {
+            long img = row / ho;
+            int oy = (int)(row % ho), ky0, ky1;
+            tap_range(oy, sh, pt, dh, kh, h, &ky0, &ky1);
+            const float *xr = x + img * (long)h * w * c;
+            const float *zr = z ? z + row * (long)wo * c : 0;
+            float *yr = y + row * (long)wo * c;
+            int iy0 = oy * sh - pt;
+            for (int cb = 0; cb < c; cb += CB) {
+                int cw = c - cb < CB ? c - cb : CB;
+                v16 bv = bias ? load16(bias + cb, cw) : (v16){0};
+                int ox = 0;
+                if (fast && cw == CB && ky0 == 0 && ky1 == 3 && xb > xa) {
+                    for (; ox < xa; ox++)
+                        depthwise_pixel(xr, w, c, wt, kw, sw, dh, dw, pl, ky0, ky1, iy0, ox, cb, cw, bv, zr, lov, hiv, yr);
+                    (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(xr, w, c, wt, pl, iy0, xa, xb, cb, bv, zr, lov, hiv, yr, stream);
+                    ox = xb;
+                }
+                for (; ox < wo; ox++)
                     depthwise_pixel(xr, w, c, wt, kw, sw, dh, dw, pl, ky0, ky1, iy0, ox, cb, cw, bv, zr, lov, hiv, yr);
-                (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(xr, w, c, wt, pl, iy0, xa, xb, cb, bv, zr, lov, hiv, yr);
-                ox = xb;
             }
-            for (; ox < wo; ox++)
-                depthwise_pixel(xr, w, c, wt, kw, sw, dh, dw, pl, ky0, ky1, iy0, ox, cb, cw, bv, zr, lov, hiv, yr);
         }
+        if (stream) stream_fence(); /* before the barrier that ends the region: the caller reads y next */
     }
     return 0;
 }

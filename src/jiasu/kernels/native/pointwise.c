@@ -30,7 +30,8 @@
  * a multiple of 16), and only its store takes the slow path. */
 #define BLOCK(NV, P)                                                                                      \
     static void block_##NV##_##P(const float *x, int cin, const float *w, int cb, int cout,               \
-                                 const float *bias, const float *z, v16 lo, v16 hi, float *y) {          \
+                                 const float *bias, const float *z, v16 lo, v16 hi, float *y,            \
+                                 int stream) {                                                            \
         v16 acc[P][NV];                                                                                   \
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                            \
             v16 b;                                                                                        \
@@ -54,7 +55,11 @@
                 if (cw > CB) cw = CB;                                                                     \
                 v16 r = acc[p][v];                                                                        \
                 if (z) r += load16(z + o, cw);                                                            \
-                store16(y + o, clamp16(r, lo, hi), cw);                                                   \
+                r = clamp16(r, lo, hi);                                                                   \
+                if (stream && cw == CB)                                                                   \
+                    stream16(y + o, r);                                                                   \
+                else                                                                                      \
+                    store16(y + o, r, cw);                                                                \
             }                                                                                             \
     }
 
@@ -68,7 +73,7 @@ BLOCK(3, 1) BLOCK(3, 2) BLOCK(3, 3) BLOCK(3, 4) BLOCK(3, 5) BLOCK(3, 6) BLOCK(3,
 BLOCK(4, 1) BLOCK(4, 2) BLOCK(4, 3) BLOCK(4, 4) BLOCK(4, 5) BLOCK(4, 6)
 
 typedef void (*block_fn)(const float *, int, const float *, int, int, const float *, const float *, v16, v16,
-                         float *);
+                         float *, int);
 
 #define PMAX 16
 /* blocks[nv][q]: q pixel rows, nv vectors; rows[nv]: the largest q for nv. */
@@ -103,18 +108,24 @@ int jiasu_pointwise(const float *x, long p, int cin, const float *wp, int cout, 
      * (49 rows) is 25 + 24, not 48 + 1. */
     long strips = (p + (long)nt * PS - 1) / ((long)nt * PS) * nt;
     long len = (p + strips - 1) / strips;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (long s = 0; s < strips; s++) {
-        long r0 = s * len, r1 = r0 + len < p ? r0 + len : p;
-        for (int vb = 0; vb < nvec; vb += NVMAX) {
-            int nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
-            const float *panel = wp + (long)cb * cin;
-            for (long r = r0; r < r1;) {
-                int q = r1 - r < rows[nv] ? (int)(r1 - r) : rows[nv];
-                blocks[nv][q](x + r * cin, cin, panel, cb, cout, bias, z ? z + r * cout : 0, lov, hiv, y + r * cout);
-                r += q;
+    /* A large output skips the caches (see stream16); rows stay 64-byte aligned when cout is whole vectors. */
+    int stream = cout % CB == 0 && worth_streaming(y, p * cout * (long)sizeof(float));
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (long s = 0; s < strips; s++) {
+            long r0 = s * len, r1 = r0 + len < p ? r0 + len : p;
+            for (int vb = 0; vb < nvec; vb += NVMAX) {
+                int nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
+                const float *panel = wp + (long)cb * cin;
+                for (long r = r0; r < r1;) {
+                    int q = r1 - r < rows[nv] ? (int)(r1 - r) : rows[nv];
+                    blocks[nv][q](x + r * cin, cin, panel, cb, cout, bias, z ? z + r * cout : 0, lov, hiv, y + r * cout, stream);
+                    r += q;
+                }
             }
         }
+        if (stream) stream_fence(); /* before the barrier that ends the region: the caller reads y next */
     }
     return 0;
 }

@@ -42,6 +42,22 @@ static inline void store16(float *p, v16 r, int cw) {
 }
 #endif
 
+/* A whole vector stored past the caches (p 64-byte aligned), for outputs too large to stay in them:
+ * a normal store first reads the line it writes into (write-allocate), so an output that will be
+ * evicted anyway costs its size in reads as well. Call stream_fence() before other threads read. */
+#ifdef __AVX512F__
+static inline void stream16(float *p, v16 r) { _mm512_stream_ps(p, (__m512)r); }
+static inline void stream_fence(void) { _mm_sfence(); }
+#else
+static inline void stream16(float *p, v16 r) { memcpy(p, &r, sizeof r); }
+static inline void stream_fence(void) {}
+#endif
+
+/* Whether an output of this many bytes at y is worth streaming: larger than STREAM_MIN_BYTES and
+ * 64-byte aligned (torch's allocations are). */
+#define STREAM_MIN_BYTES (8L << 20)
+static inline int worth_streaming(const float *y, long bytes) { return bytes >= STREAM_MIN_BYTES && ((unsigned long)y & 63) == 0; }
+
 /* max(a, lo) and min(a, hi), lane by lane: a ReLU is clamp(a, 0, +inf). */
 static inline v16 clamp16(v16 a, v16 lo, v16 hi) {
     vi16 m = a > lo;
