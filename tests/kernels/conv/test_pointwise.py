@@ -2,8 +2,9 @@
 
 The conformance suite (test_algorithms.py) draws small random 1x1 convolutions; these are the shapes
 the C loop was written for, sized so that every path runs: panels of four vectors and a narrower last
-panel, channel tails (24, 33, 49 outputs), strips split evenly over the threads (a 7x7 map at batch 1
-is 49 rows), every block height at a strip's end, and a long run of input channels.
+panel, channel tails (24, 33, 49, 300 outputs), strips split evenly over the threads (a 7x7 map at batch 1
+is 49 rows), every block height at a strip's end, a long run of input channels, and small maps whose
+weight is split over the threads by panels instead (more output channels than pixels).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ LAYERS = {
     "33 outputs (a panel of three vectors, the last one lane wide)": (5, 33, 1, 9, 11),
     "49 outputs (a panel of four vectors, the last one lane wide)": (7, 49, 3, 5, 5),
     "one pixel": (64, 80, 1, 1, 1),
+    "300 outputs on 2x3 (split by panels: four of four vectors, one of three, a tail)": (40, 300, 1, 2, 3),
 }
 
 

@@ -110,8 +110,25 @@ int jiasu_pointwise(const float *x, long p, int cin, const float *wp, int cout, 
     long len = (p + strips - 1) / strips;
     /* A large output skips the caches (see stream16); rows stay 64-byte aligned when cout is whole vectors. */
     int stream = cout % CB == 0 && worth_streaming(y, p * cout * (long)sizeof(float));
+    /* Small maps with many channels (a 7x7 map at batch 1 against a 2048 x 512 weight): each thread
+     * takes whole panels and all the rows, so the weight, larger than the input here, is read once
+     * and not once per thread. Only with enough panels to share out evenly. */
+    int panels = (nvec + NVMAX - 1) / NVMAX;
+    int by_panels = (long)cop > p && panels >= 2 * nt;
 #pragma omp parallel num_threads(nt)
     {
+        if (by_panels) {
+#pragma omp for schedule(static)
+            for (int j = 0; j < panels; j++) {
+                int vb = j * NVMAX, nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
+                const float *panel = wp + (long)cb * cin;
+                for (long r = 0; r < p;) {
+                    int q = p - r < rows[nv] ? (int)(p - r) : rows[nv];
+                    blocks[nv][q](x + r * cin, cin, panel, cb, cout, bias, z ? z + r * cout : 0, lov, hiv, y + r * cout, stream);
+                    r += q;
+                }
+            }
+        } else
 #pragma omp for schedule(static)
         for (long s = 0; s < strips; s++) {
             long r0 = s * len, r1 = r0 + len < p ? r0 + len : p;
