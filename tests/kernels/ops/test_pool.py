@@ -110,3 +110,41 @@ def test_maxpool_channels_last_runs_the_c_kernel(attrs, shape, monkeypatch):
     y = next(iter(ours.values()))
     assert y.is_contiguous(memory_format=torch.channels_last)
     np.testing.assert_array_equal(y.numpy(), ref)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("shape", [(1, 1280, 7, 7), (3, 17, 5, 4), (2, 33, 1, 1)])
+def test_global_average_pool_channels_last_runs_the_c_kernel(shape, threads, monkeypatch):
+    """A channels_last float32 input is averaged by kernels/native/pool.c (the rows split over 1-3 threads, channel
+    tails); the result matches the ONNX reference to float32 rounding. An NCHW input takes torch's mean."""
+    import onnx_ir as ir
+    import torch
+
+    from jiasu.kernels.native import status
+    from jiasu.kernels.ops import _pool
+    from jiasu.runtime import Engine
+
+    from ._node import node_model, run_reference
+
+    if status("pool"):
+        pytest.skip(f"native kernels unavailable: {status('pool')}")
+    calls = []
+    library = _pool.pool_library()
+
+    class Spy:
+        def jiasu_global_avg_pool(self, *args):
+            calls.append(args[1:4])
+            return library.jiasu_global_avg_pool(*args)
+
+    monkeypatch.setattr("jiasu.kernels.ops.global_average_pool.pool_library", lambda: Spy())
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    x = _x(shape)
+    model = node_model("GlobalAveragePool", [("x", x)], {})
+    engine = Engine(ir.serde.deserialize_model(model))
+    (ref,) = run_reference(model, {"x": x})
+    ours = next(iter(engine.run({"x": torch.from_numpy(x).contiguous(memory_format=torch.channels_last)}).values()))
+    assert calls == [(shape[0], shape[2] * shape[3], shape[1])]
+    np.testing.assert_allclose(ours.numpy(), ref, rtol=1e-6, atol=1e-6)
+    nchw = next(iter(engine.run({"x": x}).values()))
+    assert len(calls) == 1 or shape[2:] == (1, 1)  # a 1x1 map is channels_last and NCHW at once
+    np.testing.assert_allclose(nchw.numpy(), ref, rtol=1e-6, atol=1e-6)

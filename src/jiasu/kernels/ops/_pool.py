@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 
@@ -66,3 +69,17 @@ class PoolBase(Kernel):
     @staticmethod
     def pad_value_input(x: torch.Tensor, pads: list[int], n: int, value: float) -> torch.Tensor:
         return F.pad(x, PoolBase.torch_pad_list(pads, n), value=value)
+
+
+def pool_library() -> Optional[ctypes.CDLL]:
+    """``kernels/native/pool.c`` (max and global average pooling) with its argument types set, or None where it does not build here."""
+    from ..native import typed
+
+    i, p, n = ctypes.c_int, ctypes.c_void_p, ctypes.c_long
+    return typed(
+        "pool",
+        {
+            "jiasu_max_pool": ([p] + [i] * 12 + [p, i, i, i], i),
+            "jiasu_global_avg_pool": ([p, i, n, i, p, p, i], i),
+        },
+    )

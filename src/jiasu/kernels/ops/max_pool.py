@@ -1,11 +1,9 @@
-import ctypes
 import math
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
-from ._pool import PoolBase
+from ._pool import PoolBase, pool_library
 
 _POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 #: Inputs with at most this many elements take torch's pooling kernel even where the 2x2 maxima apply.
@@ -80,7 +78,7 @@ class MaxPool(PoolBase):
             and x.dtype == torch.float32
             and x.device.type == "cpu"
             and x.permute(0, 2, 3, 1).is_contiguous()
-            and _library() is not None
+            and pool_library() is not None
         )
 
     def _native(self, x):
@@ -90,7 +88,7 @@ class MaxPool(PoolBase):
         ho, wo = self.output_sizes([h, w], pads)
         out = x.new_empty(n, ho, wo, c)
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilations
-        _library().jiasu_max_pool(x.data_ptr(), n, h, w, c, kh, kw, sh, sw, dh, dw, pads[0], pads[1], out.data_ptr(), ho, wo, torch.get_num_threads())
+        pool_library().jiasu_max_pool(x.data_ptr(), n, h, w, c, kh, kw, sh, sw, dh, dw, pads[0], pads[1], out.data_ptr(), ho, wo, torch.get_num_threads())
         return out.permute(0, 3, 1, 2)
 
     def _onnx_indices(self, idx, x_shape, src_shape, pads):
@@ -112,11 +110,3 @@ class MaxPool(PoolBase):
         plane = math.prod(spatial)
         offsets = torch.arange(x_shape[0] * x_shape[1], device=idx.device, dtype=torch.int64) * plane
         return idx + offsets.reshape(x_shape[0], x_shape[1], *([1] * self.n))
-
-
-def _library() -> Optional[ctypes.CDLL]:
-    """``kernels/native/pool.c`` with its argument types set, or None where it does not build here."""
-    from ..native import typed
-
-    i, p = ctypes.c_int, ctypes.c_void_p
-    return typed("pool", {"jiasu_max_pool": ([p] + [i] * 12 + [p, i, i, i], i)})
