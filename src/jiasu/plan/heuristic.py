@@ -39,10 +39,11 @@ batch 1 0.46x, 2 0.66x, 4 0.92x (16 tiles), 8 1.27x (32 tiles)
 (``benchmarks/winograd_layers.py --batches 1 2 4 8``).
 
 A 1x1 stride-1 conv runs ``pointwise``, jiasu's C matrix product, at any batch:
-oneDNN's call costs 25-40 us before any arithmetic, and the C loop ran
-mobilenet_v2's, resnet50's and googlenet's 1x1 layers at 0.88-1.61x oneDNN's speed
-(1.10-1.61x at batch 1 but for resnet50's 64->256 at 0.96x; 0.88-1.33x at batch 8,
-``benchmarks/direct_layers.py``). Whole models, default plan with and without it
+oneDNN's call costs 25-40 us before any arithmetic. Against oneDNN, layer by layer
+(``benchmarks/direct_layers.py``, ``benchmarks/results/direct_layers_session10*.md``):
+mobilenet_v2's 1x1 layers 1.10-1.47x at batch 1, googlenet's 1.12-1.24x, resnet50's
+0.99-1.07x; at batch 8 0.89-1.10x before streamed stores (below), 0.96-1.49x with
+them. Whole models, default plan with and without it
 (and the depthwise rule below), ms per image, 2 threads, one process, interleaved:
 mobilenet_v2 6.85 -> 5.22 at batch 1 and 4.97 -> 4.83 at batch 8, googlenet
 16.8 -> 14.5 and 11.5 -> 11.0, resnet50 41.7 -> 40.2 and 36.9 -> 36.2.
@@ -105,7 +106,8 @@ def choose_algorithm(
 
         if native_available():
             return "pointwise"
-    c_loop = batch == 1 and _single_channel(spec) or _depthwise(spec) and (batch == 1 or _output_bytes(spec, input_size, batch) >= STREAMED_OUTPUT_BYTES)
+    streamed = _output_bytes(spec, input_size, batch) >= STREAMED_OUTPUT_BYTES
+    c_loop = (batch == 1 and _single_channel(spec)) or (_depthwise(spec) and (batch == 1 or streamed))
     if c_loop and get_algorithm("nhwc_direct").check(spec) is None:
         from ..kernels.conv.nhwc_direct import native_available
 

@@ -92,3 +92,13 @@ def test_an_input_with_other_channels_is_refused():
     fn = CONV_ALGORITHMS["pointwise"].prepare_fused(weight, None, ConvSpec.from_weight(weight, pads=(0,) * 4), None)
     with pytest.raises(ValueError, match=r"^pointwise: the input has 9 channels, the weight expects 8$"):
         fn(torch.randn(1, 9, 4, 4), None)
+
+
+@pytest.mark.parametrize("name", ["pointwise", "nhwc_direct"])
+def test_a_residual_of_another_shape_is_refused(name):
+    """The C loops read the residual as the output's shape: another shape is an error, not a read past it."""
+    weight = torch.randn(16, 8, 1, 1)
+    fn = CONV_ALGORITHMS[name].prepare_fused(weight, None, ConvSpec.from_weight(weight, pads=(0,) * 4), Epilogue("", (), True))
+    x = torch.randn(1, 8, 4, 4).contiguous(memory_format=torch.channels_last)
+    with pytest.raises(ValueError, match=rf"^{name}: the residual has shape \(1, 16, 4, 3\), the output \(1, 16, 4, 4\)$"):
+        fn(x, torch.randn(1, 16, 4, 3))

@@ -118,6 +118,8 @@ class NHWCDirect(FusingConvAlgorithm):
                 xh = xh.contiguous()
             zh = None
             if z is not None:
+                if z.shape != (n, c_out, ho, wo):  # the C loops read z as the output's shape
+                    raise ValueError(f"nhwc_direct: the residual has shape {tuple(z.shape)}, the output {(n, c_out, ho, wo)}")
                 zh = z.permute(0, 2, 3, 1)
                 zh = zh if zh.is_contiguous() and zh.dtype == torch.float32 else zh.contiguous().float()
             out = xh.new_empty(n, ho, wo, c_out)

@@ -2,11 +2,13 @@
 
 On a channels_last tensor a 1x1 convolution is ``y (pixels, C_out) = x (pixels, C_in) @ W``.
 oneDNN through torch costs 25-40 us a call here before any arithmetic, and ran
-mobilenet_v2's pointwise layers at batch 1 at 90-180 GFLOP/s of this machine's 230
-(``benchmarks/pointwise_layers.py``). The C loop packs ``W`` once into panels of up to
-64 output channels, keeps a block of pixels x a panel (at most 24 vectors) in registers,
-splits the pixels evenly over the threads, and fuses bias, the residual and ReLU/Clip
-into the store; other activations run after it, in place.
+mobilenet_v2's pointwise layers at batch 1 at 90-180 GFLOP/s of this machine's 230.
+The C loop packs ``W`` once into panels of up to 64 output channels, keeps a block of
+pixels x a panel (at most 24 vectors) in registers, splits the pixels evenly over the
+threads (or, on small maps with more output channels than pixels, the panels), writes
+an output of 8 MiB or more with streaming stores, and fuses bias, the residual and
+ReLU/Clip into the store; other activations run after it, in place. Per layer against
+oneDNN: ``benchmarks/direct_layers.py``.
 
 Groups 1, kernel 1x1, stride 1, no padding. Elsewhere (another device, a dtype other
 than float32, or where the C kernels do not build; see ``jiasu.kernels.native``) the
@@ -94,6 +96,8 @@ class Pointwise(FusingConvAlgorithm):
                 xh = xh.contiguous()
             z_ptr = None
             if z is not None:
+                if z.shape != (n, c_out, h, w):  # the C loop reads z as the output's shape
+                    raise ValueError(f"pointwise: the residual has shape {tuple(z.shape)}, the output {(n, c_out, h, w)}")
                 zh = z.permute(0, 2, 3, 1)
                 if not zh.is_contiguous() or zh.dtype != torch.float32:
                     zh = zh.contiguous().float()

@@ -3,7 +3,7 @@
  * On NHWC tensors a 1x1 convolution is one matrix product: the p = n*h*w pixels are the rows of
  * x (p, cin), and y (p, cout) = x . W + bias, with the epilogue y = clamp(y + z, lo, hi) (z the
  * residual, optional; lo/hi +-inf where there is no clamp, a ReLU is lo = 0). Through torch it
- * goes to oneDNN, which costs 25-40 us a call before any arithmetic here; mobilenet_v2 has 35 such
+ * goes to oneDNN, which costs 25-40 us a call before any arithmetic here; mobilenet_v2 has 34 such
  * layers at 14-250 us each.
  *
  * The weight is packed once (jiasu_pack_pointwise): output channels in panels of up to NVMAX vectors
@@ -14,7 +14,9 @@
  * at a few bytes per multiply-add; blocking over input channels measured no faster).
  *
  * Threads split the pixel rows into strips (static schedule); each thread runs every panel over its
- * strip, so a strip's rows of x stay in cache across the panels.
+ * strip, so a strip's rows of x stay in cache across the panels. On small maps with more output
+ * channels than pixels they split the panels instead (see jiasu_pointwise). An output of 8 MiB or
+ * more is written with streaming stores (vec.h).
  */
 #include "vec.h"
 
@@ -128,17 +130,18 @@ int jiasu_pointwise(const float *x, long p, int cin, const float *wp, int cout, 
                     r += q;
                 }
             }
-        } else
+        } else {
 #pragma omp for schedule(static)
-        for (long s = 0; s < strips; s++) {
-            long r0 = s * len, r1 = r0 + len < p ? r0 + len : p;
-            for (int vb = 0; vb < nvec; vb += NVMAX) {
-                int nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
-                const float *panel = wp + (long)cb * cin;
-                for (long r = r0; r < r1;) {
-                    int q = r1 - r < rows[nv] ? (int)(r1 - r) : rows[nv];
-                    blocks[nv][q](x + r * cin, cin, panel, cb, cout, bias, z ? z + r * cout : 0, lov, hiv, y + r * cout, stream);
-                    r += q;
+            for (long s = 0; s < strips; s++) {
+                long r0 = s * len, r1 = r0 + len < p ? r0 + len : p;
+                for (int vb = 0; vb < nvec; vb += NVMAX) {
+                    int nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
+                    const float *panel = wp + (long)cb * cin;
+                    for (long r = r0; r < r1;) {
+                        int q = r1 - r < rows[nv] ? (int)(r1 - r) : rows[nv];
+                        blocks[nv][q](x + r * cin, cin, panel, cb, cout, bias, z ? z + r * cout : 0, lov, hiv, y + r * cout, stream);
+                        r += q;
+                    }
                 }
             }
         }

@@ -10,9 +10,9 @@ typedef int vi16 __attribute__((vector_size(64)));
 
 /* p[0..cw), zeros after: cw < CB only at the last block of a channel run. With AVX-512 a masked
  * load/store (lanes past cw are neither read nor written, so no fault past an allocation's end);
- * elsewhere a copy through a small array. No call to memcpy either way: a call makes the compiler
- * keep a kernel's vector accumulators on the stack around it (every vector register is
- * caller-saved). */
+ * elsewhere a copy through a small array. The masked moves matter for speed: the copy compiled to
+ * a memcpy call, and a call makes the compiler keep a kernel's vector accumulators on the stack
+ * around it (every vector register is caller-saved). */
 #ifdef __AVX512F__
 #include <immintrin.h>
 static inline v16 load16(const float *p, int cw) { return (v16)_mm512_maskz_loadu_ps((__mmask16)((1u << cw) - 1), p); }
