@@ -152,6 +152,30 @@ def pad_input(x: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
     return torch.nn.functional.pad(x, torch_pads)
 
 
+def nhwc_operands(
+    algorithm: str, x: torch.Tensor, z: Optional[torch.Tensor], c_in: int, out_shape: tuple[int, int, int, int]
+) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """``x`` and the residual ``z`` as contiguous NHWC float32 views for a C loop, after checking their shapes.
+
+    A C loop indexes its input by the weight's channel count and the residual by the output's shape,
+    so a mismatch would read past them: it is a ``ValueError`` naming ``algorithm``, as ``conv2d``'s would be.
+    ``out_shape`` is the output's NCHW shape.
+    """
+    if x.shape[1] != c_in:
+        raise ValueError(f"{algorithm}: the input has {x.shape[1]} channels, the weight expects {c_in}")
+    xh = x.permute(0, 2, 3, 1)
+    if not xh.is_contiguous():
+        xh = xh.contiguous()
+    if z is None:
+        return xh, None
+    if tuple(z.shape) != tuple(out_shape):
+        raise ValueError(f"{algorithm}: the residual has shape {tuple(z.shape)}, the output {tuple(out_shape)}")
+    zh = z.permute(0, 2, 3, 1)
+    if not zh.is_contiguous() or zh.dtype != torch.float32:
+        zh = zh.contiguous().float()
+    return xh, zh
+
+
 def output_size(in_size: int, k: int, stride: int, dilation: int, pad_total: int) -> int:
     """ONNX/PyTorch output length of one spatial dim."""
     return (in_size + pad_total - dilation * (k - 1) - 1) // stride + 1

@@ -33,7 +33,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, output_size, pad_input
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands, output_size, pad_input
 
 #: Dense convs with more input channels than this are left to GEMM-based paths: the C
 #: loop has no blocking over input channels and reads each weight vector once per pixel block.
@@ -109,19 +109,9 @@ class NHWCDirect(FusingConvAlgorithm):
                 fallback = fallback or self._fallback(weight, bias, spec, epilogue)
                 return fallback(x, z)
             n, c, h, w = x.shape
-            if c != spec.in_channels:  # the C loop would read past the input; say so as conv2d would
-                raise ValueError(f"nhwc_direct: the input has {c} channels, the weight expects {spec.in_channels}")
             ho = output_size(h, kh, sh, dh, pt + pb)
             wo = output_size(w, kw, sw, dw, pl + pr)
-            xh = x.permute(0, 2, 3, 1)
-            if not xh.is_contiguous():
-                xh = xh.contiguous()
-            zh = None
-            if z is not None:
-                if z.shape != (n, c_out, ho, wo):  # the C loops read z as the output's shape
-                    raise ValueError(f"nhwc_direct: the residual has shape {tuple(z.shape)}, the output {(n, c_out, ho, wo)}")
-                zh = z.permute(0, 2, 3, 1)
-                zh = zh if zh.is_contiguous() and zh.dtype == torch.float32 else zh.contiguous().float()
+            xh, zh = nhwc_operands("nhwc_direct", x, z, spec.in_channels, (n, c_out, ho, wo))
             out = xh.new_empty(n, ho, wo, c_out)
             z_ptr = zh.data_ptr() if zh is not None else None
             geometry = (kh, kw, sh, sw, dh, dw, pt, pl)

@@ -25,7 +25,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands
 
 
 def _library() -> Optional[ctypes.CDLL]:
@@ -89,19 +89,8 @@ class Pointwise(FusingConvAlgorithm):
                 fallback = fallback or self._fallback(weight, bias, epilogue)
                 return fallback(x, z)
             n, c, h, w = x.shape
-            if c != c_in:  # the C loop would read past the input; say so as conv2d would
-                raise ValueError(f"pointwise: the input has {c} channels, the weight expects {c_in}")
-            xh = x.permute(0, 2, 3, 1)
-            if not xh.is_contiguous():
-                xh = xh.contiguous()
-            z_ptr = None
-            if z is not None:
-                if z.shape != (n, c_out, h, w):  # the C loop reads z as the output's shape
-                    raise ValueError(f"pointwise: the residual has shape {tuple(z.shape)}, the output {(n, c_out, h, w)}")
-                zh = z.permute(0, 2, 3, 1)
-                if not zh.is_contiguous() or zh.dtype != torch.float32:
-                    zh = zh.contiguous().float()
-                z_ptr = zh.data_ptr()
+            xh, zh = nhwc_operands("pointwise", x, z, c_in, (n, c_out, h, w))
+            z_ptr = zh.data_ptr() if zh is not None else None
             out = xh.new_empty(n, h, w, c_out)
             # The pointers are read here, so the closure keeps packed and b alive.
             run_c(xh.data_ptr(), n * h * w, c, packed.data_ptr(), c_out, b.data_ptr(), z_ptr, lo, hi, out.data_ptr(), torch.get_num_threads())
