@@ -164,8 +164,8 @@ def nhwc_operands(
     if x.shape[1] != c_in:
         raise ValueError(f"{algorithm}: the input has {x.shape[1]} channels, the weight expects {c_in}")
     xh = x.permute(0, 2, 3, 1)
-    if not xh.is_contiguous():
-        xh = xh.contiguous()
+    if not xh.is_contiguous() or xh.dtype != torch.float32:
+        xh = xh.contiguous().float()
     if z is None:
         return xh, None
     if tuple(z.shape) != tuple(out_shape):

@@ -75,9 +75,10 @@ class Pointwise(FusingConvAlgorithm):
         if lib is None:
             return self._fallback(weight, bias, epilogue)
         plain = weight.reshape(c_out, c_in).contiguous()
-        packed = plain.new_empty(c_in * (-(-c_out // 16) * 16))
+        c_pad = -(-c_out // 16) * 16  # whole vectors of 16
+        packed = plain.new_empty(c_in * c_pad)
         lib.jiasu_pack_pointwise(plain.data_ptr(), c_out, c_in, packed.data_ptr())
-        b = plain.new_zeros(-(-c_out // 16) * 16)  # whole vectors, so the C loop loads the bias unmasked
+        b = plain.new_zeros(c_pad)  # so the C loop loads the bias unmasked
         if bias is not None:
             b[:c_out] = bias
         run_c = lib.jiasu_pointwise

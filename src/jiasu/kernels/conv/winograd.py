@@ -102,7 +102,7 @@ import torch
 import torch.nn.functional as F
 
 from ..threads import enter_worker, torch_threads
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, format_dims
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, format_dims, nhwc_operands
 from .onednn import available as onednn_available
 
 _Matrix = list[list[Fraction]]
@@ -489,17 +489,9 @@ class Winograd(FusingConvAlgorithm):
         chunk_size = min(max(u.numel() * 2, 1 << 20), self.chunk_bytes) if self.chunk_bytes > 0 else 0  # u.numel() * 4 / 2
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-            n, c, h, w = x.shape
-            if c != c_in:  # the C transform would read past the input; say so as conv2d would
-                raise ValueError(f"{self.name}: the input has {c} channels, the weight expects {c_in}")
+            n, _, h, w = x.shape
             ho, wo, th, tw = self._grid(h, w, spec.pads, m, r)
-            xh = x.permute(0, 2, 3, 1)
-            if not xh.is_contiguous() or x.dtype != torch.float32:
-                xh = xh.contiguous().float()
-            zh = None
-            if z is not None:
-                zh = z.permute(0, 2, 3, 1)
-                zh = zh if zh.is_contiguous() and zh.dtype == torch.float32 else zh.contiguous().float()
+            xh, zh = nhwc_operands(self.name, x, z, c_in, (n, c_out, ho, wo))
             out = xh.new_empty(n, ho, wo, c_out)  # float32, as the C kernels write
             tiles = n * th * tw
             z_ptr = zh.data_ptr() if zh is not None else None

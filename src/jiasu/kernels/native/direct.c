@@ -161,11 +161,7 @@ int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, const float
             }                                                                                             \
             for (int k = 0; k < 4; k++) {                                                                 \
                 long off = (long)(ox + k) * c + cb;                                                       \
-                v16 r = finish(a[k], zr ? zr + off : 0, lo, hi, CB);                                      \
-                if (stream)                                                                               \
-                    stream16(yr + off, r);                                                                \
-                else                                                                                      \
-                    store16(yr + off, r, CB);                                                             \
+                put16(yr + off, finish(a[k], zr ? zr + off : 0, lo, hi, CB), CB, stream);                 \
             }                                                                                             \
         }                                                                                                 \
         for (; ox < ox1; ox++) {                                                                          \

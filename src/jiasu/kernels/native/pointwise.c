@@ -57,11 +57,7 @@
                 if (cw > CB) cw = CB;                                                                     \
                 v16 r = acc[p][v];                                                                        \
                 if (z) r += load16(z + o, cw);                                                            \
-                r = clamp16(r, lo, hi);                                                                   \
-                if (stream && cw == CB)                                                                   \
-                    stream16(y + o, r);                                                                   \
-                else                                                                                      \
-                    store16(y + o, r, cw);                                                                \
+                put16(y + o, clamp16(r, lo, hi), cw, stream);                                             \
             }                                                                                             \
     }
 
@@ -102,6 +98,19 @@ void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) {
     }
 }
 
+/* Panel vb (its first vector) over pixel rows [r0, r1), in blocks of the panel's largest height and
+ * one smaller block for the rows left. */
+static void panel_rows(const float *x, long r0, long r1, int cin, const float *wp, int vb, int nvec, int cout,
+                       const float *bias, const float *z, v16 lo, v16 hi, float *y, int stream) {
+    int nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
+    const float *panel = wp + (long)cb * cin;
+    for (long r = r0; r < r1;) {
+        int q = r1 - r < rows[nv] ? (int)(r1 - r) : rows[nv];
+        blocks[nv][q](x + r * cin, cin, panel, cb, cout, bias, z ? z + r * cout : 0, lo, hi, y + r * cout, stream);
+        r += q;
+    }
+}
+
 int jiasu_pointwise(const float *x, long p, int cin, const float *wp, int cout, const float *bias, const float *z,
                     float lo, float hi, float *y, int nt) {
     int cop = (cout + CB - 1) / CB * CB, nvec = cop / CB;
@@ -121,28 +130,12 @@ int jiasu_pointwise(const float *x, long p, int cin, const float *wp, int cout, 
     {
         if (by_panels) {
 #pragma omp for schedule(static)
-            for (int j = 0; j < panels; j++) {
-                int vb = j * NVMAX, nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
-                const float *panel = wp + (long)cb * cin;
-                for (long r = 0; r < p;) {
-                    int q = p - r < rows[nv] ? (int)(p - r) : rows[nv];
-                    blocks[nv][q](x + r * cin, cin, panel, cb, cout, bias, z ? z + r * cout : 0, lov, hiv, y + r * cout, stream);
-                    r += q;
-                }
-            }
+            for (int j = 0; j < panels; j++) panel_rows(x, 0, p, cin, wp, j * NVMAX, nvec, cout, bias, z, lov, hiv, y, stream);
         } else {
 #pragma omp for schedule(static)
             for (long s = 0; s < strips; s++) {
                 long r0 = s * len, r1 = r0 + len < p ? r0 + len : p;
-                for (int vb = 0; vb < nvec; vb += NVMAX) {
-                    int nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
-                    const float *panel = wp + (long)cb * cin;
-                    for (long r = r0; r < r1;) {
-                        int q = r1 - r < rows[nv] ? (int)(r1 - r) : rows[nv];
-                        blocks[nv][q](x + r * cin, cin, panel, cb, cout, bias, z ? z + r * cout : 0, lov, hiv, y + r * cout, stream);
-                        r += q;
-                    }
-                }
+                for (int vb = 0; vb < nvec; vb += NVMAX) panel_rows(x, r0, r1, cin, wp, vb, nvec, cout, bias, z, lov, hiv, y, stream);
             }
         }
         if (stream) stream_fence(); /* before the barrier that ends the region: the caller reads y next */

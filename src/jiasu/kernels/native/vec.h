@@ -53,6 +53,14 @@ static inline void stream16(float *p, v16 r) { memcpy(p, &r, sizeof r); }
 static inline void stream_fence(void) {}
 #endif
 
+/* r into p[0..cw): streamed when asked and the vector is whole (a partial one takes store16). */
+static inline void put16(float *p, v16 r, int cw, int stream) {
+    if (stream && cw == CB)
+        stream16(p, r);
+    else
+        store16(p, r, cw);
+}
+
 /* Whether an output of this many bytes at y is worth streaming: larger than STREAM_MIN_BYTES and
  * 64-byte aligned (torch's allocations are). */
 #define STREAM_MIN_BYTES (8L << 20)
