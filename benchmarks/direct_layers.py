@@ -3,8 +3,9 @@ layers, ``pointwise`` on 1x1 layers.
 
     python benchmarks/direct_layers.py [--threads 2] [--batches 1 8] [--rounds 5] [--layers mobilenet_v2,resnet50]
 
-Each layer runs as the engine runs it: channels_last input, bias and the activation fused (ReLU, or
-Clip 0..6 for mobilenet_v2), weights prepared once, glibc's malloc set to keep freed memory. Timed by
+Each layer runs as the engine runs it: channels_last input (a first layer, on 1-3 input channels, the NCHW
+network input as it comes), bias and the activation fused (ReLU, or Clip 0..6 for mobilenet_v2), weights
+prepared once, glibc's malloc set to keep freed memory. Timed by
 ``jiasu.bench.timing.interleaved`` (best round's mean per call, ms); the speed-up is oneDNN's time over
 the C kernel's.
 """
@@ -79,7 +80,9 @@ def main() -> None:
         ours = "pointwise" if k == 1 else "nhwc_direct"
         names = ["onednn", ours]
         for batch in args.batches:
-            x = torch.randn(batch, c_in, size, size, generator=gen).contiguous(memory_format=torch.channels_last)
+            x = torch.randn(batch, c_in, size, size, generator=gen)
+            if groups > 1 or c_in > 3:  # past the first layer, activations are channels_last
+                x = x.contiguous(memory_format=torch.channels_last)
             fns = {name: CONV_ALGORITHMS[name].prepare_fused(weight, bias, spec, epilogue) for name in names}
             ref = fns["onednn"](x, None)
             err = ((fns[ours](x, None) - ref).abs().max() / ref.abs().max()).item()

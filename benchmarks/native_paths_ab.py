@@ -1,13 +1,13 @@
-"""jiasu's native paths on against off, in one process, interleaved (issue #5, sessions 9 and 10).
+"""jiasu's native paths on against off, in one process, interleaved (issue #5, sessions 9 to 11).
 
-    python benchmarks/native_paths_ab.py zoo:resnet18 8 [pool,gemv,shape,pointwise,depthwise,gap]
+    python benchmarks/native_paths_ab.py zoo:resnet18 8 [pool,gemv,shape,pointwise,depthwise,gap,first]
 
 Builds the default engine twice. On the second, the paths named in the third argument are off: ``pool`` the C
 max pooling (kernels/native/pool.c), ``gemv`` the C one-row fully-connected layer (kernels/native/gemv.c),
 ``shape`` the default plan's per-input-shape choices (Winograd on small maps with enough tiles, nhwc_direct for a
 single-channel first layer at batch 1 and for depthwise convs), ``pointwise`` the C 1x1 convolution (those convs
 run oneDNN), ``depthwise`` nhwc_direct for depthwise convs (oneDNN), ``gap`` the C global average pooling
-(torch's mean). Both engines must agree; eight rounds time a block of about 0.4 s each, visiting the two in
+(torch's mean), ``first`` nhwc_direct for a first layer, a dense conv on 1-3 input channels (oneDNN). Both engines must agree; eight rounds time a block of about 0.4 s each, visiting the two in
 turn. Prints the median ms per image of each.
 """
 
@@ -39,11 +39,15 @@ def main() -> None:
     library, choose = gemm_op._gemv_library, heuristic.choose_algorithm
     if "gemv" in off:
         gemm_op._gemv_library = lambda: None  # read when a Gemm node prepares, at its first run
-    if "pointwise" in off or "depthwise" in off:
+    if "pointwise" in off or "depthwise" in off or "first" in off:
 
         def without(spec, device, input_size=None, batch=None):
             name = choose(spec, device, input_size, batch)
-            dropped = name == "pointwise" and "pointwise" in off or name == "nhwc_direct" and spec.groups > 1 and "depthwise" in off
+            dropped = (
+                name == "pointwise" and "pointwise" in off
+                or name == "nhwc_direct" and spec.groups > 1 and "depthwise" in off
+                or name == "nhwc_direct" and spec.groups == 1 and "first" in off
+            )
             return "onednn" if dropped else name
 
         heuristic.choose_algorithm = without  # asked at load time and, per input shape, at the first run

@@ -13,6 +13,14 @@ from jiasu.cli import app
 _runner = CliRunner()
 
 
+def first_layer_algorithm() -> str:
+    """The default plan's algorithm for ``conv_relu_model``'s conv0: on 3 input channels it is a first layer,
+    jiasu's C loop where the C kernels build here, else oneDNN (``jiasu.plan.heuristic``)."""
+    from jiasu.kernels.conv.nhwc_direct import native_available
+
+    return "nhwc_direct" if native_available() else "onednn"
+
+
 def invoke(*args):
     """Run the jiasu CLI in-process with ``args`` (any objects, turned into strings)."""
     return _runner.invoke(app, [str(a) for a in args])

@@ -12,12 +12,13 @@ import torch
 from jiasu.errors import JiasuError
 from jiasu.frontends import load
 from jiasu.frontends.inputs import example_feeds
+from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec
+from jiasu.kernels.conv.winograd import native_available
 from jiasu.plan import Plan, TuningCache, compile_model, engine_from_plan
 from jiasu.plan.heuristic import choose_algorithm, depends_on_shape
 from jiasu.plan.tune import machine_key, time_candidates
-from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec
-from jiasu.kernels.conv.winograd import native_available
 from jiasu.runtime.reference import relative_l2, run_onnxruntime
+from tests.conftest import first_layer_algorithm
 
 MODEL = "zoo:resnet18?image_size=32"
 
@@ -134,9 +135,9 @@ def test_a_damaged_cache_file_is_ignored(tmp_path):
     assert TuningCache.open(tmp_path / "tuning.json").data == {}
 
 
-# smallcnn's heuristic plan: conv1 (1 input channel) on oneDNN; conv2 (6x6 on 41x41) and conv3 (5x5 on
-# 12x12) on winograd_large where the C transforms build, else oneDNN.
-SMALLCNN_HEURISTIC = ["onednn", "winograd_large", "winograd_large"] if native_available() else ["onednn"] * 3
+# smallcnn's heuristic plan where the C kernels build: conv1 (1 input channel) on nhwc_direct, conv2 (6x6 on
+# 41x41) and conv3 (5x5 on 12x12) on winograd_large; elsewhere oneDNN.
+SMALLCNN_HEURISTIC = ["nhwc_direct", "winograd_large", "winograd_large"] if native_available() else ["onednn"] * 3
 
 
 def test_spent_budget_keeps_the_heuristic_and_says_so():
@@ -165,11 +166,10 @@ def test_heuristic_rules():
         (ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (56, 56), "winograd"),
         (ConvSpec(16, 16, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (14, 20), "winograd"),
         (ConvSpec(512, 512, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (7, 7), "onednn"),  # map too small
-        (ConvSpec(3, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (224, 224), "onednn"),  # too few channels
+        (ConvSpec(8, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (224, 224), "onednn"),  # too few channels
         (ConvSpec(64, 64, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 1), (56, 56), "onednn"),  # stride 2
         (ConvSpec(16, 48, (6, 6), (1, 1), (1, 1), (0, 0, 0, 0), 1), (41, 41), "winograd_large"),
         (ConvSpec(48, 96, (5, 5), (1, 1), (1, 1), (0, 0, 0, 0), 1), (12, 12), "winograd_large"),
-        (ConvSpec(1, 16, (7, 7), (1, 1), (1, 1), (0, 0, 0, 0), 1), (88, 88), "onednn"),  # one input channel
         (ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1, torch.float64), (56, 56), "direct"),  # float64: neither
     ],
 )
@@ -199,10 +199,11 @@ _POINTWISE = ConvSpec(16, 96, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1)
         (ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (8, 8), 16, "winograd"),
         (_LAYER4, (4, 4), 64, "onednn"),  # under 7x7 most of each 6x6 tile is padding, whatever the batch
         (_LAYER4, (14, 14), 1, "winograd"),
-        (_FIRST_GRAY, (88, 88), 1, "nhwc_direct"),  # a single input channel at batch 1: jiasu's C loop
-        (_FIRST_GRAY, (88, 88), 8, "onednn"),  # at batch 8 oneDNN measured faster
-        (_FIRST_GRAY, (88, 88), None, "onednn"),
-        (ConvSpec(3, 64, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3), 1), (224, 224), 1, "onednn"),  # three channels: oneDNN
+        (_FIRST_GRAY, (88, 88), 1, "nhwc_direct"),  # a first layer (one to three input channels): jiasu's C loop
+        (_FIRST_GRAY, (88, 88), 8, "nhwc_direct"),  # at any batch
+        (_FIRST_GRAY, None, None, "nhwc_direct"),
+        (ConvSpec(3, 64, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3), 1), (224, 224), 8, "nhwc_direct"),
+        (ConvSpec(4, 64, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3), 1), (224, 224), 1, "onednn"),  # four channels: oneDNN
         (_DEPTHWISE, (112, 112), 1, "nhwc_direct"),  # depthwise at batch 1: jiasu's C loop (1.13-1.98x oneDNN)
         (_DEPTHWISE, (112, 112), 8, "nhwc_direct"),  # batch 8, a 12 MiB output: streamed stores, 1.42x
         (_DEPTHWISE, (112, 112), 2, "onednn"),  # 3 MiB: ordinary stores, and oneDNN was faster (0.68-1.02x)
@@ -229,8 +230,8 @@ def test_heuristic_with_the_batch(spec, size, batch, expected, monkeypatch):
 
 
 def test_which_choices_depend_on_the_shape():
-    assert depends_on_shape(_LAYER4) and depends_on_shape(_FIRST_GRAY) and depends_on_shape(_DEPTHWISE)
-    assert not depends_on_shape(_POINTWISE)
+    assert depends_on_shape(_LAYER4) and depends_on_shape(_DEPTHWISE)
+    assert not depends_on_shape(_POINTWISE) and not depends_on_shape(_FIRST_GRAY)
     assert not depends_on_shape(ConvSpec(32, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2))  # grouped
     assert not depends_on_shape(ConvSpec(64, 128, (1, 1), (2, 2), (1, 1), (0, 0, 0, 0), 1))
     assert not depends_on_shape(None)
@@ -291,7 +292,7 @@ def test_heuristic_keeps_onednn_on_tiny_maps(spec):
 SMALL_RESNET = "zoo:resnet18?num_classes=10&image_size=28&in_channels=1"
 
 
-@pytest.mark.parametrize("algorithm, expected", [("auto", {"onednn"}), ("gemm", {"gemm"})])
+@pytest.mark.parametrize("algorithm, expected", [("auto", {"onednn", first_layer_algorithm()}), ("gemm", {"gemm"})])
 def test_resnet18_on_28x28_matches_onnxruntime(algorithm, expected):
     """The ImageNet ResNet-18 on 28x28x1 (maps 14x14 down to 1x1): with gemm every conv form runs in a
     real network (pointwise downsamples, dense 1x1-map convs, im2col elsewhere); outputs as ONNX Runtime's."""

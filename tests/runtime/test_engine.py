@@ -213,7 +213,7 @@ def test_switching_thread_counts_packs_once_per_count(conv_relu_model, restore_t
     packs = []
     real = onednn.pack_weight
     monkeypatch.setattr(onednn, "pack_weight", lambda *a: packs.append(torch.get_num_threads()) or real(*a))
-    engine = jiasu.Engine(jiasu.load(conv_relu_model), threads=2)
+    engine = jiasu.Engine(jiasu.load(conv_relu_model), threads=2, conv_algorithm="onednn")
     assert engine.algorithm_report()[0].choice == "onednn"
     feeds = {"x": np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)}
     first = engine.run_numpy(feeds)["y"]

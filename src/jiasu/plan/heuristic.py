@@ -48,11 +48,18 @@ them. Whole models, default plan with and without it
 mobilenet_v2 6.85 -> 5.22 at batch 1 and 4.97 -> 4.83 at batch 8, googlenet
 16.8 -> 14.5 and 11.5 -> 11.0, resnet50 41.7 -> 40.2 and 36.9 -> 36.2.
 
-A dense conv on a single input channel (a grayscale network's first layer) and a
-depthwise conv (multiplier 1) run ``nhwc_direct``, jiasu's C loop, at batch 1:
-oneDNN's call costs more than such a layer's arithmetic. smallcnn (1 channel,
-88x88, 16 output channels 7x7), whole model, ms per image: batch 1 0.55 -> 0.49;
-at batch 8 it lost (0.375 -> 0.406), so there oneDNN stays. mobilenet_v2's
+A network's first layer (a dense conv on at most :data:`FIRST_LAYER_CHANNELS` input
+channels) runs ``nhwc_direct``, jiasu's C loop, at any batch: it reads the NCHW
+input as the graph gives it, where oneDNN needs a channels_last copy first, and
+oneDNN's kernels for 1-3 input channels run under their usual speed. Against
+oneDNN from the NCHW input (``benchmarks/results/direct_layers_session11_first.md``):
+mobilenet_v2's 3->32 3x3 stride 2 1.56x at batch 1 and 1.81x at batch 8, smallcnn's
+1->16 7x7 1.45x and 1.12x, resnet's and googlenet's 3->64 7x7 stride 2 1.03-1.09x.
+Whole models, in one process (``benchmarks/native_paths_ab.py MODEL BATCH first``),
+batch 1: mobilenet_v2 -2%, resnet18 -4%, googlenet -5%, smallcnn -14%; batch 8
+within +-3%. A depthwise conv
+(multiplier 1) runs ``nhwc_direct`` at batch 1: oneDNN's call costs more than such
+a layer's arithmetic. mobilenet_v2's
 depthwise layers ran 1.06-2.14x oneDNN's speed at batch 1 and 0.68-1.02x at batch
 8 (``benchmarks/direct_layers.py``). Past batch 1 a depthwise conv whose output is
 :data:`STREAMED_OUTPUT_BYTES` or more runs ``nhwc_direct`` too: there the C loops
@@ -84,6 +91,8 @@ WINOGRAD_MIN_SIZE_BATCHED = 7
 #: Depthwise convs run nhwc_direct past batch 1 when their output is at least this large: there the C loop
 #: stores past the caches (``STREAM_MIN_BYTES`` in ``kernels/native/vec.h``) and beat oneDNN (see the docstring).
 STREAMED_OUTPUT_BYTES = 8 << 20
+#: Dense convs on at most this many input channels (a network's first layer: gray or RGB) run nhwc_direct.
+FIRST_LAYER_CHANNELS = 3
 
 
 def choose_algorithm(
@@ -107,7 +116,7 @@ def choose_algorithm(
         if native_available():
             return "pointwise"
     streamed = _output_bytes(spec, input_size, batch) >= STREAMED_OUTPUT_BYTES
-    c_loop = (batch == 1 and _single_channel(spec)) or (_depthwise(spec) and (batch == 1 or streamed))
+    c_loop = _first_layer(spec) or (_depthwise(spec) and (batch == 1 or streamed))
     if c_loop and get_algorithm("nhwc_direct").check(spec) is None:
         from ..kernels.conv.nhwc_direct import native_available
 
@@ -122,7 +131,7 @@ def depends_on_shape(spec: Optional[ConvSpec]) -> bool:
     """Whether :func:`choose_algorithm`'s answer for ``spec`` can change with the input's shape and batch."""
     if spec is None or spec.ndim != 2:
         return False
-    return get_algorithm("winograd").check(spec) is None or _single_channel(spec) or _depthwise(spec)
+    return get_algorithm("winograd").check(spec) is None or _depthwise(spec)
 
 
 def _output_bytes(spec: ConvSpec, input_size: Optional[tuple[int, ...]], batch: Optional[int]) -> int:
@@ -139,8 +148,8 @@ def _float32(spec: ConvSpec) -> bool:
     return spec.dtype in (None, torch.float32)
 
 
-def _single_channel(spec: ConvSpec) -> bool:
-    return spec.groups == 1 and spec.in_channels == 1 and _float32(spec)
+def _first_layer(spec: ConvSpec) -> bool:
+    return spec.groups == 1 and spec.in_channels <= FIRST_LAYER_CHANNELS and _float32(spec)
 
 
 def _depthwise(spec: ConvSpec) -> bool:

@@ -33,10 +33,12 @@ LAYERS = {
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 @pytest.mark.parametrize("activation, residual", [("Relu", False), ("Clip", True), ("HardSwish", False)])
-def test_layer_matches_conv2d(name, activation, residual):
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+def test_layer_matches_conv2d(name, activation, residual, layout):
+    """Either input layout: a dense layer reads an NCHW input in place (a network's input), a depthwise one copies it."""
     c_in, c_out, k, stride, pad, size, groups = LAYERS[name]
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(2, c_in, size, size + 3, generator=gen).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, c_in, size, size + 3, generator=gen).contiguous(memory_format=layout)
     w = torch.randn(c_out, c_in // groups, k, k, generator=gen)
     b = torch.randn(c_out, generator=gen)
     spec = ConvSpec.from_weight(w, stride=(stride, stride), pads=(pad,) * 4, groups=groups)
@@ -63,8 +65,19 @@ def test_a_large_depthwise_output_is_streamed_and_still_right(stride):
     torch.testing.assert_close(y, torch.relu(F.conv2d(x, w, b, stride, 1, 1, 32)), rtol=1e-5, atol=1e-5)
 
 
+def test_a_large_dense_output_is_streamed_and_still_right():
+    """A first layer's output of 8 MiB or more (2 x 32 x 200 x 208 floats, 10 MiB) is stored past the caches from its
+    pixel blocks, the border pixels with ordinary stores; read from an NCHW input, it matches."""
+    gen = torch.Generator().manual_seed(6)
+    w, b = torch.randn(32, 3, 3, 3, generator=gen), torch.randn(32, generator=gen)
+    x = torch.randn(2, 3, 200, 208, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=(1,) * 4)
+    y = CONV_ALGORITHMS["nhwc_direct"].prepare_fused(w, b, spec, Epilogue("Relu"))(x, None)
+    torch.testing.assert_close(y, torch.relu(F.conv2d(x, w, b, 1, 1)), rtol=1e-5, atol=1e-5)
+
+
 def test_nchw_input_and_float64_fallback():
-    """An NCHW input is read the same (copied to NHWC first); float64 runs F.conv2d, not the C loop."""
+    """A one-channel NCHW input is read as it is (the same memory as NHWC); float64 runs F.conv2d, not the C loop."""
     gen = torch.Generator().manual_seed(1)
     w, b = torch.randn(16, 1, 5, 5, generator=gen), torch.randn(16, generator=gen)
     spec = ConvSpec.from_weight(w, pads=(2,) * 4)

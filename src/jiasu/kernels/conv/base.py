@@ -153,19 +153,23 @@ def pad_input(x: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
 
 
 def nhwc_operands(
-    algorithm: str, x: torch.Tensor, z: Optional[torch.Tensor], c_in: int, out_shape: tuple[int, int, int, int]
+    algorithm: str, x: torch.Tensor, z: Optional[torch.Tensor], c_in: int, out_shape: tuple[int, int, int, int], keep_nchw: bool = False
 ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """``x`` and the residual ``z`` as contiguous NHWC float32 views for a C loop, after checking their shapes.
 
     A C loop indexes its input by the weight's channel count and the residual by the output's shape,
     so a mismatch would read past them: it is a ``ValueError`` naming ``algorithm``, as ``conv2d``'s would be.
-    ``out_shape`` is the output's NCHW shape.
+    ``out_shape`` is the output's NCHW shape. ``keep_nchw``: the loop reads ``x`` as it is, a contiguous
+    NCHW float32 tensor (the caller has checked that it is), so it is returned unchanged.
     """
     if x.shape[1] != c_in:
         raise ValueError(f"{algorithm}: the input has {x.shape[1]} channels, the weight expects {c_in}")
-    xh = x.permute(0, 2, 3, 1)
-    if not xh.is_contiguous() or xh.dtype != torch.float32:
-        xh = xh.contiguous().float()
+    if keep_nchw:
+        xh = x
+    else:
+        xh = x.permute(0, 2, 3, 1)
+        if not xh.is_contiguous() or xh.dtype != torch.float32:
+            xh = xh.contiguous().float()
     if z is None:
         return xh, None
     if tuple(z.shape) != tuple(out_shape):

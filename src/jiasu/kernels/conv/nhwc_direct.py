@@ -49,7 +49,7 @@ def _library() -> Optional[ctypes.CDLL]:
     return typed(
         "direct",
         {
-            "jiasu_direct_dense": ([p, i, i, i, i, p, *geometry, i, p, p, f, f, p, i, i, i], i),
+            "jiasu_direct_dense": ([p, i, i, i, i, i, p, *geometry, i, p, p, f, f, p, i, i, i], i),
             "jiasu_direct_depthwise": ([p, i, i, i, i, p, *geometry, p, p, f, f, p, i, i, i], i),
         },
     )
@@ -111,7 +111,9 @@ class NHWCDirect(FusingConvAlgorithm):
             n, c, h, w = x.shape
             ho = output_size(h, kh, sh, dh, pt + pb)
             wo = output_size(w, kw, sw, dw, pl + pr)
-            xh, zh = nhwc_operands("nhwc_direct", x, z, spec.in_channels, (n, c_out, ho, wo))
+            # A dense layer reads an NCHW input in place (a network's input comes NCHW): no copy to NHWC.
+            nchw = not depthwise and c > 1 and x.is_contiguous() and x.dtype == torch.float32
+            xh, zh = nhwc_operands("nhwc_direct", x, z, spec.in_channels, (n, c_out, ho, wo), keep_nchw=nchw)
             out = xh.new_empty(n, ho, wo, c_out)
             z_ptr = zh.data_ptr() if zh is not None else None
             geometry = (kh, kw, sh, sw, dh, dw, pt, pl)
@@ -120,7 +122,7 @@ class NHWCDirect(FusingConvAlgorithm):
             if depthwise:
                 lib.jiasu_direct_depthwise(xh.data_ptr(), n, h, w, c, packed.data_ptr(), *geometry, b_ptr, z_ptr, lo, hi, out.data_ptr(), ho, wo, threads)
             else:
-                lib.jiasu_direct_dense(xh.data_ptr(), n, h, w, c, packed.data_ptr(), *geometry, c_out, b_ptr, z_ptr, lo, hi, out.data_ptr(), ho, wo, threads)
+                lib.jiasu_direct_dense(xh.data_ptr(), n, h, w, c, nchw, packed.data_ptr(), *geometry, c_out, b_ptr, z_ptr, lo, hi, out.data_ptr(), ho, wo, threads)
             y = out.permute(0, 3, 1, 2)
             return after.apply(y, None) if after is not None else y
 

@@ -12,7 +12,8 @@
  * Taps that fall in the padding are skipped (zeros), so no padded copy is made. Both fuse the
  * epilogue: y = clamp(conv + bias + z, lo, hi), with z (the residual, NHWC like y) optional and
  * lo/hi +-inf where there is no clamp (a ReLU is lo = 0). Rows of output (image, oy) are split
- * over nt OpenMP threads. Shapes: x (n, h, w, cin); y and z (n, ho, wo, cout).
+ * over nt OpenMP threads. Shapes: x (n, h, w, cin), or for dense with nchw set (n, cin, h, w); y and z
+ * (n, ho, wo, cout).
  */
 #include <stdlib.h>
 
@@ -27,8 +28,8 @@ static inline v16 finish(v16 acc, const float *z, v16 lo, v16 hi, int cw) {
 /* One output pixel, every tap checked: the border, and any pixel in a row too short for a block.
  * NV output-channel vectors from channel cb; wt is (kh, kw, cin, cop), cop = cout rounded up to 16
  * and zero-padded, so whole vectors load past cout (as does the bias, padded the same way). */
-static void dense_pixel(const float *xr, int w, int cin, const float *wt, int cop, int kw, int sw, int dw,
-                        int pl, int ky0, int ky1, int dh, int iy0, int ox, int cb, int nv, int cout,
+static void dense_pixel(const float *xr, int w, int cin, long ps, long cs, const float *wt, int cop, int kw, int sw,
+                        int dw, int pl, int ky0, int ky1, int dh, int iy0, int ox, int cb, int nv, int cout,
                         const float *bias, const float *zr, v16 lo, v16 hi, float *yr) {
     v16 acc[4];
     int kx0, kx1;
@@ -36,10 +37,10 @@ static void dense_pixel(const float *xr, int w, int cin, const float *wt, int co
     for (int v = 0; v < nv; v++) acc[v] = bias ? load16(bias + cb + v * CB, CB) : (v16){0};
     for (int ky = ky0; ky < ky1; ky++)
         for (int kx = kx0; kx < kx1; kx++) {
-            const float *xp = xr + ((long)(iy0 + ky * dh) * w + ox * sw - pl + kx * dw) * cin;
+            const float *xp = xr + ((long)(iy0 + ky * dh) * w + ox * sw - pl + kx * dw) * ps;
             const float *wp = wt + ((long)(ky * kw + kx) * cin) * cop + cb;
             for (int ci = 0; ci < cin; ci++)
-                for (int v = 0; v < nv; v++) acc[v] += xp[ci] * load16(wp + (long)ci * cop + v * CB, CB);
+                for (int v = 0; v < nv; v++) acc[v] += xp[ci * cs] * load16(wp + (long)ci * cop + v * CB, CB);
         }
     for (int v = 0; v < nv; v++) {
         int c0 = cb + v * CB, cw = cout - c0 < CB ? cout - c0 : CB;
@@ -56,7 +57,7 @@ static void dense_pixel(const float *xr, int w, int cin, const float *wt, int co
 #define DENSE_BLOCK(NV, P)                                                                                \
     static void dense_##NV##_##P(const float *xc, const int *off, int t0, int t1, long step,             \
                                  const float *wt, int cop, int ox, int cb, int cout, const float *bias,  \
-                                 const float *zr, v16 lo, v16 hi, float *yr) {                            \
+                                 const float *zr, v16 lo, v16 hi, float *yr, int stream) {                \
         v16 acc[P][NV];                                                                                   \
         for (int v = 0; v < NV; v++) {                                                                    \
             v16 b = bias ? load16(bias + cb + v * CB, CB) : (v16){0};                                     \
@@ -76,58 +77,79 @@ static void dense_pixel(const float *xr, int w, int cin, const float *wt, int co
             for (int v = 0; v < NV; v++) {                                                                \
                 int c0 = cb + v * CB, cw = cout - c0 < CB ? cout - c0 : CB;                               \
                 long o = (long)(ox + p) * cout + c0;                                                      \
-                store16(yr + o, finish(acc[p][v], zr ? zr + o : 0, lo, hi, cw), cw);                      \
+                put16(yr + o, finish(acc[p][v], zr ? zr + o : 0, lo, hi, cw), cw, stream);                \
             }                                                                                             \
     }
 
-/* 16 pixels a block for one vector of output channels, 8 for two or three, 6 for four: at most 24
- * accumulators, so they stay in registers next to the weight vectors. */
+/* 16 pixels a block for one vector of output channels, 12 for two, 8 for three, 6 for four: at most 24
+ * accumulators, so they stay in registers next to the weight vectors. What is left of a row's interior
+ * takes blocks of 4, then of 1, which are still straight-line code over the flat tap run. */
 DENSE_BLOCK(1, 16)
-DENSE_BLOCK(2, 8)
+DENSE_BLOCK(2, 12)
 DENSE_BLOCK(3, 8)
 DENSE_BLOCK(4, 6)
+DENSE_BLOCK(1, 4)
+DENSE_BLOCK(2, 4)
+DENSE_BLOCK(3, 4)
+DENSE_BLOCK(4, 4)
+DENSE_BLOCK(1, 1)
+DENSE_BLOCK(2, 1)
+DENSE_BLOCK(3, 1)
+DENSE_BLOCK(4, 1)
 
 typedef void (*dense_fn)(const float *, const int *, int, int, long, const float *, int, int, int, int,
-                         const float *, const float *, v16, v16, float *);
+                         const float *, const float *, v16, v16, float *, int);
 
-int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, const float *wt, int kh, int kw, int sh,
+int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, int nchw, const float *wt, int kh, int kw, int sh,
                        int sw, int dh, int dw, int pt, int pl, int cout, const float *bias, const float *z,
                        float lo, float hi, float *y, int ho, int wo, int nt) {
-    static const dense_fn blocks[5] = {0, dense_1_16, dense_2_8, dense_3_8, dense_4_6};
-    static const int block_px[5] = {0, 16, 8, 8, 6};
+    static const dense_fn blocks[3][5] = {{0, dense_1_16, dense_2_12, dense_3_8, dense_4_6},
+                                          {0, dense_1_4, dense_2_4, dense_3_4, dense_4_4},
+                                          {0, dense_1_1, dense_2_1, dense_3_1, dense_4_1}};
+    static const int block_px[3][5] = {{0, 16, 12, 8, 6}, {0, 4, 4, 4, 4}, {0, 1, 1, 1, 1}};
     int cop = (cout + CB - 1) / CB * CB, nvec = cop / CB;
     /* Output columns whose taps all lie inside the image along x: [xa, xb). */
     int xa, xb;
     interior(wo, sw, pl, dw, kw, w, &xa, &xb);
     v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
+    /* Where pixel (iy, ix) channel ci is: x[(iy * w + ix) * ps + ci * cs], NHWC or (a first layer's input
+     * as it comes) NCHW, which spares the copy to NHWC. */
+    long ps = nchw ? 1 : cin, cs = nchw ? (long)h * w : 1;
     /* off[t], tap t = (ky * kw + kx) * cin + ci: its offset in x from the window's top-left input. */
     int taps = kh * kw * cin;
     int *off = malloc(sizeof(int) * (size_t)taps);
     if (!off) return -1;
     for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++)
-            for (int ci = 0; ci < cin; ci++) off[(ky * kw + kx) * cin + ci] = ((ky * dh * w) + kx * dw) * cin + ci;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (long row = 0; row < (long)n * ho; row++) {
-        long img = row / ho;
-        int oy = (int)(row % ho), ky0, ky1;
-        tap_range(oy, sh, pt, dh, kh, h, &ky0, &ky1);
-        const float *xr = x + img * (long)h * w * cin;
-        const float *zr = z ? z + row * (long)wo * cout : 0;
-        float *yr = y + row * (long)wo * cout;
-        int iy0 = oy * sh - pt, t0 = ky0 * kw * cin, t1 = ky1 * kw * cin;
-        long step = (long)sw * cin;
-        for (int vb = 0; vb < nvec; vb += 4) {
-            int nv = nvec - vb < 4 ? nvec - vb : 4, px = block_px[nv], cb = vb * CB, ox = 0;
-            for (; ox < xa; ox++)
-                dense_pixel(xr, w, cin, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
-            for (; ox + px <= xb; ox += px) {
-                const float *xc = xr + ((long)iy0 * w + ox * sw - pl) * cin; /* the window's corner (row iy0 may be padding: t0 skips it) */
-                blocks[nv](xc, off, t0, t1, step, wt, cop, ox, cb, cout, bias, zr, lov, hiv, yr);
+            for (int ci = 0; ci < cin; ci++) off[(ky * kw + kx) * cin + ci] = (int)(((ky * dh * w) + kx * dw) * ps + ci * cs);
+    /* A large output (a first layer at batch 8: 8 x 112 x 112 x 32 floats) skips the caches on the blocks' stores. */
+    int stream = cout % CB == 0 && worth_streaming(y, (long)n * ho * wo * cout * (long)sizeof(float));
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (long row = 0; row < (long)n * ho; row++) {
+            long img = row / ho;
+            int oy = (int)(row % ho), ky0, ky1;
+            tap_range(oy, sh, pt, dh, kh, h, &ky0, &ky1);
+            const float *xr = x + img * (long)h * w * cin;
+            const float *zr = z ? z + row * (long)wo * cout : 0;
+            float *yr = y + row * (long)wo * cout;
+            int iy0 = oy * sh - pt, t0 = ky0 * kw * cin, t1 = ky1 * kw * cin;
+            long step = sw * ps;
+            for (int vb = 0; vb < nvec; vb += 4) {
+                int nv = nvec - vb < 4 ? nvec - vb : 4, cb = vb * CB, ox = 0;
+                for (; ox < xa; ox++)
+                    dense_pixel(xr, w, cin, ps, cs, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
+                for (int size = 0; size < 3; size++)
+                    for (int px = block_px[size][nv]; ox + px <= xb; ox += px) {
+                        const float *xc = xr + ((long)iy0 * w + ox * sw - pl) * ps; /* the window's corner (row iy0 may be padding: t0 skips it) */
+                        blocks[size][nv](xc, off, t0, t1, step, wt, cop, ox, cb, cout, bias, zr, lov, hiv, yr, stream);
+                    }
+                for (; ox < wo; ox++)
+                    dense_pixel(xr, w, cin, ps, cs, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
             }
-            for (; ox < wo; ox++)
-                dense_pixel(xr, w, cin, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
         }
+        if (stream) stream_fence(); /* before the barrier that ends the region: the caller reads y next */
     }
     free(off);
     return 0;
