@@ -33,6 +33,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from ..native import fixed_arguments
 from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands, output_size, pad_input
 
 #: Dense convs with more input channels than this are left to GEMM-based paths: the C
@@ -49,8 +50,9 @@ def _library() -> Optional[ctypes.CDLL]:
     return typed(
         "direct",
         {
-            "jiasu_direct_dense": ([p, i, i, i, i, i, p, *geometry, i, p, p, f, f, p, i, i, i], i),
-            "jiasu_direct_depthwise": ([p, i, i, i, i, p, *geometry, p, p, f, f, p, i, i, i], i),
+            # x, z, y first (they change from call to call), then what stays fixed for an input shape
+            "jiasu_direct_dense": ([p, p, p, i, i, i, i, i, p, *geometry, i, p, f, f, i, i, i], i),
+            "jiasu_direct_depthwise": ([p, p, p, i, i, i, i, p, *geometry, p, f, f, i, i, i], i),
         },
     )
 
@@ -102,27 +104,36 @@ class NHWCDirect(FusingConvAlgorithm):
                 b = weight.new_zeros(padded)
                 b[:c_out] = bias
         fallback = None
+        function = lib.jiasu_direct_depthwise if depthwise else lib.jiasu_direct_dense
+        calls: dict[tuple, tuple] = {}  # (input shape, layout, threads) -> output shape, fixed arguments
+
+        def prepare(shape: tuple, nchw: bool, threads: int) -> tuple:
+            n, c, h, w = shape
+            ho, wo = output_size(h, kh, sh, dh, pt + pb), output_size(w, kw, sw, dw, pl + pr)
+            geometry = (kh, kw, sh, sw, dh, dw, pt, pl)
+            b_ptr = b.data_ptr() if b is not None else None  # the closure keeps b (and packed) alive
+            if depthwise:
+                fixed = (n, h, w, c, packed.data_ptr(), *geometry, b_ptr, lo, hi, ho, wo, threads)
+            else:
+                fixed = (n, h, w, c, int(nchw), packed.data_ptr(), *geometry, c_out, b_ptr, lo, hi, ho, wo, threads)
+            return (n, c_out, ho, wo), fixed_arguments(function, fixed, 3)
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
             nonlocal fallback
             if x.dtype != torch.float32 or x.device.type != "cpu":
                 fallback = fallback or self._fallback(weight, bias, spec, epilogue)
                 return fallback(x, z)
-            n, c, h, w = x.shape
-            ho = output_size(h, kh, sh, dh, pt + pb)
-            wo = output_size(w, kw, sw, dw, pl + pr)
             # A dense layer reads an NCHW input in place (a network's input comes NCHW): no copy to NHWC.
-            nchw = not depthwise and c > 1 and x.is_contiguous() and x.dtype == torch.float32
-            xh, zh = nhwc_operands("nhwc_direct", x, z, spec.in_channels, (n, c_out, ho, wo), keep_nchw=nchw)
+            nchw = not depthwise and x.shape[1] > 1 and x.is_contiguous()
+            key = (x.shape, nchw, torch.get_num_threads())
+            call = calls.get(key)
+            if call is None:
+                call = calls[key] = prepare(*key)
+            out_shape, fixed = call
+            xh, zh = nhwc_operands("nhwc_direct", x, z, spec.in_channels, out_shape, keep_nchw=nchw)
+            n, _, ho, wo = out_shape
             out = xh.new_empty(n, ho, wo, c_out)
-            z_ptr = zh.data_ptr() if zh is not None else None
-            geometry = (kh, kw, sh, sw, dh, dw, pt, pl)
-            b_ptr = b.data_ptr() if b is not None else None  # read here: the closure keeps b alive
-            threads = torch.get_num_threads()
-            if depthwise:
-                lib.jiasu_direct_depthwise(xh.data_ptr(), n, h, w, c, packed.data_ptr(), *geometry, b_ptr, z_ptr, lo, hi, out.data_ptr(), ho, wo, threads)
-            else:
-                lib.jiasu_direct_dense(xh.data_ptr(), n, h, w, c, nchw, packed.data_ptr(), *geometry, c_out, b_ptr, z_ptr, lo, hi, out.data_ptr(), ho, wo, threads)
+            function(xh.data_ptr(), zh.data_ptr() if zh is not None else None, out.data_ptr(), *fixed)
             y = out.permute(0, 3, 1, 2)
             return after.apply(y, None) if after is not None else y
 

@@ -25,6 +25,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from ..native import fixed_arguments
 from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands
 
 
@@ -37,7 +38,7 @@ def _library() -> Optional[ctypes.CDLL]:
         "pointwise",
         {
             "jiasu_pack_pointwise": ([p, i, i, p], None),
-            "jiasu_pointwise": ([p, n, i, p, i, p, p, f, f, p, i], i),
+            "jiasu_pointwise": ([p, p, p, n, i, p, i, p, f, f, i], i),  # x, z, y, then what stays fixed for a shape
         },
     )
 
@@ -83,6 +84,7 @@ class Pointwise(FusingConvAlgorithm):
             b[:c_out] = bias
         run_c = lib.jiasu_pointwise
         fallback = None
+        calls: dict[tuple, tuple] = {}  # (input shape, threads) -> fixed arguments
 
         def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
             nonlocal fallback
@@ -91,10 +93,13 @@ class Pointwise(FusingConvAlgorithm):
                 return fallback(x, z)
             n, c, h, w = x.shape
             xh, zh = nhwc_operands("pointwise", x, z, c_in, (n, c_out, h, w))
-            z_ptr = zh.data_ptr() if zh is not None else None
+            key = (x.shape, torch.get_num_threads())
+            fixed = calls.get(key)
+            if fixed is None:
+                # The pointers are read here, so the closure keeps packed and b alive.
+                fixed = calls[key] = fixed_arguments(run_c, (n * h * w, c, packed.data_ptr(), c_out, b.data_ptr(), lo, hi, key[1]), 3)
             out = xh.new_empty(n, h, w, c_out)
-            # The pointers are read here, so the closure keeps packed and b alive.
-            run_c(xh.data_ptr(), n * h * w, c, packed.data_ptr(), c_out, b.data_ptr(), z_ptr, lo, hi, out.data_ptr(), torch.get_num_threads())
+            run_c(xh.data_ptr(), zh.data_ptr() if zh is not None else None, out.data_ptr(), *fixed)
             y = out.permute(0, 3, 1, 2)
             return after.apply(y, None) if after is not None else y
 

