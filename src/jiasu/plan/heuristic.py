@@ -57,11 +57,13 @@ mobilenet_v2's 3->32 3x3 stride 2 1.56x at batch 1 and 1.81x at batch 8, smallcn
 1->16 7x7 1.45x and 1.12x, resnet's and googlenet's 3->64 7x7 stride 2 1.03-1.09x.
 Whole models, in one process (``benchmarks/native_paths_ab.py MODEL BATCH first``),
 batch 1: mobilenet_v2 -2%, resnet18 -4%, googlenet -5%, smallcnn -14%; batch 8
-within +-3%. A depthwise conv
-(multiplier 1) runs ``nhwc_direct`` at batch 1: oneDNN's call costs more than such
-a layer's arithmetic. mobilenet_v2's
-depthwise layers ran 1.06-2.14x oneDNN's speed at batch 1 and 0.68-1.02x at batch
-8 (``benchmarks/direct_layers.py``). Past batch 1 a depthwise conv whose output is
+within +-3%.
+
+A depthwise conv (multiplier 1) runs ``nhwc_direct`` at batch 1: oneDNN's call
+costs more than such a layer's arithmetic. mobilenet_v2's depthwise layers ran
+1.31-2.38x oneDNN's speed at batch 1 and 0.98-1.37x at batch 8
+(``benchmarks/results/direct_layers_session11_depthwise.md``; 0.68-1.02x at batch 8
+before border rows and edge pixels took the 3x3 code). Past batch 1 a depthwise conv whose output is
 :data:`STREAMED_OUTPUT_BYTES` or more runs ``nhwc_direct`` too: there the C loops
 store past the caches (``kernels/native/vec.h``), which saves reading every output
 line before writing it, and mobilenet_v2's 112x112 and 56x56 depthwise layers at

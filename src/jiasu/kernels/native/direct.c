@@ -155,27 +155,25 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
     return 0;
 }
 
-/* Depthwise 3x3, dilation 1, stride S, a full vector of channels from cb, an output row whose three
- * input rows lie inside the image, output columns [ox0, ox1) whose taps all do along x: straight-line
- * code with the 9 weight vectors in registers, four pixels at a time (four independent accumulator
- * chains), and each input vector of a kernel row loaded once for the four pixels (2 + 3S + 1 loads
- * for 12 multiply-adds). Border rows take the general loop, which skips the taps in the padding (a
- * stand-in row times zero weights would turn an infinity there into a NaN). */
+/* Depthwise 3x3, dilation 1, stride S, a full vector of channels from cb, output columns [ox0, ox1) of
+ * one row whose taps all lie inside the image along x: straight-line code with the 9 weight vectors in
+ * registers, four pixels at a time (four independent accumulator chains), and each input vector of a
+ * kernel row loaded once for the four pixels (2 + 3S + 1 loads for 12 multiply-adds). rows[i] is input
+ * row iy0 + i, or NULL where that row is padding: its taps are skipped, not multiplied by a stand-in
+ * (a real row times zero weights would turn an infinity there into a NaN). */
 #define DEPTHWISE_3X3(S)                                                                                  \
-    static void depthwise_3x3_s##S(const float *xr, int w, int c, const float *wt, int pl, int iy0,      \
-                                   int ox0, int ox1, int cb, v16 b, const float *zr, v16 lo, v16 hi,      \
-                                   float *yr, int stream) {                                               \
+    static void depthwise_3x3_s##S(const float *const *rows, int c, const float *wt, int pl, int ox0,    \
+                                   int ox1, int cb, v16 b, const float *zr, v16 lo, v16 hi, float *yr,    \
+                                   int stream) {                                                          \
         v16 wv[3][3];                                                                                     \
-        const float *rows[3];                                                                             \
-        for (int i = 0; i < 3; i++) {                                                                     \
-            rows[i] = xr + (long)(iy0 + i) * w * c + cb;                                                  \
+        for (int i = 0; i < 3; i++)                                                                       \
             for (int j = 0; j < 3; j++) memcpy(&wv[i][j], wt + (long)(i * 3 + j) * c + cb, sizeof(v16));  \
-        }                                                                                                 \
         int ox = ox0;                                                                                     \
         for (; ox + 4 <= ox1; ox += 4) {                                                                  \
-            long x0 = (long)(ox * S - pl) * c;                                                            \
+            long x0 = (long)(ox * S - pl) * c + cb;                                                       \
             v16 a[4] = {b, b, b, b};                                                                      \
             for (int i = 0; i < 3; i++) {                                                                 \
+                if (!rows[i]) continue;                                                                   \
                 v16 t[3 + 3 * S];                                                                         \
                 for (int q = 0; q < 3 + 3 * S; q++) memcpy(&t[q], rows[i] + x0 + (long)q * c, sizeof(v16)); \
                 for (int k = 0; k < 4; k++)                                                               \
@@ -187,10 +185,10 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
             }                                                                                             \
         }                                                                                                 \
         for (; ox < ox1; ox++) {                                                                          \
-            long x0 = (long)(ox * S - pl) * c;                                                            \
-            v16 r[3];                                                                                     \
+            long x0 = (long)(ox * S - pl) * c + cb;                                                       \
+            v16 r[3] = {0};                                                                               \
             for (int i = 0; i < 3; i++) {                                                                 \
-                r[i] = (v16){0};                                                                          \
+                if (!rows[i]) continue;                                                                   \
                 for (int j = 0; j < 3; j++) {                                                             \
                     v16 xv;                                                                               \
                     memcpy(&xv, rows[i] + x0 + (long)j * c, sizeof xv);                                   \
@@ -204,6 +202,22 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
 
 DEPTHWISE_3X3(1)
 DEPTHWISE_3X3(2)
+
+/* The same for one output pixel whose window crosses the left or right edge: taps outside the row are
+ * skipped. */
+static void depthwise_3x3_edge(const float *const *rows, int w, int c, const float *wt, int sw, int pl, int ox,
+                               int cb, v16 b, const float *zr, v16 lo, v16 hi, float *yr) {
+    int ix0 = ox * sw - pl;
+    v16 acc = b;
+    for (int i = 0; i < 3; i++) {
+        if (!rows[i]) continue;
+        for (int j = 0; j < 3; j++)
+            if (ix0 + j >= 0 && ix0 + j < w)
+                acc += load16(rows[i] + (long)(ix0 + j) * c + cb, CB) * load16(wt + (long)(i * 3 + j) * c + cb, CB);
+    }
+    long off = (long)ox * c + cb;
+    store16(yr + off, finish(acc, zr ? zr + off : 0, lo, hi, CB), CB);
+}
 
 /* One depthwise output pixel, channels [cb, cb + cw), every tap checked: borders, border rows, and
  * kernels the fast path does not take. */
@@ -224,12 +238,15 @@ static void depthwise_pixel(const float *xr, int w, int c, const float *wt, int 
     store16(yr + off, finish(acc, zr ? zr + off : 0, lo, hi, cw), cw);
 }
 
+static inline v16 bias16(const float *bias, int cb, int cw) { return bias ? load16(bias + cb, cw) : (v16){0}; }
+
 /* Depthwise: wt is (kh, kw, c); bias (c) or NULL. */
 int jiasu_direct_depthwise(const float *x, const float *z, float *y, int n, int h, int w, int c, const float *wt,
                            int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, const float *bias,
                            float lo, float hi, int ho, int wo, int nt) {
     v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
     int fast = kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2);
+    int full = fast ? c / CB * CB : 0; /* channels [0, full) take the 3x3 code, the rest the general loop */
     /* Output columns whose taps all lie inside the image along x: [xa, xb). */
     int xa, xb;
     interior(wo, sw, pl, dw, kw, w, &xa, &xb);
@@ -247,17 +264,20 @@ int jiasu_direct_depthwise(const float *x, const float *z, float *y, int n, int 
             const float *zr = z ? z + row * (long)wo * c : 0;
             float *yr = y + row * (long)wo * c;
             int iy0 = oy * sh - pt;
-            for (int cb = 0; cb < c; cb += CB) {
-                int cw = c - cb < CB ? c - cb : CB;
-                v16 bv = bias ? load16(bias + cb, cw) : (v16){0};
-                int ox = 0;
-                if (fast && cw == CB && ky0 == 0 && ky1 == 3 && xb > xa) {
-                    for (; ox < xa; ox++)
-                        depthwise_pixel(xr, w, c, wt, kw, sw, dh, dw, pl, ky0, ky1, iy0, ox, cb, cw, bv, zr, lov, hiv, yr);
-                    (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(xr, w, c, wt, pl, iy0, xa, xb, cb, bv, zr, lov, hiv, yr, stream);
-                    ox = xb;
+            if (full) {
+                const float *rows[3];
+                for (int i = 0; i < 3; i++) rows[i] = iy0 + i >= 0 && iy0 + i < h ? xr + (long)(iy0 + i) * w * c : 0;
+                for (int cb = 0; cb < full; cb += CB) {
+                    v16 bv = bias16(bias, cb, CB);
+                    for (int ox = 0; ox < xa; ox++) depthwise_3x3_edge(rows, w, c, wt, sw, pl, ox, cb, bv, zr, lov, hiv, yr);
+                    (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(rows, c, wt, pl, xa, xb, cb, bv, zr, lov, hiv, yr, stream);
+                    for (int ox = xb > xa ? xb : xa; ox < wo; ox++) depthwise_3x3_edge(rows, w, c, wt, sw, pl, ox, cb, bv, zr, lov, hiv, yr);
                 }
-                for (; ox < wo; ox++)
+            }
+            for (int cb = full; cb < c; cb += CB) {
+                int cw = c - cb < CB ? c - cb : CB;
+                v16 bv = bias16(bias, cb, cw);
+                for (int ox = 0; ox < wo; ox++)
                     depthwise_pixel(xr, w, c, wt, kw, sw, dh, dw, pl, ky0, ky1, iy0, ox, cb, cw, bv, zr, lov, hiv, yr);
             }
         }
