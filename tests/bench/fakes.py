@@ -110,10 +110,47 @@ class CrashBackend(Backend):
         os._exit(3)
 
 
+class TurnLogA(Backend):
+    """Computes Relu right and appends its name to the file ``$JIASU_TEST_TURN_LOG`` at every run (the workers are
+    processes: a file is what they share), so a test can read back the order in which configurations ran."""
+
+    name = "turnlog_a"
+
+    def compile(self, model, options):
+        pass
+
+    def run(self, feeds):
+        with open(os.environ["JIASU_TEST_TURN_LOG"], "a") as log:
+            log.write(self.name + "\n")
+        return {"y": np.maximum(feeds["x"], 0)}
+
+
+class TurnLogB(TurnLogA):
+    name = "turnlog_b"
+
+
+class CrashOnSecondTurn(Backend):
+    """Runs right through its check and warm-up, then kills its process at its third timed run (the second turn)."""
+
+    name = "crash_later"
+
+    def compile(self, model, options):
+        self.calls = 0
+
+    def run(self, feeds):
+        self.calls += 1
+        if self.calls > 4:  # the checked first run, one warm-up, then a turn of one re-warm and one timed run
+            os._exit(5)
+        return {"y": np.maximum(feeds["x"], 0)}
+
+
 class NotInstalledBackend(Backend):
     name = "notinstalled"
     requires = ("jiasu_no_such_package",)
     install_hint = "pip install jiasu-no-such-package"
 
 
-FAKES = [ScriptedBackend, SleepBackend, BrokenCompileBackend, WrongBackend, MissingOutputBackend, CrashBackend, NotInstalledBackend]
+FAKES = [
+    ScriptedBackend, SleepBackend, BrokenCompileBackend, WrongBackend, MissingOutputBackend, CrashBackend, NotInstalledBackend,
+    TurnLogA, TurnLogB, CrashOnSecondTurn,
+]  # fmt: skip

@@ -132,3 +132,56 @@ def test_sweep_goes_on_after_failures_and_streams_to_the_store(tmp_path):
     assert env["cpu"]["model"] and env["cpu"]["usable_cores"] >= 1
     assert env["libraries"]["torch"] and env["libraries"]["onnxruntime"]
     assert isinstance(env["load_average_1m"], float)
+
+
+def test_configurations_take_turns_at_their_timed_runs(tmp_path, monkeypatch):
+    """With rounds, each configuration runs in its own worker and the timed runs go in turns, the first turn rotating:
+    6 repeats in 3 rounds are 2 timed runs a turn, each after one untimed run."""
+    log = tmp_path / "turns.log"
+    monkeypatch.setenv("JIASU_TEST_TURN_LOG", str(log))
+    settings = BenchSettings(threads=1, repeats=6, warmup=1, isolate=True, rounds=3, timeout_s=60)
+    run = run_sweep(relu_model(), [Configuration("turnlog_a"), Configuration("turnlog_b")], [1, 2], settings)
+    assert [(r.configuration, r.batch, r.status, len(r.samples_ms)) for r in run.results] == [
+        ("turnlog_a", 1, "ok", 6), ("turnlog_b", 1, "ok", 6), ("turnlog_a", 2, "ok", 6), ("turnlog_b", 2, "ok", 6),
+    ]  # fmt: skip
+    prepare = ["a", "a", "b", "b"]  # each worker's checked first run and its warm-up run, one worker after the other
+    turns = ["a"] * 3 + ["b"] * 3 + ["b"] * 3 + ["a"] * 3 + ["a"] * 3 + ["b"] * 3  # rounds 1-3, the first turn rotating
+    assert [line[-1] for line in log.read_text().split()] == (prepare + turns) * 2  # batch 1, then batch 2
+
+
+def test_a_worker_lost_between_turns_costs_its_result_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("JIASU_TEST_TURN_LOG", str(tmp_path / "turns.log"))
+    settings = BenchSettings(threads=1, repeats=3, warmup=1, isolate=True, rounds=3, timeout_s=60)
+    configs = [Configuration("crash_later"), Configuration("broken"), Configuration("notinstalled"), Configuration("turnlog_a")]
+    run = run_sweep(relu_model(), configs, [1], settings)
+    assert [(r.configuration, r.status, r.error) for r in run.results] == [
+        ("crash_later", "crashed", "the worker process died (exit code 5) while timing batch 1"),
+        ("broken", "failed", "compile failed: RuntimeError: no kernel for Relu"),
+        ("notinstalled", "unavailable", "backend 'notinstalled' needs the Python package jiasu_no_such_package; install with: pip install jiasu-no-such-package"),
+        ("turnlog_a", "ok", None),
+    ]  # fmt: skip
+    assert len(run.results[3].samples_ms) == 3
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(repeats=4, rounds=5, isolate=True), "rounds must be between 1 and repeats (4): each round times at least one run, got 5"),
+        (dict(repeats=4, rounds=0, isolate=True), "rounds must be between 1 and repeats (4): each round times at least one run, got 0"),
+        (dict(repeats=4, rounds=2, isolate=False), "rounds > 1 needs isolate: configurations take turns each in its own process (in one "
+         "process the libraries disturb each other's timings); turn isolation on (jiasu bench --isolate)"),
+    ],
+)
+def test_bad_rounds_are_refused(settings, message):
+    from jiasu.errors import JiasuError
+
+    with pytest.raises(JiasuError) as e:
+        BenchSettings(**settings).validate()
+    assert str(e.value) == message
+
+
+def test_round_sizes():
+    from jiasu.bench.harness import round_sizes
+
+    assert round_sizes(20, 3) == [7, 7, 6] and round_sizes(5, 5) == [1] * 5 and round_sizes(8, 1) == [8]
+

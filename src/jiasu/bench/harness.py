@@ -41,7 +41,7 @@ from .config import Configuration
 from .environment import usable_cores
 from .memory import PeakRSS
 from .result import BenchResult
-from .timing import MeasureTimeout, measure
+from .timing import MeasureTimeout, measure, measure_warmup, summarize
 
 Reference = Optional[Mapping[str, np.ndarray]]
 Emit = Callable[[BenchResult], None]
@@ -62,6 +62,11 @@ class BenchSettings:
     tolerance: float = knob(1e-3, "largest relative L2 error vs the reference before a result is a mismatch")
     isolate: bool = knob(False, "run each configuration in its own process (spawn): crashes and hangs stay contained")
     seed: int = knob(0, "seed of the generated example inputs")
+    rounds: int = knob(
+        1,
+        "split each configuration's timed runs into this many turns, taken in rotation with the other configurations at "
+        "each batch size (needs isolate), so a slow spell of a shared machine falls on all of them; 1: one after another",
+    )
 
     def validate(self) -> None:
         if self.repeats < 1:
@@ -74,6 +79,13 @@ class BenchSettings:
             raise JiasuError(f"timeout must be > 0 seconds, got {self.timeout_s}")
         if not self.tolerance > 0:
             raise JiasuError(f"tolerance must be > 0, got {self.tolerance}")
+        if not 1 <= self.rounds <= self.repeats:
+            raise JiasuError(f"rounds must be between 1 and repeats ({self.repeats}): each round times at least one run, got {self.rounds}")
+        if self.rounds > 1 and not self.isolate:
+            raise JiasuError(
+                "rounds > 1 needs isolate: configurations take turns each in its own process (in one process the "
+                "libraries disturb each other's timings); turn isolation on (jiasu bench --isolate)"
+            )
 
     def resolved_threads(self) -> int:
         return self.threads or usable_cores()
@@ -120,6 +132,117 @@ def compare(outputs: Mapping[str, Any], reference: Mapping[str, np.ndarray]) -> 
     return worst, None
 
 
+class _Measurement:
+    """One configuration at one batch size, in three steps: :meth:`prepare` (compile, check, warm up),
+    :meth:`time` (some timed runs; called once, or once per round when configurations take turns) and
+    :meth:`finish` (statistics over every timed run, details, close). A failure in any step is recorded
+    in the result, and the steps after it do nothing: nothing here raises for a backend's sake."""
+
+    def __init__(self, backend_cls, config, model, batch, settings, reference, threads, clock=time.perf_counter):
+        self.backend_cls, self.config, self.model, self.batch = backend_cls, config, model, batch
+        self.settings, self.reference, self.clock = settings, reference, clock
+        self.result = BenchResult(
+            model=model.source,
+            configuration=config.label,
+            backend=config.backend,
+            batch=batch,
+            threads=threads,
+            repeats=settings.repeats,
+            warmup=settings.warmup,
+            tolerance=settings.tolerance,
+            isolated=settings.isolate,
+            started_at=_now(),
+        )
+        self.backend: Optional[Backend] = None
+        self.samples: list[float] = []
+        self.failed = False
+        self.memory = PeakRSS()
+        self.feeds: dict[str, np.ndarray] = {}
+        self.deadline = 0.0
+
+    def _fail(self, status: str, error: str) -> None:
+        self.result.status, self.result.error, self.failed = status, error, True
+
+    def prepare(self) -> bool:
+        """Steps 1-2 of the module docstring and the warm-up runs; False when it failed (the result says why)."""
+        result, settings = self.result, self.settings
+        reason = self.backend_cls.unavailable_reason()
+        if reason:
+            self._fail("unavailable", reason)
+            return False
+        self.memory.__enter__()
+        phase = "options"
+        try:
+            options = self.config.resolve(result.threads, self.backend_cls)
+            result.options = options.to_dict()
+            start = self.clock()
+            self.deadline = start + settings.timeout_s
+            phase = "example inputs"
+            bench_model = self.model.with_batch(self.batch)
+            self.feeds = example_feeds_for(bench_model, self.batch, settings.seed)
+            phase = "compile"
+            self.backend = self.backend_cls()
+            self.backend.compile(bench_model, options)
+            result.compile_s = self.clock() - start
+            phase = "first run"
+            start = self.clock()
+            outputs = self.backend.run(self.feeds)
+            result.first_run_s = self.clock() - start
+            if self.reference is not None:
+                result.rel_l2, problem = compare(outputs, self.reference)
+                if problem or not result.rel_l2 <= settings.tolerance:
+                    result.status = "mismatch"
+                    result.error = problem or (
+                        f"outputs differ from the reference (ONNX Runtime): relative L2 error {result.rel_l2:.3g} "
+                        f"> tolerance {settings.tolerance:g}"
+                    )
+            phase = "warm-up runs"
+            measure_warmup(lambda: self.backend.run(self.feeds), settings.warmup, clock=self.clock, deadline=self.deadline)
+        except MeasureTimeout as e:
+            self._timeout(e)
+        except Exception as e:  # any backend failure is a result; KeyboardInterrupt still stops the sweep
+            self._fail("failed", f"{phase} failed: {_error_text(e)}")
+        return not self.failed
+
+    def _timeout(self, e: MeasureTimeout) -> None:
+        self._fail("timeout", f"{e} (limit {self.settings.timeout_s:g} s for compile, check, warm-up and {self.settings.repeats} runs)")
+
+    def time(self, runs: int, rewarm: int = 0) -> None:
+        """``rewarm`` untimed runs, then ``runs`` timed ones, added to the samples (step 3)."""
+        if self.failed or runs < 1:
+            return
+        try:
+            measure(lambda: self.backend.run(self.feeds), runs, rewarm, clock=self.clock, deadline=self.deadline, samples=self.samples)
+        except MeasureTimeout as e:
+            self._timeout(e)
+        except Exception as e:
+            self._fail("failed", f"timed runs failed: {_error_text(e)}")
+
+    def finish(self) -> BenchResult:
+        """Statistics over every timed run, the backend's details, ``close`` (step 4); the result."""
+        result = self.result
+        if self.samples and not self.failed:
+            timing = summarize(self.samples)
+            result.time_ms = {k: v * 1e3 for k, v in timing.to_dict().items() if k != "repeats"}
+            result.per_image_ms = timing.per_item(self.batch) * 1e3
+            result.throughput_per_s = timing.throughput(self.batch)
+            result.samples_ms = [s * 1e3 for s in self.samples]
+        if self.backend is not None:
+            try:
+                result.details = self.backend.details()
+            except Exception as e:  # details are best effort; a half-built backend may have none
+                result.details = {"details_error": _error_text(e)}
+            try:
+                self.backend.close()
+            except Exception as e:
+                result.details["close_error"] = _error_text(e)
+            self.backend = None
+        if hasattr(self.memory, "scope"):  # entered: the backend was available
+            self.memory.__exit__(None, None, None)
+            result.peak_rss_mb, result.baseline_rss_mb, result.memory_scope = self.memory.peak_mb, self.memory.baseline_mb, self.memory.scope
+        return result
+
+
 def bench_one(
     backend_cls: type[Backend],
     config: Configuration,
@@ -131,74 +254,10 @@ def bench_one(
     clock: Callable[[], float] = time.perf_counter,
 ) -> BenchResult:
     """One configuration at one batch size (steps 1-4 of the module docstring), as a result, never an exception."""
-    result = BenchResult(
-        model=model.source,
-        configuration=config.label,
-        backend=config.backend,
-        batch=batch,
-        threads=threads,
-        repeats=settings.repeats,
-        warmup=settings.warmup,
-        tolerance=settings.tolerance,
-        isolated=settings.isolate,
-        started_at=_now(),
-    )
-    reason = backend_cls.unavailable_reason()
-    if reason:
-        result.status, result.error = "unavailable", reason
-        return result
-    phase = "options"
-    backend: Optional[Backend] = None
-    with PeakRSS() as memory:
-        try:
-            options = config.resolve(threads, backend_cls)
-            result.options = options.to_dict()
-            start = clock()
-            deadline = start + settings.timeout_s
-            phase = "example inputs"
-            bench_model = model.with_batch(batch)
-            feeds = example_feeds_for(bench_model, batch, settings.seed)
-            phase = "compile"
-            backend = backend_cls()
-            backend.compile(bench_model, options)
-            result.compile_s = clock() - start
-            phase = "first run"
-            start = clock()
-            outputs = backend.run(feeds)
-            result.first_run_s = clock() - start
-            if reference is not None:
-                result.rel_l2, problem = compare(outputs, reference)
-                if problem or not result.rel_l2 <= settings.tolerance:
-                    result.status = "mismatch"
-                    result.error = problem or (
-                        f"outputs differ from the reference (ONNX Runtime): relative L2 error {result.rel_l2:.3g} "
-                        f"> tolerance {settings.tolerance:g}"
-                    )
-            phase = "timed runs"
-            samples: list[float] = []
-            timing = measure(lambda: backend.run(feeds), settings.repeats, settings.warmup, clock=clock, deadline=deadline, samples=samples)
-            result.time_ms = {k: v * 1e3 for k, v in timing.to_dict().items() if k != "repeats"}
-            result.per_image_ms = timing.per_item(batch) * 1e3
-            result.throughput_per_s = timing.throughput(batch)
-            result.samples_ms = [s * 1e3 for s in samples]
-        except MeasureTimeout as e:
-            result.status = "timeout"
-            result.error = f"{e} (limit {settings.timeout_s:g} s for compile, check, warm-up and {settings.repeats} runs)"
-        except Exception as e:  # any backend failure is a result; KeyboardInterrupt still stops the sweep
-            result.status = "failed"
-            result.error = f"{phase} failed: {_error_text(e)}"
-        finally:
-            if backend is not None:
-                try:
-                    result.details = backend.details()
-                except Exception as e:  # details are best effort; a half-built backend may have none
-                    result.details = {"details_error": _error_text(e)}
-                try:
-                    backend.close()
-                except Exception as e:
-                    result.details["close_error"] = _error_text(e)
-    result.peak_rss_mb, result.baseline_rss_mb, result.memory_scope = memory.peak_mb, memory.baseline_mb, memory.scope
-    return result
+    m = _Measurement(backend_cls, config, model, batch, settings, reference, threads, clock)
+    if m.prepare():
+        m.time(settings.repeats)
+    return m.finish()
 
 
 def bench_configuration(
@@ -315,3 +374,130 @@ def _bench_isolated(backend_cls, config, model, batches, settings, references, t
                     started_at=_now(),
                 )
             )
+
+
+# ---- configurations taking turns ------------------------------------------------------
+
+#: Pause before each turn, so the threads of the worker that ran last (ONNX Runtime's pool spins after a
+#: run) are idle before the next one starts timing.
+SETTLE_S = 0.05
+
+
+def round_sizes(repeats: int, rounds: int) -> list[int]:
+    """``repeats`` timed runs split into ``rounds`` turns as evenly as can be: 20 in 3 -> [7, 7, 6]."""
+    return [repeats // rounds + (1 if i < repeats % rounds else 0) for i in range(rounds)]
+
+
+def _turn_worker(backend_cls, config, model, batch, settings, reference, threads, commands, out) -> None:
+    m = _Measurement(backend_cls, config, model, batch, settings, reference, threads)
+    out.put(("ready", m.prepare()))
+    while True:
+        idle = time.perf_counter()
+        runs = commands.get()
+        m.deadline += time.perf_counter() - idle  # the limit counts this configuration's own time, not its wait
+        if runs is None:
+            break
+        m.time(runs, rewarm=1)
+        out.put(("timed", not m.failed))
+    out.put(("result", m.finish().to_dict()))
+
+
+@dataclass
+class _Turns:
+    """One configuration's worker in :func:`bench_in_turns`."""
+
+    config: Configuration
+    proc: Any
+    commands: Any
+    out: Any
+    budget_s: float  # what is left of settings.timeout_s for this configuration
+
+
+def bench_in_turns(
+    classes: Mapping[str, type[Backend]],
+    configs: Sequence[Configuration],
+    model: BenchModel,
+    batch: int,
+    settings: BenchSettings,
+    reference: Reference,
+    emit: Emit,
+) -> None:
+    """Every configuration at one batch size, each in its own worker process, taking turns.
+
+    The workers compile, check and warm up one after another; then the timed runs go in
+    ``settings.rounds`` rounds (:func:`round_sizes`), each round one turn per configuration,
+    the first turn rotating from round to round. A turn is :data:`SETTLE_S` of pause, one
+    untimed run (the caches are the last worker's), and that round's timed runs. A slow
+    spell of a shared machine (these 2-core VMs swing 1.3-2x for minutes) then falls on
+    every configuration alike, and their ratio holds. A failure, crash or hang costs that
+    configuration's result only. Results go to ``emit`` in the order of ``configs``.
+    """
+    threads = settings.resolved_threads()
+    ctx = multiprocessing.get_context("spawn")
+    results: dict[str, BenchResult] = {}
+    running: list[_Turns] = []
+
+    def lost(config: Configuration, e: WorkerLost) -> None:
+        results[config.label] = BenchResult(
+            model=model.source, configuration=config.label, backend=config.backend, batch=batch, status=e.status, error=e.reason,
+            threads=threads, repeats=settings.repeats, warmup=settings.warmup, tolerance=settings.tolerance, isolated=True,
+            started_at=_now(),
+        )  # fmt: skip
+
+    def step(w: _Turns, doing: str) -> Optional[tuple]:
+        """The worker's next message, its time taken from its budget; None (and its result) when it is lost."""
+        start = time.monotonic()
+        try:
+            message = receive(w.proc, w.out, start + w.budget_s, settings.timeout_s, doing, f" for batch {batch}")
+        except WorkerLost as e:
+            lost(w.config, e)
+            return None
+        w.budget_s -= time.monotonic() - start
+        return message
+
+    def finish(w: _Turns) -> None:
+        w.commands.put(None)
+        message = step(w, f"finishing batch {batch}")
+        if message is not None:
+            results[w.config.label] = BenchResult.from_dict(message[1])
+        w.proc.join(timeout=10)
+
+    for config in configs:
+        cls = classes[config.backend]
+        if cls.unavailable_reason() is not None:
+            results[config.label] = bench_one(cls, config, model, batch, settings, reference, threads)
+            continue
+        commands, out = ctx.Queue(), ctx.Queue()
+        proc = ctx.Process(
+            target=_turn_worker,
+            args=(cls, config, model, batch, settings, reference, threads, commands, out),
+            name=f"jiasu-bench {config.label}",
+            daemon=True,
+        )
+        proc.start()
+        w = _Turns(config, proc, commands, out, settings.timeout_s)
+        message = step(w, f"preparing batch {batch}")
+        if message is None:
+            continue
+        if message[1]:
+            running.append(w)
+        else:
+            finish(w)  # failed before timing: its result says why
+    for r, runs in enumerate(round_sizes(settings.repeats, settings.rounds)):
+        if not running:
+            break
+        first = r % len(running)
+        for w in running[first:] + running[:first]:
+            time.sleep(SETTLE_S)
+            w.commands.put(runs)
+            message = step(w, f"timing batch {batch}")
+            if message is None:
+                running.remove(w)
+            elif not message[1]:
+                running.remove(w)
+                finish(w)
+    for w in running:
+        finish(w)
+    for config in configs:
+        emit(results[config.label])
+

@@ -3,7 +3,9 @@
 :func:`run_sweep` loads the model once, computes the reference outputs once per
 batch size (ONNX Runtime on the seeded feeds every configuration gets), then
 measures each configuration at each batch size in turn (see
-:mod:`jiasu.bench.harness`). Results stream to the store and to ``on_result``
+:mod:`jiasu.bench.harness`); with ``settings.rounds`` > 1, batch size by batch
+size, the configurations take turns at their timed runs
+(:func:`jiasu.bench.harness.bench_in_turns`). Results stream to the store and to ``on_result``
 as they arrive.
 """
 
@@ -25,7 +27,7 @@ from ..errors import JiasuError
 from . import store as store_mod
 from .config import Configuration
 from .environment import fingerprint
-from .harness import BenchSettings, bench_configuration, reference_outputs
+from .harness import BenchSettings, bench_configuration, bench_in_turns, reference_outputs
 from .result import BenchResult
 
 
@@ -119,10 +121,14 @@ def run_sweep(
         if on_result is not None:
             on_result(result)
 
-    for config in configurations:
-        if on_start is not None:
-            on_start(config)
-        bench_configuration(classes[config.backend], config, bench_model, batches, settings, references, emit, clock)
+    if settings.rounds > 1:  # configurations take turns, batch size by batch size
+        for batch in batches:
+            bench_in_turns(classes, configurations, bench_model, batch, settings, references.get(batch), emit)
+    else:
+        for config in configurations:
+            if on_start is not None:
+                on_start(config)
+            bench_configuration(classes[config.backend], config, bench_model, batches, settings, references, emit, clock)
     run["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if store is not None:
         store_mod.append(store, [run])  # the header again, now with finished_at; readers keep the last one

@@ -56,6 +56,14 @@ class MeasureTimeout(TimeoutError):
         self.samples = samples
 
 
+def measure_warmup(fn: Callable[[], object], calls: int, clock: Callable[[], float] = time.perf_counter, deadline: Optional[float] = None) -> None:
+    """Call ``fn`` ``calls`` times untimed, checking ``deadline`` (a ``clock()`` value) after each (see :func:`measure`)."""
+    for i in range(calls):
+        fn()
+        if deadline is not None and clock() > deadline:
+            raise MeasureTimeout(f"ran past its deadline after {i + 1} of {calls} warm-up calls", [])
+
+
 def measure(
     fn: Callable[[], object],
     repeats: int = 10,
@@ -78,9 +86,7 @@ def measure(
         if deadline is not None and clock() > deadline:
             raise MeasureTimeout(f"ran past its deadline after {done}", samples)
 
-    for i in range(warmup):
-        fn()
-        check(f"{i + 1} of {warmup} warm-up calls")
+    measure_warmup(fn, warmup, clock, deadline)
     for i in range(repeats):
         start = clock()
         fn()

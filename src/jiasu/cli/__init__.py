@@ -411,6 +411,11 @@ def bench_cmd(
     isolate: bool = typer.Option(
         True, "--isolate/--no-isolate", help="run each configuration in a fresh process (a few seconds each; fair and crash-proof)"
     ),
+    rounds: int = typer.Option(
+        1, "--rounds", min=1,
+        help="split each configuration's timed runs into this many turns, taken in rotation with the other configurations "
+        "at each batch size, so a slow spell of a shared machine falls on all of them (needs --isolate); 1: one after another",
+    ),
     store: Optional[Path] = typer.Option(None, "--store", help="append the run and its results to this JSONL file"),
     report: List[Path] = typer.Option([], "--report", "-o", help="also write a report (.html, .csv, .json or .md); repeatable"),
     gemm_peak: bool = typer.Option(False, "--gemm-peak", help="record this machine's measured FP32 GEMM peak (cached after the first time)"),
@@ -454,6 +459,8 @@ def bench_cmd(
     stream_options = {"--images": images is not None, "--stream-count": stream_count != 512, "--prefetch": prefetch != 4,
                       "--loaders": loaders != 2, "--cache": cache, "--stream-passes": stream_passes != 2}
     if stream:
+        if rounds != 1:
+            raise JiasuError("--rounds splits a sweep's timed runs into turns; --stream times whole passes, so leave --rounds out")
         sweep_only = [name for name, given in (("--store", store), ("--report", report), ("--gemm-peak", gemm_peak)) if given]
         if sweep_only:
             verb = "holds" if len(sweep_only) == 1 else "hold"
@@ -478,7 +485,7 @@ def bench_cmd(
     configurations = parse_configurations(specs)
     batches = parse_batches(batch)
     settings = BenchSettings(
-        threads=threads, repeats=repeats, warmup=warmup, timeout_s=timeout, tolerance=tolerance, isolate=isolate, seed=seed
+        threads=threads, repeats=repeats, warmup=warmup, timeout_s=timeout, tolerance=tolerance, isolate=isolate, seed=seed, rounds=rounds
     )
     # With --json the progress bar goes to stderr, and so does whatever libraries print on fd 1.
     progress_console = err_console if as_json else console
