@@ -269,6 +269,11 @@ def test_default_plan_picks_per_input_shape():
         assert relative_l2(engine.run_numpy({"x": x})["y"], ref) < 1e-5
     (kernel,) = [step.kernel for step in engine.steps]
     assert {shape[0]: algo.name for shape, algo in kernel._shape_choice.items()} == {1: "onednn", 8: "winograd"}
+    # per-node times name the algorithm that ran on their feeds, not the load-time choice
+    for batch, ran in ((1, "onednn"), (8, "winograd")):
+        feeds = {"x": rng.standard_normal((batch, 64, 7, 7)).astype(np.float32)}
+        assert [row["algorithm"] for row in engine.node_times(feeds, repeats=1)] == [ran]
+
 
 def _conv(c_in, c_out, k, stride=1, pad=0):
     return ConvSpec(c_in, c_out, (k, k), (stride, stride), (1, 1), (pad,) * 4, 1)

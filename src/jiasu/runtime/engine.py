@@ -249,26 +249,31 @@ class Engine:
         return {v.name: r for v, r in zip(self.outputs, results)}
 
     def node_times(self, feeds: Mapping[str, Any], repeats: int = 10) -> list[dict[str, Any]]:
-        """Per step: node, op, chosen algorithm and its best-of-``repeats`` time in ms (step by step, traced).
+        """Per step: node, op, the algorithm that ran and its best-of-``repeats`` time in ms (step by step, traced).
 
         Times come from the interpreted path, so they include a little more
         dispatch than ``run``; their sum is reported next to ``run``'s own time.
+        A conv node that chooses per input shape reports the algorithm it ran on
+        these feeds, not its load-time choice (:meth:`algorithm_report`).
         """
         import time
 
         best = [float("inf")] * len(self.steps)
+        ran = [choice.choice for choice in self.choices]
         for _ in range(max(1, repeats) + 1):  # the first pass warms up (weight packing, caches)
             last = [time.perf_counter()]
 
             def on_step(i, inputs, outputs):
                 now = time.perf_counter()
                 best[i] = min(best[i], now - last[0])
+                if ran[i] is not None and hasattr(self.steps[i].kernel, "algorithm_for"):
+                    ran[i] = self.steps[i].kernel.algorithm_for(inputs[0])
                 last[0] = time.perf_counter()
 
             self.trace(feeds, on_step)
         return [
-            {"node": step.kernel.node.name, "op": step.kernel.node.op_type, "algorithm": choice.choice, "ms": t * 1e3}
-            for step, choice, t in zip(self.steps, self.choices, best)
+            {"node": step.kernel.node.name, "op": step.kernel.node.op_type, "algorithm": algorithm, "ms": t * 1e3}
+            for step, algorithm, t in zip(self.steps, ran, best)
         ]
 
     def run_numpy(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:

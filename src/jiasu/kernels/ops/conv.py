@@ -133,6 +133,13 @@ class Conv(Kernel):
             algo = self._shape_choice[shape] = get_algorithm(choose_algorithm(spec, self._per_shape, shape[2:], shape[0]))
         return algo
 
+    def algorithm_for(self, x: torch.Tensor) -> str:
+        """The algorithm that runs on input ``x``: the load-time choice, or for nodes that choose per input shape
+        (``plan.heuristic.depends_on_shape``), the one chosen for ``x``'s shape."""
+        if self._per_shape is not None and self.weight is not None:
+            return self._shape_algorithm(x).name
+        return self.algorithm.name
+
     def _check(self, name: str, w_shape) -> Optional[str]:
         """Why algorithm ``name`` cannot run this node, or None if it can."""
         spec = self._static_spec(w_shape)
