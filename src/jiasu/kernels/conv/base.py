@@ -155,29 +155,35 @@ def pad_input(x: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
 def nhwc_operands(
     algorithm: str, x: torch.Tensor, z: Optional[torch.Tensor], c_in: int, out_shape: tuple[int, int, int, int], keep_nchw: bool = False
 ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """``x`` and the residual ``z`` as contiguous NHWC float32 views for a C loop, after checking their shapes.
+    """``x`` and the residual ``z`` as float32 tensors whose memory is a contiguous NHWC array, for a C loop that
+    reads them through ``data_ptr()``, after checking their shapes.
 
-    A C loop indexes its input by the weight's channel count and the residual by the output's shape,
-    so a mismatch would read past them: it is a ``ValueError`` naming ``algorithm``, as ``conv2d``'s would be.
-    ``out_shape`` is the output's NCHW shape. ``keep_nchw``: the loop reads ``x`` as it is, a contiguous
-    NCHW float32 tensor (the caller has checked that it is), so it is returned unchanged.
+    A tensor already channels_last and float32 (every conv output of the engine's default plan) is returned
+    as it is, without the permuted view that cost 1 us a call; another is copied. A C loop indexes its input
+    by the weight's channel count and the residual by the output's shape, so a mismatch would read past them:
+    it is a ``ValueError`` naming ``algorithm``, as ``conv2d``'s would be. ``out_shape`` is the output's NCHW
+    shape. ``keep_nchw``: the loop reads ``x`` as it is, a contiguous NCHW float32 tensor (the caller has
+    checked that it is), so it is returned unchanged.
     """
     if x.shape[1] != c_in:
         raise ValueError(f"{algorithm}: the input has {x.shape[1]} channels, the weight expects {c_in}")
-    if keep_nchw:
-        xh = x
-    else:
-        xh = x.permute(0, 2, 3, 1)
-        if not xh.is_contiguous() or xh.dtype != torch.float32:
-            xh = xh.contiguous().float()
+    xh = x if keep_nchw else _nhwc(x)
     if z is None:
         return xh, None
     if tuple(z.shape) != tuple(out_shape):
         raise ValueError(f"{algorithm}: the residual has shape {tuple(z.shape)}, the output {tuple(out_shape)}")
-    zh = z.permute(0, 2, 3, 1)
-    if not zh.is_contiguous() or zh.dtype != torch.float32:
-        zh = zh.contiguous().float()
-    return xh, zh
+    return xh, _nhwc(z)
+
+
+def _nhwc(t: torch.Tensor) -> torch.Tensor:
+    if t.dtype == torch.float32 and t.is_contiguous(memory_format=torch.channels_last):
+        return t
+    return t.float().contiguous(memory_format=torch.channels_last)
+
+
+def nhwc_output(like: torch.Tensor, shape: tuple[int, int, int, int]) -> torch.Tensor:
+    """An uninitialised float32 output of NCHW ``shape``, channels_last in memory (what the C loops write), on ``like``'s device."""
+    return torch.empty(shape, dtype=torch.float32, device=like.device, memory_format=torch.channels_last)
 
 
 def output_size(in_size: int, k: int, stride: int, dilation: int, pad_total: int) -> int:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ..native import fixed_arguments
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands, output_size, pad_input
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands, nhwc_output, output_size, pad_input
 
 #: Dense convs with more input channels than this are left to GEMM-based paths: the C
 #: loop has no blocking over input channels and reads each weight vector once per pixel block.
@@ -131,10 +131,8 @@ class NHWCDirect(FusingConvAlgorithm):
                 call = calls[key] = prepare(*key)
             out_shape, fixed = call
             xh, zh = nhwc_operands("nhwc_direct", x, z, spec.in_channels, out_shape, keep_nchw=nchw)
-            n, _, ho, wo = out_shape
-            out = xh.new_empty(n, ho, wo, c_out)
-            function(xh.data_ptr(), zh.data_ptr() if zh is not None else None, out.data_ptr(), *fixed)
-            y = out.permute(0, 3, 1, 2)
+            y = nhwc_output(xh, out_shape)
+            function(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *fixed)
             return after.apply(y, None) if after is not None else y
 
         return run

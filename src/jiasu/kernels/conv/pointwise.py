@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..native import fixed_arguments
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands, nhwc_output
 
 
 def _library() -> Optional[ctypes.CDLL]:
@@ -98,9 +98,8 @@ class Pointwise(FusingConvAlgorithm):
             if fixed is None:
                 # The pointers are read here, so the closure keeps packed and b alive.
                 fixed = calls[key] = fixed_arguments(run_c, (n * h * w, c, packed.data_ptr(), c_out, b.data_ptr(), lo, hi, key[1]), 3)
-            out = xh.new_empty(n, h, w, c_out)
-            run_c(xh.data_ptr(), zh.data_ptr() if zh is not None else None, out.data_ptr(), *fixed)
-            y = out.permute(0, 3, 1, 2)
+            y = nhwc_output(xh, (n, c_out, h, w))
+            run_c(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *fixed)
             return after.apply(y, None) if after is not None else y
 
         return run

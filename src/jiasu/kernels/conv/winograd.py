@@ -102,7 +102,7 @@ import torch
 import torch.nn.functional as F
 
 from ..threads import enter_worker, torch_threads
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, format_dims, nhwc_operands
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, format_dims, nhwc_operands, nhwc_output
 from .onednn import available as onednn_available
 
 _Matrix = list[list[Fraction]]
@@ -492,7 +492,7 @@ class Winograd(FusingConvAlgorithm):
             n, _, h, w = x.shape
             ho, wo, th, tw = self._grid(h, w, spec.pads, m, r)
             xh, zh = nhwc_operands(self.name, x, z, c_in, (n, c_out, ho, wo))
-            out = xh.new_empty(n, ho, wo, c_out)  # float32, as the C kernels write
+            out = nhwc_output(xh, (n, c_out, ho, wo))  # float32, as the C kernels write
             tiles = n * th * tw
             z_ptr = zh.data_ptr() if zh is not None else None
 
@@ -507,8 +507,7 @@ class Winograd(FusingConvAlgorithm):
             threads = torch.get_num_threads()
             for t0, t1 in even_chunks(tiles, target):
                 chunk(t0, t1, threads)
-            y = out.permute(0, 3, 1, 2)
-            return after.apply(y, None) if after is not None else y
+            return after.apply(out, None) if after is not None else out
 
         return run
 
