@@ -202,6 +202,24 @@ def restore_threads():
     torch.set_num_threads(before)
 
 
+def test_a_conv_prepares_once_per_input_shape(conv_relu_model, monkeypatch):
+    """Conv.run keeps what it prepared by the input's shape: later runs of that shape call the prepared function
+    straight away (no per-call dispatch through _fn); a new shape prepares once more. Outputs stay right."""
+    from jiasu.runtime.reference import run_onnxruntime
+
+    engine = jiasu.Engine(jiasu.load(conv_relu_model))
+    (kernel,) = [step.kernel for step in engine.steps if step.kernel.node.op_type == "Conv"]
+    calls = []
+    real = kernel._fn
+    monkeypatch.setattr(kernel, "_fn", lambda *a, **k: calls.append(tuple(a[0].shape)) or real(*a, **k))
+    rng = np.random.default_rng(0)
+    for batch in (1, 1, 1, 2, 2):
+        x = rng.standard_normal((batch, 3, 8, 8)).astype(np.float32)
+        (want,) = run_onnxruntime(conv_relu_model.SerializeToString(), {"x": x}).values()
+        np.testing.assert_allclose(engine.run_numpy({"x": x})["y"], want, rtol=1e-5, atol=1e-5)
+    assert calls == [(1, 3, 8, 8), (2, 3, 8, 8)]
+
+
 def test_switching_thread_counts_packs_once_per_count(conv_relu_model, restore_threads, monkeypatch):
     """torch's thread count is per process and may change between runs (another engine built with
     ``threads``, a benchmark interleaving 1 and 2 threads). oneDNN picks its kernel, and so the packed

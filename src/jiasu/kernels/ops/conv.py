@@ -213,10 +213,16 @@ class Conv(Kernel):
         return fn
 
     def run(self, x, w, b=None, z=None):
+        # What _fn returns depends only on the input's shape once weight and bias are constant: kept by that
+        # shape in the same cache (so a copy that clears _prepared, as the spatial strategy's does, clears it too).
+        fn = self._prepared.get(("input", x.shape))
+        if fn is not None:
+            return (fn(x, z),)
         if self.weight is None:
             return (self._fn(x, w, b, self.epilogue)(x, z),)
         if self.bias_is_const:
-            return (self._fn(x, self.weight, self.bias, self.epilogue)(x, z),)
+            fn = self._prepared["input", x.shape] = self._fn(x, self.weight, self.bias, self.epilogue)
+            return (fn(x, z),)
         # Constant weight, run-time bias: keep the (cached) weight transform, add the bias after.
         y = self._fn(x, self.weight, None)(x, None)
         y = y + b.reshape((1, -1) + (1,) * (y.dim() - 2))
