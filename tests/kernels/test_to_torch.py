@@ -33,3 +33,17 @@ def test_onnx_ir_tensor_and_torch_tensor():
 
 def test_python_list():
     assert torch.equal(to_torch([1.0, 2.0]), torch.tensor([1.0, 2.0], dtype=torch.float64))
+
+
+def test_every_numeric_numpy_dtype_and_bfloat16():
+    """Plain numeric arrays take the quick path (shared, dtype kept); ml_dtypes' bfloat16, which torch.from_numpy
+    does not know, is converted bit for bit."""
+    import ml_dtypes
+
+    for dtype, want in ((np.float16, torch.float16), (np.bool_, torch.bool), (np.uint8, torch.uint8), (np.int32, torch.int32)):
+        a = np.ones(3, dtype=dtype)
+        t = to_torch(a)
+        assert t.dtype == want and t.data_ptr() == a.ctypes.data
+    b = np.array([1.5, -2.0, 3.0], dtype=ml_dtypes.bfloat16)
+    t = to_torch(b)
+    assert t.dtype == torch.bfloat16 and t.tolist() == [1.5, -2.0, 3.0]

@@ -37,6 +37,16 @@ class NodeChoice:
     reason: Optional[str] = None
 
 
+def _input_check(spec: ir.Value):
+    """A quick ``tensor -> bool`` for a declared input: its dtype and its fixed dims (Engine._check_one says why not)."""
+    dtype = torch_dtype(spec.dtype) if spec.dtype is not None and spec.dtype in TORCH_DTYPES else None
+    if spec.shape is None:
+        return lambda t: dtype is None or t.dtype == dtype
+    rank = len(spec.shape)
+    fixed = [(axis, d) for axis, d in enumerate(spec.shape) if isinstance(d, int)]
+    return lambda t: (dtype is None or t.dtype == dtype) and t.dim() == rank and all(t.shape[a] == d for a, d in fixed)
+
+
 @dataclass
 class _Step:
     kernel: Any
@@ -76,6 +86,7 @@ class Engine:
         # Inputs that are also initializers (old exporters list weights as inputs) are optional overrides.
         self.inputs = [v for v in graph.inputs if v.name not in init_names]
         self._declared = {v.name: v for v in self.inputs}
+        self._accepts = {v.name: _input_check(v) for v in self.inputs}
         self._feedable = {v.name for v in graph.inputs}  # declared inputs plus overridable initializers
         self._input_slots = [slot(v) for v in graph.inputs]
         self.outputs = list(graph.outputs)
@@ -173,8 +184,8 @@ class Engine:
                 kind = getattr(getattr(value, "dtype", None), "name", type(value).__name__)
                 raise InputError(f"input {name!r} of type {kind} cannot be fed to jiasu's engine ({e}); give a numeric array") from None
             spec = declared.get(name)
-            if spec is not None:
-                self._check_one(name, tensor, spec)
+            if spec is not None and not self._accepts[name](tensor):
+                self._check_one(name, tensor, spec)  # raises, naming what is wrong
             out[name] = tensor
         return out
 
