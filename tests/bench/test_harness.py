@@ -140,7 +140,9 @@ def test_configurations_take_turns_at_their_timed_runs(tmp_path, monkeypatch):
     log = tmp_path / "turns.log"
     monkeypatch.setenv("JIASU_TEST_TURN_LOG", str(log))
     settings = BenchSettings(threads=1, repeats=6, warmup=1, isolate=True, rounds=3, timeout_s=60)
-    run = run_sweep(relu_model(), [Configuration("turnlog_a"), Configuration("turnlog_b")], [1, 2], settings)
+    configs, started = [Configuration("turnlog_a"), Configuration("turnlog_b")], []
+    run = run_sweep(relu_model(), configs, [1, 2], settings, on_start=started.append)
+    assert started == configs
     assert [(r.configuration, r.batch, r.status, len(r.samples_ms)) for r in run.results] == [
         ("turnlog_a", 1, "ok", 6), ("turnlog_b", 1, "ok", 6), ("turnlog_a", 2, "ok", 6), ("turnlog_b", 2, "ok", 6),
     ]  # fmt: skip

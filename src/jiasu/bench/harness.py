@@ -103,6 +103,23 @@ def _error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
+def _result(config: Configuration, model: BenchModel, batch: int, settings: BenchSettings, threads: int, isolated: bool, **fields) -> BenchResult:
+    """A result for one (configuration, batch), its settings filled in; ``fields`` sets the rest (status, error...)."""
+    return BenchResult(
+        model=model.source,
+        configuration=config.label,
+        backend=config.backend,
+        batch=batch,
+        threads=threads,
+        repeats=settings.repeats,
+        warmup=settings.warmup,
+        tolerance=settings.tolerance,
+        isolated=isolated,
+        started_at=_now(),
+        **fields,
+    )
+
+
 def example_feeds_for(model: BenchModel, batch: int, seed: int) -> dict[str, np.ndarray]:
     from ..frontends.inputs import example_feeds
 
@@ -141,22 +158,11 @@ class _Measurement:
     def __init__(self, backend_cls, config, model, batch, settings, reference, threads, clock=time.perf_counter):
         self.backend_cls, self.config, self.model, self.batch = backend_cls, config, model, batch
         self.settings, self.reference, self.clock = settings, reference, clock
-        self.result = BenchResult(
-            model=model.source,
-            configuration=config.label,
-            backend=config.backend,
-            batch=batch,
-            threads=threads,
-            repeats=settings.repeats,
-            warmup=settings.warmup,
-            tolerance=settings.tolerance,
-            isolated=settings.isolate,
-            started_at=_now(),
-        )
+        self.result = _result(config, model, batch, settings, threads, settings.isolate)
         self.backend: Optional[Backend] = None
         self.samples: list[float] = []
         self.failed = False
-        self.memory = PeakRSS()
+        self.memory: Optional[PeakRSS] = None  # entered by prepare once the backend is known to be available
         self.feeds: dict[str, np.ndarray] = {}
         self.deadline = 0.0
 
@@ -170,7 +176,7 @@ class _Measurement:
         if reason:
             self._fail("unavailable", reason)
             return False
-        self.memory.__enter__()
+        self.memory = PeakRSS().__enter__()
         phase = "options"
         try:
             options = self.config.resolve(result.threads, self.backend_cls)
@@ -237,7 +243,7 @@ class _Measurement:
             except Exception as e:
                 result.details["close_error"] = _error_text(e)
             self.backend = None
-        if hasattr(self.memory, "scope"):  # entered: the backend was available
+        if self.memory is not None:
             self.memory.__exit__(None, None, None)
             result.peak_rss_mb, result.baseline_rss_mb, result.memory_scope = self.memory.peak_mb, self.memory.baseline_mb, self.memory.scope
         return result
@@ -358,22 +364,7 @@ def _bench_isolated(backend_cls, config, model, batches, settings, references, t
         out.close()
         if lost:
             batch = pending.pop(0)
-            emit(
-                BenchResult(
-                    model=model.source,
-                    configuration=config.label,
-                    backend=config.backend,
-                    batch=batch,
-                    status=lost.status,
-                    error=lost.reason,
-                    threads=threads,
-                    repeats=settings.repeats,
-                    warmup=settings.warmup,
-                    tolerance=settings.tolerance,
-                    isolated=True,
-                    started_at=_now(),
-                )
-            )
+            emit(_result(config, model, batch, settings, threads, True, status=lost.status, error=lost.reason))
 
 
 # ---- configurations taking turns ------------------------------------------------------
@@ -437,20 +428,13 @@ def bench_in_turns(
     results: dict[str, BenchResult] = {}
     running: list[_Turns] = []
 
-    def lost(config: Configuration, e: WorkerLost) -> None:
-        results[config.label] = BenchResult(
-            model=model.source, configuration=config.label, backend=config.backend, batch=batch, status=e.status, error=e.reason,
-            threads=threads, repeats=settings.repeats, warmup=settings.warmup, tolerance=settings.tolerance, isolated=True,
-            started_at=_now(),
-        )  # fmt: skip
-
     def step(w: _Turns, doing: str) -> Optional[tuple]:
         """The worker's next message, its time taken from its budget; None (and its result) when it is lost."""
         start = time.monotonic()
         try:
             message = receive(w.proc, w.out, start + w.budget_s, settings.timeout_s, doing, f" for batch {batch}")
         except WorkerLost as e:
-            lost(w.config, e)
+            results[w.config.label] = _result(w.config, model, batch, settings, threads, True, status=e.status, error=e.reason)
             return None
         w.budget_s -= time.monotonic() - start
         return message

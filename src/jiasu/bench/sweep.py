@@ -121,7 +121,10 @@ def run_sweep(
         if on_result is not None:
             on_result(result)
 
-    if settings.rounds > 1:  # configurations take turns, batch size by batch size
+    if settings.rounds > 1:  # configurations take turns, batch size by batch size: they all start together
+        for config in configurations:
+            if on_start is not None:
+                on_start(config)
         for batch in batches:
             bench_in_turns(classes, configurations, bench_model, batch, settings, references.get(batch), emit)
     else:
