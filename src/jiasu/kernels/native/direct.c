@@ -123,7 +123,7 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
         for (int kx = 0; kx < kw; kx++)
             for (int ci = 0; ci < cin; ci++) off[(ky * kw + kx) * cin + ci] = (int)(((ky * dh * w) + kx * dw) * ps + ci * cs);
     /* A large output (a first layer at batch 8: 8 x 112 x 112 x 32 floats) skips the caches on the blocks' stores. */
-    int stream = cout % CB == 0 && worth_streaming(y, (long)n * ho * wo * cout * (long)sizeof(float));
+    int stream = worth_streaming(y, (long)n * ho * wo * cout, cout);
 #pragma omp parallel num_threads(nt)
     {
 #pragma omp for schedule(static)
@@ -252,7 +252,7 @@ int jiasu_direct_depthwise(const float *x, const float *z, float *y, int n, int 
     interior(wo, sw, pl, dw, kw, w, &xa, &xb);
     /* A large output (a batch of big maps) skips the caches on the fast path's stores: measured on
      * mobilenet_v2's 112x112x32 and 56x56x144 layers at batch 8, 0.76 -> 0.57 and 1.84 -> 0.77 ms. */
-    int stream = c % CB == 0 && worth_streaming(y, (long)n * ho * wo * c * (long)sizeof(float));
+    int stream = worth_streaming(y, (long)n * ho * wo * c, c);
 #pragma omp parallel num_threads(nt)
     {
 #pragma omp for schedule(static)

@@ -119,8 +119,8 @@ int jiasu_pointwise(const float *x, const float *z, float *y, long p, int cin, c
      * (49 rows) is 25 + 24, not 48 + 1. */
     long strips = (p + (long)nt * PS - 1) / ((long)nt * PS) * nt;
     long len = (p + strips - 1) / strips;
-    /* A large output skips the caches (see stream16); rows stay 64-byte aligned when cout is whole vectors. */
-    int stream = cout % CB == 0 && worth_streaming(y, p * cout * (long)sizeof(float));
+    /* A large output skips the caches (see stream16 and worth_streaming in vec.h). */
+    int stream = worth_streaming(y, p * cout, cout);
     /* Small maps with many channels (a 7x7 map at batch 1 against a 2048 x 512 weight): each thread
      * takes whole panels and all the rows, so the weight, larger than the input here, is read once
      * and not once per thread. Only with enough panels to share out evenly. */

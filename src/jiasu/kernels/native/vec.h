@@ -61,10 +61,13 @@ static inline void put16(float *p, v16 r, int cw, int stream) {
         store16(p, r, cw);
 }
 
-/* Whether an output of this many bytes at y is worth streaming: larger than STREAM_MIN_BYTES and
- * 64-byte aligned (torch's allocations are). */
+/* Whether an output of `count` floats at y, rows of `channels` floats, is worth streaming: at least
+ * STREAM_MIN_BYTES, 64-byte aligned (torch's allocations are), and rows of whole vectors, so that every
+ * row stays aligned. */
 #define STREAM_MIN_BYTES (8L << 20)
-static inline int worth_streaming(const float *y, long bytes) { return bytes >= STREAM_MIN_BYTES && ((unsigned long)y & 63) == 0; }
+static inline int worth_streaming(const float *y, long count, int channels) {
+    return channels % CB == 0 && count * (long)sizeof(float) >= STREAM_MIN_BYTES && ((unsigned long)y & 63) == 0;
+}
 
 /* max(a, lo) and min(a, hi), lane by lane: a ReLU is clamp(a, 0, +inf). */
 static inline v16 clamp16(v16 a, v16 lo, v16 hi) {
