@@ -6,87 +6,18 @@
  * goes to oneDNN, which costs 25-40 us a call before any arithmetic here; mobilenet_v2 has 34 such
  * layers at 14-250 us each.
  *
- * The weight is packed once (jiasu_pack_pointwise): output channels in panels of up to NVMAX vectors
- * of 16, each panel a (cin, width) block with its rows contiguous, so the inner loop reads weights
- * as one sequential stream. A block of P pixel rows and one panel of NV vectors keep P x NV
- * accumulators in registers: per input channel, NV weight-vector loads and P broadcasts feed
- * P x NV multiply-adds, over all cin input channels (a 2048-channel panel is 512 KiB, read from L2
- * at a few bytes per multiply-add; blocking over input channels measured no faster).
+ * The weight's panels and the register blocking are in pointwise.h.
  *
  * Threads split the pixel rows into strips (static schedule); each thread runs every panel over its
  * strip, so a strip's rows of x stay in cache across the panels. On small maps with more output
  * channels than pixels they split the panels instead (see jiasu_pointwise). An output of 8 MiB or
  * more is written with streaming stores (vec.h).
  */
-#include "vec.h"
+#include "pointwise.h"
 
-#define NVMAX 4
 #define PS 48 /* at most this many pixel rows a strip */
 
-/* Panel layout: panel j starts at column cb = j * NVMAX * 16 and holds nv = min(NVMAX, vectors
- * left) vectors; its (cin, nv * 16) block starts at wp + cb * cin. Columns past cout are zero. */
-
-/* P pixel rows from x (row stride cin) times one panel w (cin, NV * 16) of output channels from cb.
- * bias is padded to whole vectors (zeros). Loops over p and v are unrolled so that the P x NV
- * accumulators stay in registers; only the last vector of the last panel can be partial (cout not
- * a multiple of 16), and only its store takes the slow path. */
-#define BLOCK(NV, P)                                                                                      \
-    static void block_##NV##_##P(const float *x, int cin, const float *w, int cb, int cout,               \
-                                 const float *bias, const float *z, v16 lo, v16 hi, float *y,            \
-                                 int stream) {                                                            \
-        v16 acc[P][NV];                                                                                   \
-        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                            \
-            v16 b;                                                                                        \
-            memcpy(&b, bias + cb + v * CB, sizeof b);                                                     \
-            _Pragma("GCC unroll 16") for (int p = 0; p < P; p++) acc[p][v] = b;                           \
-        }                                                                                                 \
-        for (int k = 0; k < cin; k++, w += NV * CB) {                                                     \
-            v16 wv[NV];                                                                                   \
-            for (int v = 0; v < NV; v++) memcpy(&wv[v], w + v * CB, sizeof(v16));                         \
-            for (int p = 0; p < P; p++) {                                                                 \
-                float xv = x[(long)p * cin + k];                                                          \
-                for (int v = 0; v < NV; v++) acc[p][v] += xv * wv[v];                                     \
-            }                                                                                             \
-        }                                                                                                 \
-        int full = cb + NV * CB <= cout;                                                                  \
-        _Pragma("GCC unroll 16") for (int p = 0; p < P; p++)                                              \
-            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                        \
-                long o = (long)p * cout + cb + v * CB;                                                    \
-                int cw = full ? CB : cout - cb - v * CB;                                                  \
-                if (cw <= 0) continue;                                                                    \
-                if (cw > CB) cw = CB;                                                                     \
-                v16 r = acc[p][v];                                                                        \
-                if (z) r += load16(z + o, cw);                                                            \
-                put16(y + o, clamp16(r, lo, hi), cw, stream);                                             \
-            }                                                                                             \
-    }
-
-/* Every block size up to the largest: P x NV <= 24 accumulators (plus NV weight vectors and a
- * broadcast) fit in the 32 vector registers; the smaller ones take the rows left at a strip's end. */
-BLOCK(1, 1) BLOCK(1, 2) BLOCK(1, 3) BLOCK(1, 4) BLOCK(1, 5) BLOCK(1, 6) BLOCK(1, 7) BLOCK(1, 8)
-BLOCK(1, 9) BLOCK(1, 10) BLOCK(1, 11) BLOCK(1, 12) BLOCK(1, 13) BLOCK(1, 14) BLOCK(1, 15) BLOCK(1, 16)
-BLOCK(2, 1) BLOCK(2, 2) BLOCK(2, 3) BLOCK(2, 4) BLOCK(2, 5) BLOCK(2, 6) BLOCK(2, 7) BLOCK(2, 8)
-BLOCK(2, 9) BLOCK(2, 10) BLOCK(2, 11) BLOCK(2, 12)
-BLOCK(3, 1) BLOCK(3, 2) BLOCK(3, 3) BLOCK(3, 4) BLOCK(3, 5) BLOCK(3, 6) BLOCK(3, 7) BLOCK(3, 8)
-BLOCK(4, 1) BLOCK(4, 2) BLOCK(4, 3) BLOCK(4, 4) BLOCK(4, 5) BLOCK(4, 6)
-
-typedef void (*block_fn)(const float *, int, const float *, int, int, const float *, const float *, v16, v16,
-                         float *, int);
-
-#define PMAX 16
-/* blocks[nv][q]: q pixel rows, nv vectors; rows[nv]: the largest q for nv. */
-static const int rows[5] = {0, 16, 12, 8, 6};
-static const block_fn blocks[5][PMAX + 1] = {
-    {0},
-    {0, block_1_1, block_1_2, block_1_3, block_1_4, block_1_5, block_1_6, block_1_7, block_1_8, block_1_9,
-     block_1_10, block_1_11, block_1_12, block_1_13, block_1_14, block_1_15, block_1_16},
-    {0, block_2_1, block_2_2, block_2_3, block_2_4, block_2_5, block_2_6, block_2_7, block_2_8, block_2_9,
-     block_2_10, block_2_11, block_2_12},
-    {0, block_3_1, block_3_2, block_3_3, block_3_4, block_3_5, block_3_6, block_3_7, block_3_8},
-    {0, block_4_1, block_4_2, block_4_3, block_4_4, block_4_5, block_4_6},
-};
-
-/* wp[...] from w (cout, cin) row-major (an ONNX 1x1 weight): the panel layout above. wp holds
+/* wp[...] from w (cout, cin) row-major (an ONNX 1x1 weight): the panel layout of pointwise.h. wp holds
  * cin * cop floats, cop = cout rounded up to 16. */
 void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) {
     int cop = (cout + CB - 1) / CB * CB;
@@ -95,19 +26,6 @@ void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) {
         float *panel = wp + (long)cb * cin;
         for (int k = 0; k < cin; k++)
             for (int j = 0; j < width; j++) panel[(long)k * width + j] = cb + j < cout ? w[(long)(cb + j) * cin + k] : 0.0f;
-    }
-}
-
-/* Panel vb (its first vector) over pixel rows [r0, r1), in blocks of the panel's largest height and
- * one smaller block for the rows left. */
-static void panel_rows(const float *x, long r0, long r1, int cin, const float *wp, int vb, int nvec, int cout,
-                       const float *bias, const float *z, v16 lo, v16 hi, float *y, int stream) {
-    int nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
-    const float *panel = wp + (long)cb * cin;
-    for (long r = r0; r < r1;) {
-        int q = r1 - r < rows[nv] ? (int)(r1 - r) : rows[nv];
-        blocks[nv][q](x + r * cin, cin, panel, cb, cout, bias, z ? z + r * cout : 0, lo, hi, y + r * cout, stream);
-        r += q;
     }
 }
 
