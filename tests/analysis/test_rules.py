@@ -7,6 +7,8 @@ out in each comment. ``test_every_rule_has_a_case`` keeps it in step with
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,6 +175,15 @@ CASES += [
     # 2x6 @ (5x6)^T: 10 outputs x 6 MACs, 10 adds for C; LeakyRelu: 1 add + 1 mul per output
     case("fused-gemm-leaky", "jiasu::FusedGemm", [2, 6], f32(5, 6), f32(5), transB=1, activation="LeakyRelu",
          activation_params=[0.1], y_shape=[2, 5], want=Ops(macs=60, adds=20, muls=10)),
+    # expand 4 -> 16 on 64 pixels: 1024 elements x 4 MACs, each + bias + 2 ReLU6 bounds; depthwise: 1024 x 9 MACs,
+    # the same 3 adds; project 16 -> 4: 256 outputs x 16 MACs, + bias + the residual Z (its clamp is open)
+    case("inverted-residual", "jiasu::InvertedResidual", [1, 4, 8, 8], f32(16, 4, 1, 1), f32(16), f32(16, 1, 3, 3), f32(16),
+         f32(4, 16, 1, 1), f32(4), "z", stride=1, clamps=[0, 6, 0, 6, -math.inf, math.inf], y_shape=[1, 4, 8, 8],
+         want=Ops(macs=1024 * 4 + 1024 * 9 + 256 * 16, adds=3 * 1024 + 3 * 1024 + 2 * 256)),
+    # no expand, stride 2, no biases: depthwise 4x4 x 16 = 256 elements x 9, 1 ReLU bound each; project 128 x 16
+    case("inverted-residual-no-expand", "jiasu::InvertedResidual", [1, 16, 8, 8], None, None, f32(16, 1, 3, 3), None,
+         f32(8, 16, 1, 1), None, stride=2, clamps=[-math.inf, math.inf, 0, math.inf, -math.inf, math.inf],
+         y_shape=[1, 8, 4, 4], want=Ops(macs=256 * 9 + 128 * 16, adds=256)),
 ]  # fmt: skip
 
 # jiasu's int8 ops (what lower_int8 writes) and low-bit / sparse ops: declared outputs, as above.

@@ -24,7 +24,8 @@ def test_get_pass_names_the_registered_passes():
         get_pass("fold_bn")
     assert str(info.value) == (
         "unknown pass 'fold_bn'; available: eliminate_identity, fold_batchnorm, fold_constants, fuse_conv_activation, "
-        "fuse_residual_add, lower_int8, pool_phases, simplify_shapes. To add one, see jiasu/passes/__init__.py."
+        "fuse_inverted_residual, fuse_residual_add, lower_int8, pool_phases,\n  simplify_shapes. To add one, see "
+        "jiasu/passes/__init__.py."
     )
 
 
@@ -56,15 +57,18 @@ ZOO = {
 # - resnet18: 20 convs; 8 residual Add+Relu fuse into the block's second conv, and the other 9 convs
 #   followed by a Relu fuse with it; the 3 downsample 1x1 convs are the Add's other operand (Z) and stay Conv.
 # - mobilenet_v2: 52 convs; 35 are followed by ReLU6 (Clip 0..6), 10 of the 17 linear projections feed a
-#   residual Add; the other 7 projections have nothing to fuse.
+#   residual Add; then each of the 17 blocks (expand, depthwise, project; the first has no expand) becomes
+#   one InvertedResidual, 10 of them with the residual. The first and the last conv stay FusedConv.
 # - googlenet: all 57 convs are BasicConv2d (conv, BN, ReLU).
 # - smallcnn: 3 conv+ReLU and fc1+ReLU; fc2 feeds Softmax.
 EXPECTED = {
-    "smallcnn": {"FusedConv": 3, "Conv": 0, "FusedGemm": 1, "Gemm": 1, "fused_with_z": 0},
-    "resnet18": {"FusedConv": 17, "Conv": 3, "FusedGemm": 0, "Gemm": 1, "fused_with_z": 8},
-    "mobilenet_v2": {"FusedConv": 45, "Conv": 7, "FusedGemm": 0, "Gemm": 1, "fused_with_z": 10},
-    "googlenet": {"FusedConv": 57, "Conv": 0, "FusedGemm": 0, "Gemm": 1, "fused_with_z": 0},
+    "smallcnn": {"FusedConv": 3, "Conv": 0, "InvertedResidual": 0, "FusedGemm": 1, "Gemm": 1, "fused_with_z": 0},
+    "resnet18": {"FusedConv": 17, "Conv": 3, "InvertedResidual": 0, "FusedGemm": 0, "Gemm": 1, "fused_with_z": 8},
+    "mobilenet_v2": {"FusedConv": 2, "Conv": 0, "InvertedResidual": 17, "FusedGemm": 0, "Gemm": 1, "fused_with_z": 10},
+    "googlenet": {"FusedConv": 57, "Conv": 0, "InvertedResidual": 0, "FusedGemm": 0, "Gemm": 1, "fused_with_z": 0},
 }
+#: where a fused op takes its residual Z
+Z_INPUT = {"FusedConv": 3, "InvertedResidual": 7}
 BATCHNORMS = {"smallcnn": 0, "resnet18": 20, "mobilenet_v2": 52, "googlenet": 57}
 
 
@@ -88,8 +92,8 @@ def test_default_passes_on_zoo_models(name):
         assert relative_l2(after[out], reference[out]) <= 1e-5
     counts = op_counts(model)
     assert counts["BatchNormalization"] == counts["Identity"] == 0
-    with_z = sum(1 for n in model.graph if n.op_type == "FusedConv" and len(n.inputs) > 3 and n.inputs[3] is not None)
-    got = {k: counts[k] for k in ("FusedConv", "Conv", "FusedGemm", "Gemm")} | {"fused_with_z": with_z}
+    with_z = sum(1 for n in model.graph if n.op_type in Z_INPUT and len(n.inputs) > Z_INPUT[n.op_type] and n.inputs[Z_INPUT[n.op_type]] is not None)
+    got = {k: counts[k] for k in ("FusedConv", "Conv", "InvertedResidual", "FusedGemm", "Gemm")} | {"fused_with_z": with_z}
     assert got == EXPECTED[name]
     assert [r.name for r in reports] == DEFAULT_PASSES
     folded = next(r for r in reports if r.name == "fold_batchnorm")
@@ -110,6 +114,7 @@ def test_report_counts_resnet18():
         "fold_batchnorm: 69 -> 49 nodes; folded 20 BatchNormalization",
         "fuse_residual_add: 49 -> 33 nodes; fused 8 Conv + Add + Relu",
         "fuse_conv_activation: 33 -> 24 nodes; fused 9 Conv + Relu",
+        "fuse_inverted_residual: 24 -> 24 nodes; no change",
         "eliminate_identity: 24 -> 24 nodes; no change",
     ]
     activations = Counter(n.attributes["activation"].value for n in model.graph if n.op_type == "FusedConv")
@@ -164,19 +169,26 @@ def _model_for(name: str):
         model = jiasu.load("zoo:smallcnn?image_size=28&padding=2&num_classes=10")
         calib = np.random.default_rng(0).normal(size=(16, 1, 28, 28)).astype(np.float32)
         return quantize_static(model, calib).model
+    if name == "fuse_inverted_residual":  # mobilenet_v2's blocks (the fusions it needs first: PREREQUISITES)
+        return jiasu.load("zoo:mobilenet_v2", image_size=32)
     if name == "pool_phases":  # conv1 (7x7) -> relu -> 2x2 max pool
         return jiasu.load("zoo:smallcnn?image_size=28&padding=2&num_classes=10")
     assert name == "simplify_shapes", f"add a model for the new pass {name!r} here"
     return jiasu.frontends.load_module(Views(), torch.randn(1, 3, 8, 8))
 
 
+#: passes that must run before a pass finds its pattern (the reference is the model before them)
+PREREQUISITES = {"fuse_inverted_residual": ["fuse_residual_add", "fuse_conv_activation"]}
+
+
 @pytest.mark.parametrize("name", sorted(PASSES))
 def test_every_pass_keeps_outputs_and_stops_at_a_fixed_point(name):
-    """Each registered pass alone: outputs within 1e-5 of ONNX Runtime (int8 lowering: within the
-    rounding of the int8 arithmetic), and a second run changes nothing."""
+    """Each registered pass alone (after its PREREQUISITES): outputs within 1e-5 of ONNX Runtime (int8
+    lowering: within the rounding of the int8 arithmetic), and a second run changes nothing."""
     model = copy(_model_for(name))
     feeds = jiasu.example_feeds(model, batch=2, seed=5)
     reference = run_onnxruntime(model, feeds)
+    model, _ = optimize(model, PREREQUISITES.get(name, []))
     model, (first,) = optimize(model, [name])
     assert first.modified and first.total_rewrites > 0
     after = jiasu.Engine(model).run_numpy(feeds)

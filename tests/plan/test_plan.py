@@ -422,3 +422,17 @@ def test_a_plan_compiled_from_a_model_proto_is_labelled_by_its_graph_name_not_it
     proto = ir.serde.serialize_model(model)
     assert compile_model(proto).plan.model == proto.graph.name == "main_graph"
     assert compile_model("zoo:smallcnn?image_size=28&padding=2&num_classes=10").plan.model == "zoo:smallcnn?image_size=28&padding=2&num_classes=10"
+
+
+def test_mobilenet_plan_tunes_the_convs_the_blocks_leave_and_round_trips(tmp_path):
+    """The fused blocks are no conv choices: the plan lists the first and last convs only, the tuned plan is
+    checked against the heuristic without mixing the two lists up, and the file rebuilds a matching engine."""
+    model = load("zoo:mobilenet_v2", image_size=32)
+    compiled = compile_model(model, batch=2, budget_s=20, per_candidate_s=0.02, use_cache=False)
+    assert [n.op_type for n in compiled.plan.nodes] == ["FusedConv", "FusedConv"]
+    assert sum(n.op_type == "InvertedResidual" for n in compiled.model.graph) == 17
+    assert compiled.plan.validation["kept"] in ("tuned", "heuristic")
+    path = compiled.plan.save(tmp_path / "m.plan.json")
+    rebuilt = engine_from_plan(model, str(path))
+    feeds = example_feeds(model, batch=2)
+    assert relative_l2(rebuilt.run_numpy(feeds)["output"], run_onnxruntime(model, feeds)["output"]) <= 1e-5

@@ -71,3 +71,29 @@ def test_zoo_arena_is_at_most_60_percent_of_naive(name):
         check_plan(plan)
         assert plan.arena_bytes <= 0.6 * plan.naive_bytes
         assert plan.live_peak_bytes <= plan.arena_bytes
+
+
+@pytest.mark.skipif(bool(jiasu.kernels.native.status("inverted_residual")), reason="the C kernels do not build here")
+@pytest.mark.parametrize("batch, threads", [(1, 2), (2, 2), (1, 1)], ids=["shared_rows", "groups", "one_thread"])
+def test_a_fused_blocks_row_buffers_count_at_its_step(batch, threads):
+    """mobilenet_v2 at 32x32: its first fused block (no expand; 16x16 map, 32 channels, 16 a row group of 4 rows
+    of 16 pixels) and second (expand to 96 at 16x16, stride 2: 8x8, so one group of 8 rows) as the C kernel
+    allocates them, each a buffer of its own step only."""
+    import torch
+
+    model, _ = optimize(load("zoo:mobilenet_v2?image_size=32"))
+    torch.set_num_threads(threads)
+    try:
+        plan = plan_memory(jiasu.Engine(model), example_feeds(model, batch=batch))
+    finally:
+        torch.set_num_threads(2)
+    check_plan(plan)
+    spaces = [b for b in plan.buffers if b.name.endswith(" (workspace)")]
+    assert len(spaces) == 17 and all(b.first == b.last and b.slot < 0 for b in spaces)
+    assert spaces[0].nbytes == 4 * threads * 4 * 16 * 32  # d: one group of 4 rows x 16 pixels x 32 channels a thread
+    d = 8 * 8 * 96  # one group: the whole 8x8 output
+    if batch < threads:  # e expanded whole, shared: 16 x 16 x 96
+        assert spaces[1].nbytes == 4 * (16 * 16 * 96 + threads * d)
+    else:  # each thread's e: the (8 - 1) * 2 + 3 = 17 rows a group reads, but the image has 16
+        assert spaces[1].nbytes == 4 * threads * (d + 16 * 16 * 96)
+    assert plan.naive_bytes == sum(b.nbytes for b in plan.buffers)

@@ -44,6 +44,8 @@ data movement                         0 (Reshape, Transpose, Concat, Slice, Gath
 jiasu::FusedConv / jiasu::FusedGemm   the Conv / Gemm it replaced, + 1 add per output element for a
                                       residual Z, + its ``activation`` as that op's rule counts it (Swish:
                                       Sigmoid + Mul). The graph passes write them (``jiasu profile --plan``)
+jiasu::InvertedResidual               its expand, depthwise and project Convs as above, + 1 add per element
+                                      for each finite clamp bound and for the residual Z
 jiasu::QConv / jiasu::QGemm           as QLinearConv / a Gemm on the int8 weight (input 3: ``(N, K)`` for
                                       QGemm), + 1 add per output for the int32 bias, + 1 for ``relu``
 jiasu::QAdd / jiasu::QMaxPool         as Add / MaxPool, + 1 add per output for QAdd's ``relu``
@@ -281,6 +283,25 @@ def _fused(base: Rule) -> Rule:
     return rule
 
 
+def inverted_residual(n: Node) -> Ops:
+    """``jiasu::InvertedResidual``: its three convolutions, biases, residual and clamps, as the nodes it replaced count them.
+
+    Each finite clamp bound is one comparison per element (a Relu counts 1, a ReLU6 Clip 2).
+    """
+    batch, cout, ho, wo = n.out()
+    x = n.inp(0)
+    hid = n.inp(3)[0]
+    inner = (batch * x[2] * x[3] * hid, batch * ho * wo * hid, batch * ho * wo * cout)  # E, D, Y elements
+    clamps = list(n.attr("clamps", [])) or [-math.inf, math.inf] * 3
+    ops = Ops()
+    for k, (count, w, b) in enumerate(zip(inner, (1, 3, 5), (2, 4, 6))):
+        if not n.has(w):
+            continue  # no expand
+        bounds = sum(math.isfinite(v) for v in clamps[2 * k : 2 * k + 2])
+        ops = ops + Ops(macs=count * numel(n.inp(w)[1:]), adds=count * (bounds + (1 if n.has(b) else 0)))
+    return ops + Ops(adds=inner[2]) if n.has(7) else ops
+
+
 # ---- jiasu's int8 and low-bit ops (passes/lower_int8.py, compress/quantize/lowbit.py) ---------------
 def _with_relu(base: Rule) -> Rule:
     """``base`` plus one comparison per output element when the node's ``relu`` attribute is set."""
@@ -395,6 +416,7 @@ RULES: dict[str, tuple[Rule, str]] = {
     },
     "jiasu::FusedConv": (_fused(_conv(x=0, w=1, b=2)), CONV),
     "jiasu::FusedGemm": (_fused(gemm), FC),
+    "jiasu::InvertedResidual": (inverted_residual, CONV),
     "jiasu::QConv": (_with_relu(_conv(x=0, w=3, b=8)), CONV),
     "jiasu::QGemm": (_with_relu(q_gemm), FC),
     "jiasu::QAdd": (_with_relu(per_element(adds=1)), ELEMENTWISE),

@@ -20,12 +20,13 @@ from .eliminate_identity import EliminateIdentity
 from .fold_batchnorm import FoldBatchNorm
 from .fold_constants import FoldConstants
 from .fuse_conv_activation import FuseConvActivation
+from .fuse_inverted_residual import FuseInvertedResidual
 from .fuse_residual_add import FuseResidualAdd
 from .pool_phases import PoolPhases
 from .simplify_shapes import SimplifyShapes
 
 _PASSES: list[type[JiasuPass]] = [
-    EliminateIdentity, LowerInt8, FoldConstants, SimplifyShapes, FoldBatchNorm, FuseResidualAdd, FuseConvActivation, PoolPhases,
+    EliminateIdentity, LowerInt8, FoldConstants, SimplifyShapes, FoldBatchNorm, FuseResidualAdd, FuseConvActivation, FuseInvertedResidual, PoolPhases,
 ]
 
 PASSES: dict[str, type[JiasuPass]] = {p.name: p for p in _PASSES}
@@ -45,6 +46,7 @@ DEFAULT_PASSES: list[str] = [
     "fold_batchnorm",
     "fuse_residual_add",
     "fuse_conv_activation",
+    "fuse_inverted_residual",
     "eliminate_identity",
 ]
 

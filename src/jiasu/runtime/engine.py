@@ -265,7 +265,8 @@ class Engine:
         Times come from the interpreted path, so they include a little more
         dispatch than ``run``; their sum is reported next to ``run``'s own time.
         A conv node that chooses per input shape reports the algorithm it ran on
-        these feeds, not its load-time choice (:meth:`algorithm_report`).
+        these feeds, not its load-time choice (:meth:`algorithm_report`); a fused
+        ``InvertedResidual`` reports ``c`` or ``torch``.
         """
         import time
 
@@ -277,7 +278,7 @@ class Engine:
             def on_step(i, inputs, outputs):
                 now = time.perf_counter()
                 best[i] = min(best[i], now - last[0])
-                if ran[i] is not None and hasattr(self.steps[i].kernel, "algorithm_for"):
+                if hasattr(self.steps[i].kernel, "algorithm_for"):
                     ran[i] = self.steps[i].kernel.algorithm_for(inputs[0])
                 last[0] = time.perf_counter()
 

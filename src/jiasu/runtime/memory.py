@@ -13,6 +13,9 @@ end). Three figures follow:
   input dies at that step (Relu, Clip, Add, ...) write over their input:
   output and input share one buffer.
 
+A kernel that allocates buffers of its own while it runs (``workspace_bytes(input)``: the fused
+inverted residual's row buffers) adds one buffer alive at its step only, named ``<node> (workspace)``.
+
 The engine frees each intermediate after its last use (``Engine.steps[i].frees``),
 so torch's allocator can reuse the memory the plan assigns; the arena itself is
 the plan, reported next to the naive figure (``jiasu compile``, ``jiasu profile``).
@@ -78,11 +81,17 @@ def plan_memory(engine, feeds: Mapping[str, Any], inplace: bool = True) -> Memor
     """The memory plan of one run of ``engine`` on ``feeds`` (see the module docstring)."""
     sizes: dict[int, int] = {}
     first: dict[int, int] = {}
+    workspaces: list[Buffer] = []
 
     def on_step(i, inputs, outputs):
         for s, t in zip(engine.steps[i].outputs, outputs):
             sizes[s] = _nbytes(t)
             first[s] = i
+        kernel = engine.steps[i].kernel
+        nbytes = kernel.workspace_bytes(inputs[0]) if hasattr(kernel, "workspace_bytes") else 0
+        if nbytes:
+            # slots are >= 0: a workspace takes a negative one, so it never aliases a value
+            workspaces.append(Buffer(-1 - i, f"{kernel.node.name} (workspace)", nbytes, i, i))
 
     engine.trace(feeds, on_step)
     n = len(engine.steps)
@@ -99,6 +108,7 @@ def plan_memory(engine, feeds: Mapping[str, Any], inplace: bool = True) -> Memor
         for s, v in zip(step.outputs, step.kernel.node.outputs):
             names[s] = v.name
     buffers = {s: Buffer(s, names.get(s, str(s)), sizes[s], first[s], last[s]) for s in sizes if sizes[s] > 0}
+    buffers.update((b.slot, b) for b in workspaces)
 
     # In place: the output takes over an input buffer that dies at this very step.
     count = 0

@@ -71,6 +71,7 @@ from .hard_sigmoid import HardSigmoid
 from .hard_swish import HardSwish
 from .hardmax import Hardmax
 from .identity import Identity
+from .inverted_residual import InvertedResidual
 from .instance_normalization import InstanceNormalization
 from .is_inf import IsInf
 from .is_nan import IsNaN
@@ -229,6 +230,7 @@ _KERNELS: list[type[Kernel]] = [
     HardSwish,
     Identity,
     InstanceNormalization,
+    InvertedResidual,
     IsInf,
     IsNaN,
     LayerNormalization,
