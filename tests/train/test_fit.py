@@ -26,9 +26,12 @@ def linear():
 
 def test_smallcnn_learns_fashion_mnist_subset():
     # One epoch over the 2,000 bundled training images (batch 32, Adam 2e-3): about 73% on the 1,000
-    # bundled test images (0.732 measured); 70% is the bar, chance is 10%.
+    # bundled test images (0.732 measured); 70% is the bar, chance is 10%. In the main process: with a
+    # DataLoader worker process this test lost its whole pytest worker ("node down") in 7 of 15 runs of
+    # the suite on 2026-12-01 (a Zen 5 KVM host), before and after that day's changes alike; it never
+    # failed alone. Worker processes are tested below.
     model = zoo.get("smallcnn", num_classes=10, image_size=28, padding=2).train()
-    history = fit(model, fm.load_subset("train"), fm.load_subset("test"), epochs=1, batch_size=32, lr=2e-3, progress=False, num_workers=1)
+    history = fit(model, fm.load_subset("train"), fm.load_subset("test"), epochs=1, batch_size=32, lr=2e-3, progress=False, num_workers=0)
     assert len(history) == 1 and history[0].val_accuracy >= 0.70
     result = evaluate(model, fm.load_subset("test"))
     assert result.accuracy == history[0].val_accuracy and result.count == 1000
