@@ -15,7 +15,7 @@
  *
  * With fewer images than threads (batch 1) that would leave a 7x7 map (one group) to one thread, or
  * make each thread recompute the rows of e around its share. There the threads expand one image's
- * e whole into a shared buffer instead, each its share of the rows, and after a barrier each runs
+ * e whole into a shared buffer instead, each its share of the pixels, and after a barrier each runs
  * the depthwise and the projection of its share of the output rows.
  *
  * Measured against the three layers run one after another by the same C code (one process, both
@@ -128,14 +128,23 @@ int jiasu_inverted_residual(const float *x, const float *z, float *y, int n, int
         float *d = buffer((long)g * wo * hid);
         if ((we && !shared && !e) || !d) failed = 1;
         if (shared) {
+            /* Each thread's share of the output rows, in groups of at most g rows of about equal size (7
+             * rows at g = 5: 4 + 3, not 5 + 2, whose 2-row products would run on short pixel blocks). */
+            int o0 = (int)((long)ho * t / T), o1 = (int)((long)ho * (t + 1) / T);
+            int groups = (o1 - o0 + g - 1) / g;
             for (long img = 0; img < n; img++) {
-                /* every thread reaches both barriers, even one whose buffer failed */
-                int r0 = (int)((long)h * t / T), r1 = (int)((long)h * (t + 1) / T);
-                if (!failed && r0 < r1) expand(&b, img, r0, r1, e_all + (long)r0 * w * hid);
-#pragma omp barrier
-                int o0 = (int)((long)ho * t / T), o1 = (int)((long)ho * (t + 1) / T);
-                for (int oy = o0; oy < o1 && !failed; oy += g) rows_out(&b, img, oy, oy + g < o1 ? oy + g : o1, e_all, 0, d);
-#pragma omp barrier
+                /* e split by pixels, not rows: a 7x7 map is 25 + 24 pixels, where rows would be 4 + 3 */
+                long p0 = (long)h * w * t / T, p1 = (long)h * w * (t + 1) / T;
+                if (!failed && p0 < p1)
+                    product(b.x + (img * h * w + p0) * cin, p1 - p0, cin, we, hid, be, 0, b.l1, b.h1, e_all + p0 * hid, 0);
+#pragma omp barrier /* every thread reaches the barriers, even one whose buffer failed */
+                for (int k = 0; k < groups && !failed; k++) {
+                    int oy0 = o0 + (int)((long)(o1 - o0) * k / groups), oy1 = o0 + (int)((long)(o1 - o0) * (k + 1) / groups);
+                    rows_out(&b, img, oy0, oy1, e_all, 0, d);
+                }
+                if (img + 1 < n) {
+#pragma omp barrier /* before the next image's e overwrites this one's */
+                }
             }
         } else if (!failed) {
             long first = items * t / T, last = items * (t + 1) / T;
