@@ -1,13 +1,15 @@
 """jiasu's native paths on against off, in one process, interleaved (issue #5, sessions 9 to 11).
 
-    python benchmarks/native_paths_ab.py zoo:resnet18 8 [pool,gemv,shape,pointwise,depthwise,gap,first]
+    python benchmarks/native_paths_ab.py zoo:resnet18 8 [pool,gemv,shape,pointwise,depthwise,gap,first,blocks]
 
 Builds the default engine twice. On the second, the paths named in the third argument are off: ``pool`` the C
 max pooling (kernels/native/pool.c), ``gemv`` the C one-row fully-connected layer (kernels/native/gemv.c),
 ``shape`` the default plan's per-input-shape choices (Winograd on small maps with enough tiles, nhwc_direct for a
 single-channel first layer at batch 1 and for depthwise convs), ``pointwise`` the C 1x1 convolution (those convs
 run oneDNN), ``depthwise`` nhwc_direct for depthwise convs (oneDNN), ``gap`` the C global average pooling
-(torch's mean), ``first`` nhwc_direct for a first layer, a dense conv on 1-3 input channels (oneDNN). Both engines must agree; eight rounds time a block of about 0.4 s each, visiting the two in
+(torch's mean), ``first`` nhwc_direct for a first layer, a dense conv on 1-3 input channels (oneDNN),
+``blocks`` the fused inverted residual blocks (the pass ``fuse_inverted_residual`` left out: their three convs
+run as layers). Both engines must agree; eight rounds time a block of about 0.4 s each, visiting the two in
 turn. Prints the median ms per image of each.
 """
 
@@ -26,7 +28,7 @@ from jiasu.frontends import copy_model
 from jiasu.frontends.inputs import example_feeds
 from jiasu.kernels.ops.global_average_pool import GlobalAveragePool
 from jiasu.kernels.ops.max_pool import MaxPool
-from jiasu.passes import optimize
+from jiasu.passes import DEFAULT_PASSES, optimize
 
 
 def main() -> None:
@@ -51,7 +53,8 @@ def main() -> None:
             return "onednn" if dropped else name
 
         heuristic.choose_algorithm = without  # asked at load time and, per input shape, at the first run
-    engine = jiasu.Engine(optimize(copy_model(model), None)[0], threads=2)
+    passes = [p for p in DEFAULT_PASSES if p != "fuse_inverted_residual"] if "blocks" in off else None
+    engine = jiasu.Engine(optimize(copy_model(model), passes)[0], threads=2)
     for step in engine.steps:
         if "pool" in off and isinstance(step.kernel, MaxPool):
             step.kernel._native_applies = lambda x: False
