@@ -26,7 +26,8 @@ from .pool_phases import PoolPhases
 from .simplify_shapes import SimplifyShapes
 
 _PASSES: list[type[JiasuPass]] = [
-    EliminateIdentity, LowerInt8, FoldConstants, SimplifyShapes, FoldBatchNorm, FuseResidualAdd, FuseConvActivation, FuseInvertedResidual, PoolPhases,
+    EliminateIdentity, LowerInt8, FoldConstants, SimplifyShapes, FoldBatchNorm, FuseResidualAdd, FuseConvActivation,
+    FuseInvertedResidual, PoolPhases,
 ]
 
 PASSES: dict[str, type[JiasuPass]] = {p.name: p for p in _PASSES}
@@ -36,7 +37,8 @@ PASSES: dict[str, type[JiasuPass]] = {p.name: p for p in _PASSES}
 # Identity removal exposes constants (BN statistics behind Identity), folding and
 # shape simplification expose Conv -> BN -> Add -> Relu chains, BN folding must precede the fusions
 # (a FusedConv has no BN to fold into), and the residual Add fuses before the activation pass would
-# take the Conv's Relu-less output for itself. The final eliminate_identity drops what the others orphaned.
+# take the Conv's Relu-less output for itself. fuse_inverted_residual reads the FusedConvs (activations and
+# residual already in them) the two fusions write. The final eliminate_identity drops what the others orphaned.
 # pool_phases is registered but not default: it trades MACs for fewer outputs, which pays only on thin layers.
 DEFAULT_PASSES: list[str] = [
     "eliminate_identity",
