@@ -115,3 +115,24 @@ def test_an_expand_read_twice_stays_out_of_the_block():
     assert op_counts(model) == {"FusedConv": 1, "InvertedResidual": 1, "Neg": 1}
     node = _fused(model)
     assert node.inputs[1] is None and node.inputs[0].producer().op_type == "FusedConv"
+
+
+def test_the_analysis_counts_a_fused_mobilenet_as_the_layers_it_replaced():
+    """MACs and other ops of mobilenet_v2 are the same before and after the fusions (the rule for
+    InvertedResidual counts its three convs, biases, clamps and residual as their own nodes did)."""
+    from jiasu.analysis.counts import count_nodes
+    from jiasu.analysis.graph import prepare
+    from jiasu.frontends import load
+    from jiasu.passes import optimize
+
+    def total(model):
+        prepared = prepare(model, 2)
+        counts, warnings = count_nodes(prepared)
+        assert prepared.warnings + warnings == []
+        return sum((c.ops for c in counts), type(counts[0].ops)())
+
+    plain, _ = optimize(load("zoo:mobilenet_v2", image_size=64), ["fuse_residual_add", "fuse_conv_activation"])
+    before = total(plain)
+    fused, _ = optimize(plain, ["fuse_inverted_residual"])
+    assert op_counts(fused)["InvertedResidual"] == 17
+    assert total(fused) == before and before.macs > 0
