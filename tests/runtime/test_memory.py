@@ -96,4 +96,10 @@ def test_a_fused_blocks_row_buffers_count_at_its_step(batch, threads):
         assert spaces[1].nbytes == 4 * (16 * 16 * 96 + threads * d)
     else:  # each thread's e: the (8 - 1) * 2 + 3 = 17 rows a group reads, but the image has 16
         assert spaces[1].nbytes == 4 * threads * (d + 16 * 16 * 96)
+    # features.8 on a 2x2 map, 64 -> 384 -> 64: at batch 1 the expand's 384 outweigh the 4 pixels, its panels
+    # split, and d is shared whole: e and d of 2 x 2 x 384 each (else one group of 2 rows of d a thread, and e)
+    if batch < threads:
+        assert spaces[7].nbytes == 4 * (2 * 2 * 384 + 2 * 2 * 384)
+    else:
+        assert spaces[7].nbytes == 4 * threads * (2 * 2 * 384 + 2 * 2 * 384)
     assert plan.naive_bytes == sum(b.nbytes for b in plan.buffers)

@@ -63,6 +63,8 @@ CASES = [
     (16, 96, 24, 2, 10, 7, True, False),  # not square; 7 columns: every pixel an edge or interior block tail
     (32, 32, 16, 1, 12, 12, False, False),  # no expand (mobilenet_v2's first block)
     (24, 144, 24, 1, 28, 28, True, True),  # several row groups an image: the kept rows of e are moved, not recomputed
+    (64, 384, 64, 1, 7, 7, True, True),  # batch 1: the expand's weight outweighs 49 pixels, its panels split
+    (64, 192, 320, 2, 9, 9, True, False),  # batch 1: the projection's panels split, from a whole depthwise output
 ]
 
 

@@ -37,7 +37,7 @@ def _library() -> Optional[ctypes.CDLL]:
     signature = [p, p, p, i, i, i, i, p, i, p, f, f, p, p, i, f, f, p, i, p, f, f, i]
     return typed(
         "inverted_residual",
-        {"jiasu_inverted_residual": (signature, i), "jiasu_inverted_residual_workspace": ([i] * 7, ctypes.c_long)},
+        {"jiasu_inverted_residual": (signature, i), "jiasu_inverted_residual_workspace": ([i] * 8, ctypes.c_long)},
     )
 
 
@@ -117,7 +117,9 @@ class InvertedResidual(Kernel):
         if self._c is None or x.dtype != torch.float32 or x.device.type != "cpu":
             return 0
         n, _, h, w = x.shape
-        floats = _library().jiasu_inverted_residual_workspace(n, h, w, self.hid, int(self.we is not None), self.stride, torch.get_num_threads())
+        floats = _library().jiasu_inverted_residual_workspace(
+            n, h, w, self.hid, self.cout, int(self.we is not None), self.stride, torch.get_num_threads()
+        )
         return int(floats) * 4
 
     def run(self, x, we=None, be=None, wd=None, bd=None, wp=None, bp=None, z=None):
