@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+import numpy as np
 import onnx_ir as ir
 
 from ._graph import JIASU_DOMAIN, attr_value, constant, replace_pattern, sole_consumer, use_jiasu_domain
@@ -48,15 +49,16 @@ def _plain_geometry(node: ir.Node, stride: int, pad: int) -> bool:
     )
 
 
-def _weights(node: ir.Node, shape: tuple[Optional[int], ...]) -> bool:
-    """Constant float32 weight of ``shape`` (None: any size) and a constant bias or none; no residual input."""
-    if len(node.inputs) > 3 and node.inputs[3] is not None:
-        return False
+def _weights(node: ir.Node, shape: tuple[Optional[int], ...], residual: bool = False) -> Optional[np.ndarray]:
+    """The weight, if it is constant float32 of ``shape`` (None: any size) with a constant bias or none, and the
+    node has no residual input unless ``residual`` (the project's Z is the block's); else None."""
+    if not residual and len(node.inputs) > 3 and node.inputs[3] is not None:
+        return None
     w = constant(node.inputs[1])
     if w is None or w.dtype.name != "float32" or w.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, w.shape)):
-        return False
+        return None
     bias = node.inputs[2] if len(node.inputs) > 2 else None
-    return bias is None or constant(bias) is not None
+    return w if bias is None or constant(bias) is not None else None
 
 
 class FuseInvertedResidual(JiasuPass):
@@ -101,19 +103,19 @@ class FuseInvertedResidual(JiasuPass):
     @staticmethod
     def _match(project: ir.Node):
         """``(expand or None, depthwise, stride, clamps)`` if ``project`` ends a block, else None."""
-        w = constant(project.inputs[1])
-        if w is None or w.ndim != 4 or int(attr_value(project, "group", 1)) != 1 or not _plain_geometry(project, 1, 0):
+        if int(attr_value(project, "group", 1)) != 1 or not _plain_geometry(project, 1, 0):
+            return None
+        w = _weights(project, (None, None, 1, 1), residual=True)
+        if w is None:
             return None
         hid = int(w.shape[1])
         depthwise = project.inputs[0].producer()
         if not _conv(depthwise) or sole_consumer(depthwise.outputs[0]) is not project or hid % CHANNEL_MULTIPLE:
             return None
-        if int(attr_value(depthwise, "group", 1)) != hid or not _weights(depthwise, (hid, 1, 3, 3)):
+        if int(attr_value(depthwise, "group", 1)) != hid or _weights(depthwise, (hid, 1, 3, 3)) is None:
             return None
         stride = next((s for s in (1, 2) if _plain_geometry(depthwise, s, 1)), None)
-        # the project's own weight and bias (its Z is the block's residual, so not checked by _weights)
-        bias = project.inputs[2] if len(project.inputs) > 2 else None
-        if stride is None or w.dtype.name != "float32" or tuple(w.shape[2:]) != (1, 1) or (bias is not None and constant(bias) is None):
+        if stride is None:
             return None
         expand = depthwise.inputs[0].producer()
         if not (
@@ -121,7 +123,7 @@ class FuseInvertedResidual(JiasuPass):
             and sole_consumer(expand.outputs[0]) is depthwise
             and int(attr_value(expand, "group", 1)) == 1
             and _plain_geometry(expand, 1, 0)
-            and _weights(expand, (hid, None, 1, 1))
+            and _weights(expand, (hid, None, 1, 1)) is not None
             and clamp_of(expand) is not None
         ):
             expand = None

@@ -43,6 +43,23 @@ def _library() -> Optional[ctypes.CDLL]:
     )
 
 
+def pack_weight(lib: ctypes.CDLL, weight: torch.Tensor) -> torch.Tensor:
+    """A 1x1 float32 weight (C_out, C_in, 1, 1) in the C loop's panels: C_in x C_out rounded up to 16 (``lib``: :func:`_library`'s)."""
+    c_out, c_in = int(weight.shape[0]), int(weight.shape[1])
+    plain = weight.reshape(c_out, c_in).contiguous()
+    packed = plain.new_empty(c_in * (-(-c_out // 16) * 16))  # whole vectors of 16
+    lib.jiasu_pack_pointwise(plain.data_ptr(), c_out, c_in, packed.data_ptr())
+    return packed
+
+
+def padded_bias(bias: Optional[torch.Tensor], channels: int) -> torch.Tensor:
+    """``bias`` (zeros for None) padded with zeros to whole vectors of 16, so the C loops load it unmasked."""
+    out = torch.zeros(-(-channels // 16) * 16)
+    if bias is not None:
+        out[:channels] = bias
+    return out
+
+
 def native_available() -> bool:
     """Whether the C kernels run here (built on first call); see :func:`jiasu.kernels.native.status`."""
     return _library() is not None
@@ -75,13 +92,7 @@ class Pointwise(FusingConvAlgorithm):
         lib = _library() if weight.device.type == "cpu" and weight.dtype == torch.float32 else None
         if lib is None:
             return self._fallback(weight, bias, epilogue)
-        plain = weight.reshape(c_out, c_in).contiguous()
-        c_pad = -(-c_out // 16) * 16  # whole vectors of 16
-        packed = plain.new_empty(c_in * c_pad)
-        lib.jiasu_pack_pointwise(plain.data_ptr(), c_out, c_in, packed.data_ptr())
-        b = plain.new_zeros(c_pad)  # so the C loop loads the bias unmasked
-        if bias is not None:
-            b[:c_out] = bias
+        packed, b = pack_weight(lib, weight), padded_bias(bias, c_out)
         run_c = lib.jiasu_pointwise
         fallback = None
         calls: dict[tuple, tuple] = {}  # (input shape, threads) -> fixed arguments

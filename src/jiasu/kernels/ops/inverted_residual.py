@@ -26,7 +26,10 @@ import torch.nn.functional as F
 from ...errors import JiasuError
 from ..base import Kernel
 from ..conv.base import nhwc_operands, nhwc_output
+from ..conv.pointwise import _library as _pointwise_library
+from ..conv.pointwise import pack_weight, padded_bias
 from ..native import fixed_arguments
+
 
 def _library() -> Optional[ctypes.CDLL]:
     """The C kernels with argument types set, or None where they do not build here."""
@@ -39,12 +42,6 @@ def _library() -> Optional[ctypes.CDLL]:
         "inverted_residual",
         {"jiasu_inverted_residual": (signature, i), "jiasu_inverted_residual_workspace": ([i] * 8, ctypes.c_long)},
     )
-
-
-def _pointwise_library() -> Optional[ctypes.CDLL]:
-    from ..conv.pointwise import _library as pointwise
-
-    return pointwise()
 
 
 class InvertedResidual(Kernel):
@@ -77,27 +74,18 @@ class InvertedResidual(Kernel):
     def algorithm_for(self, x: torch.Tensor) -> str:
         """What runs on input ``x`` (``Engine.node_times`` lists it): ``c``, or ``torch`` off CPU float32 or
         where the C kernels do not build. Not a conv algorithm choice: the plan and tuning do not see it."""
-        return "c" if self._c is not None and x.dtype == torch.float32 and x.device.type == "cpu" else "torch"
+        return "c" if self._runs_c(x) else "torch"
+
+    def _runs_c(self, x: torch.Tensor) -> bool:
+        return self._c is not None and x.dtype == torch.float32 and x.device.type == "cpu"
 
     def _pack(self, pointwise) -> tuple:
         """Weights as the C loop reads them: 1x1 weights in pointwise panels, biases padded to whole vectors,
         the depthwise weight (3, 3, C)."""
-
-        def panels(w):
-            c_out, c_in = int(w.shape[0]), int(w.shape[1])
-            packed = w.new_empty(c_in * (-(-c_out // 16) * 16))
-            pointwise.jiasu_pack_pointwise(w.reshape(c_out, c_in).contiguous().data_ptr(), c_out, c_in, packed.data_ptr())
-            return packed
-
-        def padded(b, n):
-            out = torch.zeros(-(-n // 16) * 16)
-            if b is not None:
-                out[:n] = b
-            return out
-
-        we = panels(self.we) if self.we is not None else None
+        we = pack_weight(pointwise, self.we) if self.we is not None else None
         wd = self.wd.reshape(self.hid, 9).t().contiguous()
-        return we, padded(self.be, self.hid), wd, padded(self.bd, self.hid), panels(self.wp), padded(self.bp, self.cout)
+        wp = pack_weight(pointwise, self.wp)
+        return we, padded_bias(self.be, self.hid), wd, padded_bias(self.bd, self.hid), wp, padded_bias(self.bp, self.cout)
 
     def _fixed(self, shape: tuple, threads: int) -> tuple:
         n, c, h, w = shape
@@ -114,7 +102,7 @@ class InvertedResidual(Kernel):
     def workspace_bytes(self, x: torch.Tensor) -> int:
         """The bytes the C kernel allocates for its row buffers while it runs on ``x`` (0 for the torch path,
         whose intermediates torch allocates and frees inside the node)."""
-        if self._c is None or x.dtype != torch.float32 or x.device.type != "cpu":
+        if not self._runs_c(x):
             return 0
         n, _, h, w = x.shape
         floats = _library().jiasu_inverted_residual_workspace(
@@ -125,7 +113,7 @@ class InvertedResidual(Kernel):
     def run(self, x, we=None, be=None, wd=None, bd=None, wp=None, bp=None, z=None):
         if x.dim() != 4:
             raise ValueError(f"{self.describe()}: expects an NCHW input, got shape {tuple(x.shape)}")
-        if self._c is None or x.dtype != torch.float32 or x.device.type != "cpu":
+        if not self._runs_c(x):
             return (self._torch(x, z),)
         out = self.out_shape(x.shape)
         xh, zh = nhwc_operands("InvertedResidual", x, z, self.cin, out)
