@@ -62,3 +62,17 @@ def test_packs_once_per_shape_and_thread_count(packs, restore_threads, residual)
         y = fn(x, z)
         assert relative_error(y, reference(x, w, b, spec), x, w) <= 1e-5
     assert len(packs) == 3
+
+
+@pytest.mark.parametrize("supported", [True, False])
+def test_bfloat16_is_declined_where_the_cpu_cannot_run_it(monkeypatch, supported):
+    """On an AVX2-only CPU oneDNN's bf16 conv raises inside the call; ``check`` declines it there so another
+    algorithm runs, and float32 is unaffected."""
+    monkeypatch.setattr(onednn, "bf16_supported", lambda: supported)
+    spec = ConvSpec(16, 16, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1, torch.bfloat16)
+    reason = CONV_ALGORITHMS["onednn"].check(spec)
+    expected = None if supported else (
+        "bfloat16, and this CPU lacks what oneDNN's bfloat16 convolution needs (AVX-512 BW/VL/DQ or AVX-NE-CONVERT)"
+    )
+    assert reason == expected
+    assert CONV_ALGORITHMS["onednn"].check(ConvSpec(16, 16, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1, torch.float32)) is None

@@ -65,6 +65,13 @@ def available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
 
+def bf16_supported() -> bool:
+    """Whether oneDNN runs bfloat16 convolutions on this CPU: it needs AVX-512 (BW, VL, DQ) or AVX-NE-CONVERT,
+    and on an AVX2-only CPU (seen: AMD Zen 3) it raises inside the call."""
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(probe()) if probe is not None else False
+
+
 class OneDNN(FusingConvAlgorithm):
     name = "onednn"
     description = "oneDNN with weights prepacked at load time, channels_last activations, bias/activation/residual fused (CPU)"
@@ -81,6 +88,8 @@ class OneDNN(FusingConvAlgorithm):
             return "stride and dilation both > 1"
         if spec.dtype is not None and spec.dtype not in (torch.float32, torch.bfloat16):
             return f"dtype {str(spec.dtype).replace('torch.', '')}, not float32/bfloat16"
+        if spec.dtype == torch.bfloat16 and not bf16_supported():
+            return "bfloat16, and this CPU lacks what oneDNN's bfloat16 convolution needs (AVX-512 BW/VL/DQ or AVX-NE-CONVERT)"
         return None
 
     def prepare_fused(
