@@ -111,6 +111,10 @@ def quantize_cmd(
     sensitivity: bool = typer.Option(False, "--sensitivity", help="rank layers by the damage INT8 does to each (needs --calib)"),
     budget: Optional[float] = typer.Option(None, "--budget", help="with --sensitivity: accuracy drop allowed (points); keeps the worst layers in float"),
     eval_limit: int = typer.Option(1000, "--eval-limit", help="with --sensitivity: evaluation images"),
+    reduce_range: Optional[bool] = typer.Option(
+        None, "--reduce-range/--full-range",
+        help="static/dynamic: weights in 7 bits (-64..64) or 8; default: 7 where this CPU has no VNNI/AMX, whose int8 products would saturate",
+    ),
     diagnose: bool = typer.Option(False, "--diagnose", help="why isn't INT8 faster? CPU features, float nodes, Q/DQ overhead"),
     data: str = typer.Option("fashion-mnist", "--data", help="binary/ternary: training data: fashion-mnist, fashion-mnist-subset, a folder or .npz"),
     finetune_epochs: int = typer.Option(1, "--finetune-epochs", min=0, help="binary/ternary: fine-tuning epochs with the straight-through estimator"),
@@ -161,18 +165,22 @@ def quantize_cmd(
     if output is None:
         raise JiasuError("missing -o/--output: where to write the quantized model, e.g. -o model_int8.onnx")
     info: dict = {"model": model, "mode": mode, "output": str(output), "bytes_before": _model_bytes(source)}
+    if mode in ("static", "dynamic"):
+        from ..compress.quantize.qparams import resolve_reduce_range
+
+        reduce_range = info["reduce_range"] = resolve_reduce_range(reduce_range)
     if mode == "static":
         if calib is None:
             raise JiasuError(f"--mode static needs calibration data: --calib DATA ({DATA_HELP})")
         from ..compress.quantize import quantize_static
 
-        r = quantize_static(source, calib, method=method, per_channel=not per_tensor, exclude=keep_float, limit=calib_limit)
+        r = quantize_static(source, calib, method=method, per_channel=not per_tensor, exclude=keep_float, limit=calib_limit, reduce_range=reduce_range)
         result = r.model
         info.update(method=method, quantized_nodes=r.plan.nodes, calibrated_tensors=len(r.params))
     elif mode == "dynamic":
         from ..compress.quantize.dynamic import quantize_dynamic
 
-        result, done = quantize_dynamic(source, exclude=keep_float)
+        result, done = quantize_dynamic(source, exclude=keep_float, reduce_range=reduce_range)
         info.update(quantized_nodes=done)
     else:
         from ..compress.quantize.float16 import convert_float
@@ -195,6 +203,8 @@ def quantize_cmd(
     )
     if "quantized_nodes" in info:
         console.print(f"  {len(info['quantized_nodes'])} node(s) quantized; {len(info.get('float_nodes', []))} compute node(s) left in float")
+    if info.get("reduce_range"):
+        console.print("  weights in 7 bits (-64..64): without VNNI, int8 products of 8-bit weights saturate in ONNX Runtime and torch (--full-range to keep 8)")
 
 
 def _sensitivity(spec, source, calib, method, calib_limit, eval_limit, budget, per_tensor, output, as_json):

@@ -11,7 +11,7 @@ import pytest
 
 import jiasu
 from jiasu.compress.quantize import quantize_static
-from jiasu.compress.quantize.diagnostics import cpu_features, float_nodes, qdq_overhead
+from jiasu.compress.quantize.diagnostics import cpu_features, float_nodes, int8_products_saturate, qdq_overhead
 from jiasu.passes.lower_int8 import lower_int8
 from jiasu.compress.quantize.sensitivity import layer_sensitivity, mixed_precision
 
@@ -46,9 +46,14 @@ def test_cpu_features_from_a_given_cpuinfo(tmp_path):
     assert cpu.model == "Test CPU" and cpu.flags["avx512f"] and not cpu.flags["avx512_vnni"]  # first CPU only
     assert not cpu.int8_dot_product
     assert cpu.advice()[0].startswith("no int8 dot-product instruction")
+    assert cpu.advice()[1].startswith("u8 x s8 products saturate in int16 here") and int8_products_saturate(cpu)
     arm = tmp_path / "arm"
     arm.write_text("processor\t: 0\nFeatures\t: fp asimd asimddp\nCPU part\t: 0xd0c\n")
     assert cpu_features(arm).flags == {"asimd": True, "asimddp": True, "i8mm": False} and cpu_features(arm).int8_dot_product
+    assert not int8_products_saturate(cpu_features(arm))
+    vnni = tmp_path / "vnni"
+    vnni.write_text("processor\t: 0\nflags\t\t: sse2 avx2 avx512f avx512_vnni\n")
+    assert not int8_products_saturate(cpu_features(vnni))
 
 
 def test_float_node_count_of_a_partly_quantized_model():
@@ -134,3 +139,18 @@ def test_cli_errors(tmp_path, args, message):
     ir.save(model, tmp_path / "m.onnx")
     r = invoke("quantize", tmp_path / "m.onnx", *args)
     assert r.exit_code == 2 and " ".join(r.output.split()).startswith(message), r.output
+
+
+@pytest.mark.parametrize("flag,bits", [("--reduce-range", 64), ("--full-range", 127)])
+def test_cli_weight_range_flags(tmp_path, flag, bits):
+    """--reduce-range / --full-range override the CPU-based default, and the JSON says which was used."""
+    model, x = residual_model()
+    src, calib, out = tmp_path / "m.onnx", tmp_path / "calib.npy", tmp_path / "q.onnx"
+    ir.save(model, src)
+    np.save(calib, x)
+    r = invoke("quantize", src, "--calib", calib, flag, "-o", out, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["reduce_range"] == (bits == 64)
+    stored = [n.inputs[0].const_value.numpy() for n in ir.load(out).graph
+              if n.op_type == "DequantizeLinear" and n.inputs[0].const_value is not None and n.inputs[0].const_value.numpy().ndim == 4]
+    assert max(int(np.abs(w).max()) for w in stored) == bits

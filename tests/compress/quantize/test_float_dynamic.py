@@ -66,6 +66,17 @@ def test_dynamic_int8_writes_ort_pattern_and_matches_onnxruntime():
     assert np.abs(ours - ref).max() <= 0.02 * np.abs(ref).max()
 
 
+@pytest.mark.parametrize("reduce_range", [False, True])
+def test_dynamic_int8_weights_in_7_bits_with_reduce_range(reduce_range):
+    model, x = mlp_model()
+    q, _ = quantize_dynamic(model, reduce_range=reduce_range)
+    weights = [v.const_value.numpy() for v in q.graph.initializers.values() if v.const_value.numpy().dtype == np.int8]
+    assert len(weights) == 2 and max(int(np.abs(w).max()) for w in weights) == (64 if reduce_range else 127)
+    ref = jiasu.Engine(model).run_numpy({"input": x})["output"]
+    ours = jiasu.Engine(q).run_numpy({"input": x})["output"]
+    assert np.abs(ours - ref).max() <= (0.04 if reduce_range else 0.02) * np.abs(ref).max()
+
+
 def test_errors():
     model, _ = residual_model()
     with pytest.raises(JiasuError, match=r"^unknown float type 'fp8'; choose one of: fp16, bf16$"):

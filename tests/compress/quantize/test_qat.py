@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import jiasu
@@ -11,15 +12,21 @@ from jiasu.compress.quantize.qat import ActivationFakeQuant, QATLinear, convert_
 from ._models import MLP, ort_run
 
 
-def test_weight_fake_quant_equals_the_writers_int8_weights_dequantized():
+@pytest.mark.parametrize("reduce_range", [False, True])
+def test_weight_fake_quant_equals_the_writers_int8_weights_dequantized(reduce_range):
+    """Training sees the weights the export stores, in 8 bits or (``reduce_range``) 7: -64..64."""
     model = MLP().eval()
     x = torch.randn(16, 32)
-    result = convert_qat(prepare_qat(model), x[:1], x.numpy())
+    prepared = prepare_qat(model, reduce_range=reduce_range)
+    assert prepared.fc1.weight_qmax == (64 if reduce_range else 127)
+    result = convert_qat(prepared, x[:1], x.numpy())
+    assert result.reduce_range == reduce_range
     dq = next(n for n in result.model.graph if n.op_type == "DequantizeLinear" and n.inputs[0].const_value is not None
               and n.inputs[0].const_value.numpy().ndim == 2 and n.inputs[0].const_value.numpy().shape == (64, 32))
     q, s = dq.inputs[0].const_value.numpy(), dq.inputs[1].const_value.numpy()
     stored = q.astype(np.float32) * s.reshape(-1, 1)
-    np.testing.assert_array_equal(fake_quant_weight(model.fc1.weight).detach().numpy(), stored)
+    assert np.abs(q).max() == prepared.fc1.weight_qmax  # the largest weight of a row takes the top level
+    np.testing.assert_array_equal(fake_quant_weight(model.fc1.weight, prepared.fc1.weight_qmax).detach().numpy(), stored)
 
 
 def test_straight_through_gradient_is_one_inside_the_range_and_zero_outside():

@@ -139,3 +139,44 @@ def test_resnet18_int8_on_our_engine_matches_onnxruntime_within_one_step():
     assert within.mean() >= 0.999, f"{(~within).sum()} of {within.size} differ by more than one step"
     logits = ours["output"]
     assert np.linalg.norm(logits - ref["output"]) <= 0.02 * np.linalg.norm(ref["output"])
+
+
+def _stored_weights(model) -> list[np.ndarray]:
+    """The int8 weights of a QDQ model (the DequantizeLinear constants of rank > 1)."""
+    return [n.inputs[0].const_value.numpy() for n in model.graph
+            if n.op_type == "DequantizeLinear" and n.inputs[0].const_value is not None and n.inputs[0].const_value.numpy().ndim > 1]
+
+
+@pytest.mark.parametrize("reduce_range", [False, True, None], ids=["8-bit", "7-bit", "auto"])
+def test_reduce_range_stores_weights_in_7_bits_and_auto_follows_the_cpu(reduce_range):
+    """7-bit weights (-64..64) keep u8 x s8 products exact on x86 without VNNI; None picks them exactly there."""
+    from jiasu.compress.quantize.diagnostics import int8_products_saturate
+
+    model, x = residual_model()
+    result = quantize_static(model, x, batch_size=8, reduce_range=reduce_range)
+    expected = int8_products_saturate() if reduce_range is None else reduce_range
+    assert result.reduce_range == expected
+    weights = _stored_weights(result.model)
+    assert len(weights) == 3 and all(w.dtype == np.int8 for w in weights)
+    # every output channel's largest weight takes the top level: 64 in 7 bits, 127 in 8
+    assert max(int(np.abs(w).max()) for w in weights) == (64 if expected else 127)
+    # and the 7-bit model is still close to float: one level of 64 per channel is coarse but not ruinous
+    ref = jiasu.Engine(model).run_numpy({"input": x})["output"]
+    got = ort_run(result.model, {"input": x})
+    assert np.abs(got - ref).mean() < 0.05 * np.abs(ref).mean()
+
+
+@pytest.mark.parametrize("saturates", [False, True], ids=["vnni", "no-vnni"])
+def test_lowered_gemm_with_full_range_weights_takes_the_exact_path_where_products_saturate(monkeypatch, saturates):
+    """jiasu::QGemm prepacks for torch's int8 linear only where that is exact (see ``prepacked_is_exact``)."""
+    from jiasu.kernels.ops import _quant
+
+    monkeypatch.setattr(_quant, "_products_saturate", lambda: saturates)
+    model, x = mlp_model()
+    lowered = lower_int8(quantize_static(model, x, batch_size=16, reduce_range=False).model)
+    choices = [c.choice for c in jiasu.Engine(lowered).choices if c.choice]
+    if saturates:
+        reason = ": weights beyond +-64 would saturate torch's int8 kernels on this CPU (no VNNI); quantize with reduce_range"
+        assert choices == ["int8 reference (float64 accumulation)" + reason] * 2
+    else:
+        assert choices == ["int8 (torch x86 quantized linear)"] * 2

@@ -51,6 +51,8 @@ class CpuFeatures:
         out = []
         if not self.int8_dot_product:
             out.append("no int8 dot-product instruction (VNNI, AMX, NEON dotprod): expect INT8 to gain little over FP32 on this CPU")
+        if self.flags.get("avx2") and not self.int8_dot_product:
+            out.append("u8 x s8 products saturate in int16 here (vpmaddubsw) with 8-bit weights: weights are quantized to 7 bits (reduce_range)")
         if self.flags.get("avx512_vnni") and not self.flags.get("amx_int8"):
             out.append("VNNI without AMX: int8 GEMMs run about 4x the FP32 rate in theory; use uint8 activations (vpdpbusd is u8 x s8)")
         if self.flags.get("amx_int8"):
@@ -75,6 +77,18 @@ def cpu_features(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> CpuFeatures:
             model = value.strip()
     known = X86_FLAGS if "avx2" in flags or "sse2" in flags or "flags" in text else ARM_FLAGS
     return CpuFeatures(model, {f: f in flags for f in known})
+
+
+def int8_products_saturate(features: CpuFeatures | None = None) -> bool:
+    """Whether u8 x s8 products may saturate on this CPU: x86 without VNNI or AMX.
+
+    There ONNX Runtime's and fbgemm's int8 GEMMs multiply with ``vpmaddubsw``, which adds two u8 x s8
+    products into an int16 and clips it: exact only for weights within +-64 (2 x 255 x 64 = 32640 fits).
+    Measured on an AVX2-only AMD EPYC (Zen 3): QLinearConv with weights in -127..127 came out up to 25 steps
+    off in both, and exact with weights in -64..64. Quantizing weights to 7 bits (``reduce_range``) avoids it.
+    """
+    features = features or cpu_features()
+    return bool(features.flags.get("avx2")) and not features.int8_dot_product
 
 
 _MOVES = {"Relu", "Clip", "MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose"}

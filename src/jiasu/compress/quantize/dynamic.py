@@ -18,7 +18,7 @@ import onnx_ir as ir
 
 from ...errors import JiasuError
 from ._graph import add_initializer, clean, const_array, fresh_name, names_in
-from .qparams import qparams_from_range
+from .qparams import qparams_from_range, resolve_reduce_range, weight_qtype
 
 
 def _weight_kn(node: ir.Node):
@@ -34,8 +34,13 @@ def _weight_kn(node: ir.Node):
     return w
 
 
-def quantize_dynamic(model: ir.Model, *, exclude=(), op_types=("Gemm", "MatMul")) -> tuple[ir.Model, list[str]]:
-    """A copy of ``model`` with its Gemm/MatMul weights in int8 (see the module docstring); returns it and the nodes changed."""
+def quantize_dynamic(model: ir.Model, *, exclude=(), op_types=("Gemm", "MatMul"), reduce_range=None) -> tuple[ir.Model, list[str]]:
+    """A copy of ``model`` with its Gemm/MatMul weights in int8 (see the module docstring); returns it and the nodes changed.
+
+    ``reduce_range``: weights in 7 bits (-64..64), as static quantization (None: where this CPU's int8
+    products would saturate otherwise, see ``diagnostics.int8_products_saturate``).
+    """
+    wq = weight_qtype("int8", resolve_reduce_range(reduce_range))
     model = clean(model)
     graph = model.graph
     taken = names_in(graph)
@@ -46,7 +51,7 @@ def quantize_dynamic(model: ir.Model, *, exclude=(), op_types=("Gemm", "MatMul")
         w = _weight_kn(node)
         if w is None:
             continue
-        qp = qparams_from_range(w.min(0), w.max(0), "int8", symmetric=True, axis=1)
+        qp = qparams_from_range(w.min(0), w.max(0), wq, symmetric=True, axis=1)
         x = node.inputs[0]
         n = node.name or node.op_type
         w_q = add_initializer(graph, f"{n}_weight_int8", qp.quantize(w), taken)

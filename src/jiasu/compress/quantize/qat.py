@@ -15,10 +15,12 @@ each activation range taken from calibration data (``method``, min-max by defaul
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import nn
+
+from .qparams import QTYPES, REDUCED, resolve_reduce_range
 
 QMIN, QMAX = 0, 255
 
@@ -46,33 +48,40 @@ class ActivationFakeQuant(nn.Module):
         return torch.fake_quantize_per_tensor_affine(x, scale, zero_point, QMIN, QMAX)
 
 
-def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
-    """int8 symmetric per-output-channel fake quantization (range -127..127, as the QDQ writer stores weights)."""
+def fake_quant_weight(w: torch.Tensor, qmax: int = 127) -> torch.Tensor:
+    """int8 symmetric per-output-channel fake quantization (range -qmax..qmax, as the QDQ writer stores
+    weights: 127, or 64 with ``reduce_range``)."""
     amax = w.detach().abs().reshape(w.shape[0], -1).amax(1).clamp(min=1e-12)
-    scale = (amax / 127.0).to(torch.float32)
-    return torch.fake_quantize_per_channel_affine(w, scale, torch.zeros_like(scale, dtype=torch.int32), 0, -127, 127)
+    scale = (amax / float(qmax)).to(torch.float32)
+    return torch.fake_quantize_per_channel_affine(w, scale, torch.zeros_like(scale, dtype=torch.int32), 0, -qmax, qmax)
 
 
 class QATConv2d(nn.Conv2d):
     def forward(self, x):
-        return self._conv_forward(self.input_quant(x), fake_quant_weight(self.weight), self.bias)
+        return self._conv_forward(self.input_quant(x), fake_quant_weight(self.weight, self.weight_qmax), self.bias)
 
 
 class QATLinear(nn.Linear):
     def forward(self, x):
-        return nn.functional.linear(self.input_quant(x), fake_quant_weight(self.weight), self.bias)
+        return nn.functional.linear(self.input_quant(x), fake_quant_weight(self.weight, self.weight_qmax), self.bias)
 
 
 _QAT = {nn.Conv2d: QATConv2d, nn.Linear: QATLinear}
 
 
-def prepare_qat(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with fake quantization on every Conv2d/Linear (see the module docstring); train it as usual."""
+def prepare_qat(model: nn.Module, *, reduce_range: Optional[bool] = None) -> nn.Module:
+    """A copy of ``model`` with fake quantization on every Conv2d/Linear (see the module docstring); train it as usual.
+
+    ``reduce_range``: train with weights in 7 bits, as :func:`.static.quantize_static` stores them then (None: where
+    this CPU's int8 products saturate otherwise); :func:`convert_qat` exports with the same choice.
+    """
+    qmax = REDUCED["int8"].qmax if resolve_reduce_range(reduce_range) else QTYPES["int8"].qmax
     model = copy.deepcopy(model)
     for module in list(model.modules()):
         if type(module) in _QAT:
             module.__class__ = _QAT[type(module)]
             module.input_quant = ActivationFakeQuant()
+            module.weight_qmax = qmax
     return model
 
 
@@ -83,7 +92,7 @@ def strip_qat(model: nn.Module) -> nn.Module:
     for module in list(model.modules()):
         if type(module) in back:
             module.__class__ = back[type(module)]
-            del module.input_quant
+            del module.input_quant, module.weight_qmax
     return model
 
 
@@ -92,5 +101,8 @@ def convert_qat(model: nn.Module, example_input: torch.Tensor, calib: Any, *, me
     from ...frontends import load
     from .static import quantize_static
 
+    qmax = {m.weight_qmax for m in model.modules() if type(m) in _QAT.values()}
+    if len(qmax) == 1 and "reduce_range" not in options:
+        options["reduce_range"] = qmax == {REDUCED["int8"].qmax}  # export the weights in the range they trained in
     plain = strip_qat(model).eval()
     return quantize_static(load(plain, example_input=example_input), calib, method=method, **options)

@@ -33,6 +33,29 @@ QTYPES: dict[str, QType] = {
 }
 
 
+#: Weight types in 7 bits (ONNX Runtime's ``reduce_range``): int8 -64..64, so two u8 x s8 products fit
+#: the int16 that AVX2's vpmaddubsw adds them in (see ``diagnostics.int8_products_saturate``).
+REDUCED: dict[str, QType] = {
+    "uint8": QType("uint8 (7-bit)", np.uint8, 0, 127),
+    "int8": QType("int8 (7-bit)", np.int8, -64, 64),
+}
+
+
+def weight_qtype(name: str, reduce_range: bool) -> QType:
+    """The weight type ``name``, narrowed to 7 bits when ``reduce_range``."""
+    qt = qtype(name)
+    return REDUCED[name] if reduce_range else qt
+
+
+def resolve_reduce_range(reduce_range: Optional[bool]) -> bool:
+    """``reduce_range`` as given, or (None) whether int8 products saturate on this CPU."""
+    if reduce_range is not None:
+        return bool(reduce_range)
+    from .diagnostics import int8_products_saturate
+
+    return int8_products_saturate()
+
+
 def qtype(name: str) -> QType:
     try:
         return QTYPES[name]

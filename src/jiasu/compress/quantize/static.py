@@ -34,7 +34,7 @@ from ...frontends import copy_model
 from ._graph import add_initializer, clean, const_array, float_type, fresh_name, insert_after_producer, names_in, require_opset
 from .data import calibration_feeds
 from .observers import OBSERVERS, make_observer
-from .qparams import QParams, qparams_from_range
+from .qparams import QParams, qparams_from_range, resolve_reduce_range, weight_qtype
 
 #: Ops the quantizer wraps in Q/DQ (their math runs in int8 on the targets).
 QUANT_OPS = ("Conv", "Gemm", "MatMul", "Add")
@@ -175,8 +175,12 @@ def _dq_constant(graph: ir.Graph, node: ir.Node, index: int, q: np.ndarray, scal
     node.replace_input_with(index, out)
 
 
-def write_qdq(model: ir.Model, p: Plan, act_params: dict[str, QParams], *, weight_type: str = "int8", per_channel: bool = True) -> ir.Model:
-    """Rewrite ``model`` in place into QDQ form following ``p`` with activation parameters ``act_params``."""
+def write_qdq(
+    model: ir.Model, p: Plan, act_params: dict[str, QParams], *, weight_type: str = "int8", per_channel: bool = True, reduce_range: bool = False
+) -> ir.Model:
+    """Rewrite ``model`` in place into QDQ form following ``p`` with activation parameters ``act_params``
+    (weights in 7 bits when ``reduce_range``)."""
+    wq = weight_qtype(weight_type, reduce_range)
     graph = model.graph
     taken = names_in(graph)
     values = {v.name: v for n in graph for v in n.outputs}
@@ -187,9 +191,9 @@ def write_qdq(model: ir.Model, p: Plan, act_params: dict[str, QParams], *, weigh
         w = const_array(node.inputs[index]).astype(np.float32)
         if per_channel:
             rows = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
-            qp = qparams_from_range(rows.min(1), rows.max(1), weight_type, symmetric=True, axis=axis)
+            qp = qparams_from_range(rows.min(1), rows.max(1), wq, symmetric=True, axis=axis)
         else:
-            qp = qparams_from_range(w.min(), w.max(), weight_type, symmetric=True)
+            qp = qparams_from_range(w.min(), w.max(), wq, symmetric=True)
         w_scales[(node.name, index)] = qp.scale
         bias = next(((b, xi) for n, b, xi, wi in p.biases if n is node), None)
         if bias is not None:
@@ -216,6 +220,8 @@ class StaticResult:
     plan: Plan
     params: dict[str, QParams]
     method: str
+    #: whether the weights were stored in 7 bits (see ``quantize_static``)
+    reduce_range: bool = False
 
 
 def quantize_static(
@@ -233,12 +239,15 @@ def quantize_static(
     limit: Optional[int] = 512,
     observer_options: Optional[dict] = None,
     params: Optional[dict[str, QParams]] = None,
+    reduce_range: Optional[bool] = None,
 ) -> StaticResult:
     """Post-training static INT8 QDQ model of ``model`` (not modified), calibrated on ``data``.
 
     ``data``: anything :func:`.data.calibration_feeds` takes. ``exclude``: node names kept in float
     (mixed precision, see :mod:`.sensitivity`). ``params``: activation parameters from an earlier call
-    (its ``.params``) to skip calibration. Returns the QDQ model, the plan and the parameters.
+    (its ``.params``) to skip calibration. ``reduce_range``: weights in 7 bits (-64..64), which x86 CPUs
+    without VNNI need for exact int8 products in ONNX Runtime and torch (``diagnostics.int8_products_saturate``);
+    None: on where this CPU is one of them. Returns the QDQ model, the plan and the parameters.
     """
     if method not in OBSERVERS:
         raise JiasuError(f"unknown calibration method {method!r}; choose one of: {', '.join(OBSERVERS)}")
@@ -258,5 +267,6 @@ def quantize_static(
         while src in p.shared:
             src = p.shared[src]
         params[out] = params[src]
-    write_qdq(work, p, params, weight_type=weight_type, per_channel=per_channel)
-    return StaticResult(work, p, params, method)
+    reduce_range = resolve_reduce_range(reduce_range)
+    write_qdq(work, p, params, weight_type=weight_type, per_channel=per_channel, reduce_range=reduce_range)
+    return StaticResult(work, p, params, method, reduce_range)

@@ -6,6 +6,7 @@ Not kernels themselves: nothing here is registered.
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from typing import Optional
 
@@ -22,6 +23,27 @@ QRANGE: dict[torch.dtype, tuple[int, int]] = {
 # torch marks its quantized-tensor constructors deprecated (pytorch#184982) but they are the only
 # public door to its prepacked int8 conv/linear kernels (fbgemm/oneDNN); say it once, not per call.
 warnings.filterwarnings("ignore", message=r".*quantize_per_tensor, torch.quantize_per_channel.*", category=UserWarning)
+
+
+#: The largest |int8 weight| whose u8 x s8 product pairs fit the int16 that AVX2's vpmaddubsw adds them in
+#: (2 x 255 x 64 = 32640): what 7-bit weights (``reduce_range``) guarantee.
+SATURATION_FREE_WEIGHT = 64
+
+
+@functools.lru_cache(maxsize=1)
+def _products_saturate() -> bool:
+    from ...compress.quantize.diagnostics import int8_products_saturate
+
+    return int8_products_saturate()
+
+
+def prepacked_is_exact(w: torch.Tensor) -> bool:
+    """Whether torch's prepacked int8 conv/linear compute exactly with int8 weight ``w`` on this CPU.
+
+    On x86 without VNNI they multiply with vpmaddubsw, which saturates for weights beyond +-64 (measured on
+    an AVX2-only EPYC: a QLinearConv up to 25 steps off); the kernels then take their exact path instead.
+    """
+    return not _products_saturate() or int(w.to(torch.int16).abs().max()) <= SATURATION_FREE_WEIGHT
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@ from __future__ import annotations
 import torch
 
 from ..base import Kernel
-from ._quant import as_qtensor, centered, per_channel_weight, requantize
+from ._quant import as_qtensor, centered, per_channel_weight, prepacked_is_exact, requantize
+from .q_linear_conv import SATURATES
 
 
 class QGemm(Kernel):
@@ -11,7 +12,8 @@ class QGemm(Kernel):
 
     Inputs: x, x_scale, x_zero_point, w (int8, [N, K]), w_scale (scalar or [N]), w_zero_point, b (int32 [N] or
     ""), y_scale, y_zero_point. Written by the int8 lowering for DequantizeLinear -> Gemm/MatMul [-> Relu] ->
-    QuantizeLinear. With constant parameters the weight is prepacked once for torch's int8 linear (fbgemm /
+    QuantizeLinear. With constant parameters (and a weight within +-64 where the CPU has no VNNI, see
+    ``prepacked_is_exact``) the weight is prepacked once for torch's int8 linear (fbgemm /
     oneDNN, requantization fused) and the output is a torch quantized tensor (quint8, see QConv); otherwise integer-exact float64 accumulation.
     """
 
@@ -23,12 +25,18 @@ class QGemm(Kernel):
         consts = [self.const_input(i) if self.has_input(i) else None for i in range(9)]
         x_s, x_z, w, w_s, w_z, b, y_s, y_z = consts[1:9]
         self._packed = None
+        saturates = False
         if all(t is not None for t in (x_s, x_z, w, w_s, y_s, y_z)) and (b is not None or not self.has_input(6)):
-            if w.dtype == torch.int8 and x_z.dtype == torch.uint8 and y_z.dtype == torch.uint8 and (w_z is None or not bool((w_z != 0).any())):
+            usable = w.dtype == torch.int8 and x_z.dtype == torch.uint8 and y_z.dtype == torch.uint8 and (w_z is None or not bool((w_z != 0).any()))
+            saturates = usable and not prepacked_is_exact(w)
+            if usable and not saturates:
                 bias = None if b is None else (b.to(torch.float64) * float(x_s) * w_s.reshape(-1).to(torch.float64)).to(torch.float32)
                 self._packed = torch.ops.quantized.linear_prepack(per_channel_weight(w, w_s, w_z, 0), bias)
                 self._xq, self._yq = (float(x_s), int(x_z)), (float(y_s), int(y_z))
-        ctx.choice = "int8 (torch x86 quantized linear)" if self._packed is not None else "int8 reference (float64 accumulation)"
+        if self._packed is not None:
+            ctx.choice = "int8 (torch x86 quantized linear)"
+        else:
+            ctx.choice = "int8 reference (float64 accumulation)" + (SATURATES if saturates else "")
 
     def run(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, b, y_scale, y_zero_point):
         if self._packed is not None and x.dtype in (torch.uint8, torch.quint8):

@@ -3,17 +3,22 @@ from __future__ import annotations
 import torch
 
 from ..base import Kernel
-from ._quant import as_qtensor, centered, per_channel_weight, quantized_engine, requantize
+from ._quant import as_qtensor, centered, per_channel_weight, prepacked_is_exact, quantized_engine, requantize
 from .conv_integer import integer_conv, read_conv_attributes
+
+
+#: why an int8 kernel with constant weights runs its slow exact path (see ``prepacked_is_exact``)
+SATURATES = ": weights beyond +-64 would saturate torch's int8 kernels on this CPU (no VNNI); quantize with reduce_range"
 
 
 class QLinearConv(Kernel):
     """Quantized Conv: uint8/int8 x, int8/uint8 w (per tensor or per output channel), int32 bias -> quantized y.
 
     Fast path (2-D, uint8 x, per-tensor x/y parameters, constant int8 weight with zero point 0, constant
-    scales): torch's int8 convolution with the weight prepacked once at build time (fbgemm / oneDNN behind
-    the ``x86`` quantized engine: VNNI int8 dot products, requantization fused into the kernel). Anything
-    else: exact integer accumulation in float64, then the same float32 requantization.
+    scales, and a weight within +-64 where the CPU has no VNNI, see ``prepacked_is_exact``): torch's int8
+    convolution with the weight prepacked once at build time (fbgemm / oneDNN behind the ``x86`` quantized
+    engine: VNNI int8 dot products, requantization fused into the kernel). Anything else: exact integer
+    accumulation in float64, then the same float32 requantization.
     ``relu`` (jiasu's lowering sets it, see :class:`jiasu.kernels.ops.q_conv.QConv`) clamps at y's zero point.
     """
 
@@ -28,8 +33,12 @@ class QLinearConv(Kernel):
         super().__init__(node, ctx)
         read_conv_attributes(self)
         self.relu = bool(self.attr("relu", 0)) or self.relu
+        self._saturates = False
         self._packed = self._prepack()
-        ctx.choice = "int8 (torch x86 quantized conv)" if self._packed is not None else "int8 reference (float64 accumulation)"
+        if self._packed is not None:
+            ctx.choice = "int8 (torch x86 quantized conv)"
+        else:
+            ctx.choice = "int8 reference (float64 accumulation)" + (SATURATES if self._saturates else "")
 
     def _prepack(self):
         consts = [self.const_input(i) for i in range(9)]
@@ -38,6 +47,9 @@ class QLinearConv(Kernel):
         if any(t is None for t in (x_s, x_z, w, w_s, y_s, y_z)) or (self.has_input(8) and b is None):
             return None
         if w.dim() != 4 or w.dtype != torch.int8 or x_z.dtype != torch.uint8 or x_s.numel() != 1 or y_s.numel() != 1:
+            return None
+        if not prepacked_is_exact(w):
+            self._saturates = True
             return None
         if w_z is not None and bool((w_z != 0).any()) or self.auto_pad not in ("NOTSET", ""):
             return None
