@@ -11,6 +11,7 @@ run that finds it continues after the last finished epoch.
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import os
 import random
 import time
@@ -64,8 +65,18 @@ def _seed_worker(worker_id: int) -> None:
     np.random.seed(s)
 
 
+# forkserver where the platform has it (Linux, macOS); Windows only spawns, which is as safe.
+_WORKER_START = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+
+
 def make_loader(data: Dataset, batch_size: int, shuffle: bool, num_workers: int, seed: int = 0) -> DataLoader:
-    """A DataLoader with seeded shuffling and workers (``num_workers`` background processes)."""
+    """A DataLoader with seeded shuffling and workers (``num_workers`` background processes).
+
+    Workers start from a forkserver, not by forking this process: a fork copies a process that may hold
+    threads (OpenMP's pool after our C kernels ran, Ray's, a test runner's), and such forks crashed the
+    forked worker now and then here (pytest's xdist worker, one run in three). They start once per loader
+    (``persistent_workers``), so the slower start is paid once.
+    """
     if batch_size < 1:
         raise JiasuError(f"batch_size must be >= 1, got {batch_size}")
     if num_workers < 0:
@@ -78,6 +89,7 @@ def make_loader(data: Dataset, batch_size: int, shuffle: bool, num_workers: int,
         generator=torch.Generator().manual_seed(seed),
         worker_init_fn=_seed_worker if num_workers else None,
         persistent_workers=num_workers > 0,
+        multiprocessing_context=_WORKER_START if num_workers else None,
     )
 
 
