@@ -24,7 +24,12 @@ def test_compile_writes_a_plan_that_run_uses(tmp_path, model_path):
     assert data["format"] == "jiasu-plan" and data["batch"] == 2
     [node] = data["nodes"]
     assert node["node"] == "conv0" and node["op_type"] == "FusedConv"  # Conv + Relu fused by the default passes
-    assert node["algorithm"] == min(node["timings_ms"], key=node["timings_ms"].get)
+    fastest = min(node["timings_ms"], key=node["timings_ms"].get)
+    if node["source"] == "tuned":
+        assert node["algorithm"] == fastest
+    else:  # the node's fastest lost to the heuristic's choice over whole-model runs (a near tie on a noisy host)
+        assert node["source"] == "heuristic (tuned plan was slower as a whole)" and data["validation"]["kept"] == "heuristic"
+        assert node["algorithm"] != fastest and node["algorithm"] in node["timings_ms"]
     assert json.loads(plan.read_text())["nodes"] == data["nodes"]
 
     r = invoke("run", model_path, "--plan", plan, "--batch", 2, "--compare", "onnxruntime", "--json")
