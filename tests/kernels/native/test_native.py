@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import platform
 
 import pytest
 import torch
@@ -195,3 +196,24 @@ def test_error_on_a_realistic_layer(cls, r, bound):
     ref = F.conv2d(F.pad(x.double(), (r // 2, (r - 1) // 2, r // 2, (r - 1) // 2)), w.double())
     assert y.shape == ref.shape
     assert ((y.double() - ref).abs().max() / ref.abs().max()).item() <= bound
+
+
+@needs_native
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="an x86 -march level")
+def test_extra_flags_build_apart_and_4_float_vectors_compute_the_same(fresh, monkeypatch):
+    """JIASU_NATIVE_CFLAGS is part of the build's digest, and the kernels built for SSE only (vec.h then
+    takes vectors of 4 floats; AVX2 hosts run 8, AVX-512 hosts 16) agree with torch: a 1x1 conv with 24
+    output channels (whole vectors at 4 and 8, a partial one at 16)."""
+    from jiasu.kernels.conv import CONV_ALGORITHMS
+
+    cc = native._compiler()
+    default = native._digest(b"source", cc)
+    monkeypatch.setenv("JIASU_NATIVE_CFLAGS", "-march=x86-64-v2")
+    assert native._digest(b"source", cc) != default
+    gen = torch.Generator().manual_seed(0)
+    spec = ConvSpec(40, 24, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1)
+    w, b = torch.randn(24, 40, 1, 1, generator=gen), torch.randn(24, generator=gen)
+    x = torch.randn(2, 40, 5, 7, generator=gen).contiguous(memory_format=torch.channels_last)
+    y = CONV_ALGORITHMS["pointwise"].prepare_fused(w, b, spec, Epilogue("Relu", ()))(x)
+    assert native._loaded["pointwise"]._name == str(native._build("pointwise"))  # the SSE build ran
+    torch.testing.assert_close(y, F.relu(F.conv2d(x, w, b)), rtol=1e-5, atol=1e-5)

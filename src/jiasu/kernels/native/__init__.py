@@ -23,6 +23,8 @@ How:
 - ``-fopenmp`` links ``libgomp.so.1`` by soname, which resolves to the copy torch
   has already loaded: one OpenMP runtime and one thread team in the process,
   not two teams spinning on the same cores;
+- ``JIASU_NATIVE_CFLAGS`` adds flags to the build (space-separated; part of the digest), for experiments
+  such as ``-DJIASU_REGISTERS=32`` (the register blocking of ``vec.h``) or ``-march=x86-64-v3``;
 - ``JIASU_NATIVE=0`` turns every native kernel off. Where no compiler works,
   :func:`library` raises :class:`NativeUnavailable` with the reason;
   callers fall back to their torch path and say so
@@ -82,13 +84,17 @@ def _cpu() -> str:
     return "\n".join(sorted(set(keep)))
 
 
+def _flags() -> list[str]:
+    return FLAGS + os.environ.get("JIASU_NATIVE_CFLAGS", "").split()
+
+
 def _digest(source: bytes, cc: str) -> str:
     try:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()[:1]
     except (OSError, subprocess.SubprocessError) as exc:
         raise NativeUnavailable(f"the C compiler {cc!r} does not run: {exc}") from None
     h = hashlib.sha256(source)
-    for part in (" ".join(FLAGS), "\n".join(version), _cpu(), platform.machine()):
+    for part in (" ".join(_flags()), "\n".join(version), _cpu(), platform.machine()):
         h.update(b"\0" + part.encode())
     return h.hexdigest()[:16]
 
@@ -110,7 +116,7 @@ def _build(name: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".so", dir=out_dir)
     os.close(fd)
     try:
-        done = subprocess.run([cc, *FLAGS, f"-I{_SOURCES}", "-o", tmp, str(src)], capture_output=True, text=True, timeout=300)
+        done = subprocess.run([cc, *_flags(), f"-I{_SOURCES}", "-o", tmp, str(src)], capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise NativeUnavailable(f"compiling {src.name} with {cc} failed:\n{done.stderr.strip()[-2000:]}")
         os.replace(tmp, target)

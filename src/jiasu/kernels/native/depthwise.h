@@ -1,5 +1,5 @@
 /* Depthwise 3x3 rows for jiasu's C kernels (direct.c, inverted_residual.c), on channels_last float32:
- * y[c] = b[c] + sum over the 9 taps of x[tap, c] * w[tap, c], 16 channels a vector, with the epilogue
+ * y[c] = b[c] + sum over the 9 taps of x[tap, c] * w[tap, c], CB channels a vector, with the epilogue
  * y = clamp(y + z, lo, hi) (z the residual, optional; lo/hi +-inf where there is no clamp). wt is
  * (3, 3, c). An input row is given by a pointer to its first pixel (w pixels of c floats), or NULL where
  * the row is padding. */
@@ -7,12 +7,12 @@
 #define JIASU_DEPTHWISE_H
 #include "vec.h"
 
-static inline v16 finish(v16 acc, const float *z, v16 lo, v16 hi, int cw) {
-    if (z) acc += load16(z, cw);
-    return clamp16(acc, lo, hi);
+static inline vf finish(vf acc, const float *z, vf lo, vf hi, int cw) {
+    if (z) acc += vload(z, cw);
+    return vclamp(acc, lo, hi);
 }
 
-static inline v16 bias16(const float *bias, int cb, int cw) { return bias ? load16(bias + cb, cw) : (v16){0}; }
+static inline vf vbias(const float *bias, int cb, int cw) { return bias ? vload(bias + cb, cw) : (vf){0}; }
 
 /* Depthwise 3x3, dilation 1, stride S, a full vector of channels from cb, output columns [ox0, ox1) of
  * one row whose taps all lie inside the image along x: straight-line code with the 9 weight vectors in
@@ -22,40 +22,40 @@ static inline v16 bias16(const float *bias, int cb, int cw) { return bias ? load
  * (a real row times zero weights would turn an infinity there into a NaN). */
 #define DEPTHWISE_3X3(S)                                                                                  \
     static void depthwise_3x3_s##S(const float *const *rows, int c, const float *wt, int pl, int ox0,    \
-                                   int ox1, int cb, v16 b, const float *zr, v16 lo, v16 hi, float *yr,    \
+                                   int ox1, int cb, vf b, const float *zr, vf lo, vf hi, float *yr,    \
                                    int stream) {                                                          \
-        v16 wv[3][3];                                                                                     \
+        vf wv[3][3];                                                                                     \
         for (int i = 0; i < 3; i++)                                                                       \
-            for (int j = 0; j < 3; j++) memcpy(&wv[i][j], wt + (long)(i * 3 + j) * c + cb, sizeof(v16));  \
+            for (int j = 0; j < 3; j++) memcpy(&wv[i][j], wt + (long)(i * 3 + j) * c + cb, sizeof(vf));  \
         int ox = ox0;                                                                                     \
         for (; ox + 4 <= ox1; ox += 4) {                                                                  \
             long x0 = (long)(ox * S - pl) * c + cb;                                                       \
-            v16 a[4] = {b, b, b, b};                                                                      \
+            vf a[4] = {b, b, b, b};                                                                      \
             for (int i = 0; i < 3; i++) {                                                                 \
                 if (!rows[i]) continue;                                                                   \
-                v16 t[3 + 3 * S];                                                                         \
-                for (int q = 0; q < 3 + 3 * S; q++) memcpy(&t[q], rows[i] + x0 + (long)q * c, sizeof(v16)); \
+                vf t[3 + 3 * S];                                                                         \
+                for (int q = 0; q < 3 + 3 * S; q++) memcpy(&t[q], rows[i] + x0 + (long)q * c, sizeof(vf)); \
                 for (int k = 0; k < 4; k++)                                                               \
                     for (int j = 0; j < 3; j++) a[k] += t[j + k * S] * wv[i][j];                          \
             }                                                                                             \
             for (int k = 0; k < 4; k++) {                                                                 \
                 long off = (long)(ox + k) * c + cb;                                                       \
-                put16(yr + off, finish(a[k], zr ? zr + off : 0, lo, hi, CB), CB, stream);                 \
+                vput(yr + off, finish(a[k], zr ? zr + off : 0, lo, hi, CB), CB, stream);                 \
             }                                                                                             \
         }                                                                                                 \
         for (; ox < ox1; ox++) {                                                                          \
             long x0 = (long)(ox * S - pl) * c + cb;                                                       \
-            v16 r[3] = {0};                                                                               \
+            vf r[3] = {0};                                                                               \
             for (int i = 0; i < 3; i++) {                                                                 \
                 if (!rows[i]) continue;                                                                   \
                 for (int j = 0; j < 3; j++) {                                                             \
-                    v16 xv;                                                                               \
+                    vf xv;                                                                               \
                     memcpy(&xv, rows[i] + x0 + (long)j * c, sizeof xv);                                   \
                     r[i] += xv * wv[i][j];                                                                \
                 }                                                                                         \
             }                                                                                             \
             long off = (long)ox * c + cb;                                                                 \
-            store16(yr + off, finish(b + r[0] + r[1] + r[2], zr ? zr + off : 0, lo, hi, CB), CB);        \
+            vstore(yr + off, finish(b + r[0] + r[1] + r[2], zr ? zr + off : 0, lo, hi, CB), CB);        \
         }                                                                                                 \
     }
 
@@ -65,16 +65,16 @@ DEPTHWISE_3X3(2)
 /* The same for one output pixel whose window crosses the left or right edge: taps outside the row are
  * skipped. */
 static void depthwise_3x3_edge(const float *const *rows, int w, int c, const float *wt, int sw, int pl, int ox,
-                               int cb, v16 b, const float *zr, v16 lo, v16 hi, float *yr) {
+                               int cb, vf b, const float *zr, vf lo, vf hi, float *yr) {
     int ix0 = ox * sw - pl;
-    v16 acc = b;
+    vf acc = b;
     for (int i = 0; i < 3; i++) {
         if (!rows[i]) continue;
         for (int j = 0; j < 3; j++)
             if (ix0 + j >= 0 && ix0 + j < w)
-                acc += load16(rows[i] + (long)(ix0 + j) * c + cb, CB) * load16(wt + (long)(i * 3 + j) * c + cb, CB);
+                acc += vload(rows[i] + (long)(ix0 + j) * c + cb, CB) * vload(wt + (long)(i * 3 + j) * c + cb, CB);
     }
     long off = (long)ox * c + cb;
-    store16(yr + off, finish(acc, zr ? zr + off : 0, lo, hi, CB), CB);
+    vstore(yr + off, finish(acc, zr ? zr + off : 0, lo, hi, CB), CB);
 }
 #endif

@@ -1,7 +1,7 @@
 /* Direct convolution for jiasu/kernels/conv/nhwc_direct.py, on channels_last float32 tensors.
  *
  * Two convolutions that oneDNN (through torch) and GEMMs serve badly, as loops over output
- * pixels with the channels innermost (NHWC), 16 at a time as one vector (vec.h):
+ * pixels with the channels innermost (NHWC), CB at a time as one vector (vec.h):
  *
  * - dense, groups 1, few input channels (a network's first layer: 1 or 3 channels): per output
  *   pixel, y[co] = b[co] + sum over taps and input channels of x[tap, ci] * w[tap, ci, co]. Each
@@ -22,26 +22,26 @@
 #include "window.h"
 
 /* One output pixel, every tap checked: the border, and any pixel in a row too short for a block.
- * NV output-channel vectors from channel cb; wt is (kh, kw, cin, cop), cop = cout rounded up to 16
+ * NV output-channel vectors from channel cb; wt is (kh, kw, cin, cop), cop = cout rounded up to CPAD (16)
  * and zero-padded, so whole vectors load past cout (as does the bias, padded the same way). */
 static void dense_pixel(const float *xr, int w, int cin, long ps, long cs, const float *wt, int cop, int kw, int sw,
                         int dw, int pl, int ky0, int ky1, int dh, int iy0, int ox, int cb, int nv, int cout,
-                        const float *bias, const float *zr, v16 lo, v16 hi, float *yr) {
-    v16 acc[4];
+                        const float *bias, const float *zr, vf lo, vf hi, float *yr) {
+    vf acc[4];
     int kx0, kx1;
     tap_range(ox, sw, pl, dw, kw, w, &kx0, &kx1);
-    for (int v = 0; v < nv; v++) acc[v] = bias ? load16(bias + cb + v * CB, CB) : (v16){0};
+    for (int v = 0; v < nv; v++) acc[v] = bias ? vload(bias + cb + v * CB, CB) : (vf){0};
     for (int ky = ky0; ky < ky1; ky++)
         for (int kx = kx0; kx < kx1; kx++) {
             const float *xp = xr + ((long)(iy0 + ky * dh) * w + ox * sw - pl + kx * dw) * ps;
             const float *wp = wt + ((long)(ky * kw + kx) * cin) * cop + cb;
             for (int ci = 0; ci < cin; ci++)
-                for (int v = 0; v < nv; v++) acc[v] += xp[ci * cs] * load16(wp + (long)ci * cop + v * CB, CB);
+                for (int v = 0; v < nv; v++) acc[v] += xp[ci * cs] * vload(wp + (long)ci * cop + v * CB, CB);
         }
     for (int v = 0; v < nv; v++) {
         int c0 = cb + v * CB, cw = cout - c0 < CB ? cout - c0 : CB;
         long off = (long)ox * cout + c0;
-        store16(yr + off, finish(acc[v], zr ? zr + off : 0, lo, hi, cw), cw);
+        vstore(yr + off, finish(acc[v], zr ? zr + off : 0, lo, hi, cw), cw);
     }
 }
 
@@ -53,16 +53,16 @@ static void dense_pixel(const float *xr, int w, int cin, long ps, long cs, const
 #define DENSE_BLOCK(NV, P)                                                                                \
     static void dense_##NV##_##P(const float *xc, const int *off, int t0, int t1, long step,             \
                                  const float *wt, int cop, int ox, int cb, int cout, const float *bias,  \
-                                 const float *zr, v16 lo, v16 hi, float *yr, int stream) {                \
-        v16 acc[P][NV];                                                                                   \
+                                 const float *zr, vf lo, vf hi, float *yr, int stream) {                \
+        vf acc[P][NV];                                                                                   \
         for (int v = 0; v < NV; v++) {                                                                    \
-            v16 b = bias ? load16(bias + cb + v * CB, CB) : (v16){0};                                     \
+            vf b = bias ? vload(bias + cb + v * CB, CB) : (vf){0};                                     \
             for (int p = 0; p < P; p++) acc[p][v] = b;                                                    \
         }                                                                                                 \
         const float *wp = wt + cb;                                                                        \
         for (int t = t0; t < t1; t++) {                                                                   \
-            v16 wv[NV];                                                                                   \
-            for (int v = 0; v < NV; v++) memcpy(&wv[v], wp + (long)t * cop + v * CB, sizeof(v16));        \
+            vf wv[NV];                                                                                   \
+            for (int v = 0; v < NV; v++) memcpy(&wv[v], wp + (long)t * cop + v * CB, sizeof(vf));        \
             const float *xt = xc + off[t];                                                                \
             for (int p = 0; p < P; p++) {                                                                 \
                 float xv = xt[p * step];                                                                  \
@@ -73,13 +73,17 @@ static void dense_pixel(const float *xr, int w, int cin, long ps, long cs, const
             for (int v = 0; v < NV; v++) {                                                                \
                 int c0 = cb + v * CB, cw = cout - c0 < CB ? cout - c0 : CB;                               \
                 long o = (long)(ox + p) * cout + c0;                                                      \
-                put16(yr + o, finish(acc[p][v], zr ? zr + o : 0, lo, hi, cw), cw, stream);                \
+                vput(yr + o, finish(acc[p][v], zr ? zr + o : 0, lo, hi, cw), cw, stream);                \
             }                                                                                             \
     }
 
-/* 16 pixels a block for one vector of output channels, 12 for two, 8 for three, 6 for four: at most 24
- * accumulators, so they stay in registers next to the weight vectors. What is left of a row's interior
- * takes blocks of 4, then of 1, which are still straight-line code over the flat tap run. */
+/* With 32 registers (AVX-512): 16 pixels a block for one vector of output channels, 12 for two, 8 for
+ * three, 6 for four: at most 24 accumulators, so they stay in registers next to the weight vectors. What
+ * is left of a row's interior takes blocks of 4, then of 1, which are still straight-line code over the
+ * flat tap run. With 16 (AVX2) strips of two vectors, 12 or 6 pixels a block (12 accumulators), then 4,
+ * then 1. */
+#if JIASU_REGISTERS >= 32
+#define DENSE_NV 4
 DENSE_BLOCK(1, 16)
 DENSE_BLOCK(2, 12)
 DENSE_BLOCK(3, 8)
@@ -92,22 +96,35 @@ DENSE_BLOCK(1, 1)
 DENSE_BLOCK(2, 1)
 DENSE_BLOCK(3, 1)
 DENSE_BLOCK(4, 1)
+#define DENSE_BLOCKS                                                                                      \
+    {{0, dense_1_16, dense_2_12, dense_3_8, dense_4_6}, {0, dense_1_4, dense_2_4, dense_3_4, dense_4_4},  \
+     {0, dense_1_1, dense_2_1, dense_3_1, dense_4_1}}
+#define DENSE_PX {{0, 16, 12, 8, 6}, {0, 4, 4, 4, 4}, {0, 1, 1, 1, 1}}
+#else
+#define DENSE_NV 2
+DENSE_BLOCK(1, 12)
+DENSE_BLOCK(2, 6)
+DENSE_BLOCK(1, 4)
+DENSE_BLOCK(2, 4)
+DENSE_BLOCK(1, 1)
+DENSE_BLOCK(2, 1)
+#define DENSE_BLOCKS {{0, dense_1_12, dense_2_6}, {0, dense_1_4, dense_2_4}, {0, dense_1_1, dense_2_1}}
+#define DENSE_PX {{0, 12, 6}, {0, 4, 4}, {0, 1, 1}}
+#endif
 
 typedef void (*dense_fn)(const float *, const int *, int, int, long, const float *, int, int, int, int,
-                         const float *, const float *, v16, v16, float *, int);
+                         const float *, const float *, vf, vf, float *, int);
 
 int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, int w, int cin, int nchw,
                        const float *wt, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int cout,
                        const float *bias, float lo, float hi, int ho, int wo, int nt) {
-    static const dense_fn blocks[3][5] = {{0, dense_1_16, dense_2_12, dense_3_8, dense_4_6},
-                                          {0, dense_1_4, dense_2_4, dense_3_4, dense_4_4},
-                                          {0, dense_1_1, dense_2_1, dense_3_1, dense_4_1}};
-    static const int block_px[3][5] = {{0, 16, 12, 8, 6}, {0, 4, 4, 4, 4}, {0, 1, 1, 1, 1}};
-    int cop = (cout + CB - 1) / CB * CB, nvec = cop / CB;
+    static const dense_fn blocks[3][DENSE_NV + 1] = DENSE_BLOCKS;
+    static const int block_px[3][DENSE_NV + 1] = DENSE_PX;
+    int cop = (cout + CPAD - 1) / CPAD * CPAD, nvec = cop / CB;
     /* Output columns whose taps all lie inside the image along x: [xa, xb). */
     int xa, xb;
     interior(wo, sw, pl, dw, kw, w, &xa, &xb);
-    v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
+    vf lov = lo + (vf){0}, hiv = hi + (vf){0};
     /* Where pixel (iy, ix) channel ci is: x[(iy * w + ix) * ps + ci * cs], NHWC or (a first layer's input
      * as it comes) NCHW, which spares the copy to NHWC. */
     long ps = nchw ? 1 : cin, cs = nchw ? (long)h * w : 1;
@@ -132,8 +149,8 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
             float *yr = y + row * (long)wo * cout;
             int iy0 = oy * sh - pt, t0 = ky0 * kw * cin, t1 = ky1 * kw * cin;
             long step = sw * ps;
-            for (int vb = 0; vb < nvec; vb += 4) {
-                int nv = nvec - vb < 4 ? nvec - vb : 4, cb = vb * CB, ox = 0;
+            for (int vb = 0; vb < nvec; vb += DENSE_NV) {
+                int nv = nvec - vb < DENSE_NV ? nvec - vb : DENSE_NV, cb = vb * CB, ox = 0;
                 for (; ox < xa; ox++)
                     dense_pixel(xr, w, cin, ps, cs, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
                 for (int size = 0; size < 3; size++)
@@ -154,27 +171,27 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
 /* One depthwise output pixel, channels [cb, cb + cw), every tap checked: borders, border rows, and
  * kernels the fast path does not take. */
 static void depthwise_pixel(const float *xr, int w, int c, const float *wt, int kw, int sw, int dh, int dw, int pl,
-                            int ky0, int ky1, int iy0, int ox, int cb, int cw, v16 b, const float *zr, v16 lo,
-                            v16 hi, float *yr) {
+                            int ky0, int ky1, int iy0, int ox, int cb, int cw, vf b, const float *zr, vf lo,
+                            vf hi, float *yr) {
     int kx0, kx1;
     tap_range(ox, sw, pl, dw, kw, w, &kx0, &kx1);
     const float *xp = xr + ((long)iy0 * w + ox * sw - pl) * c + cb;
-    v16 acc = b;
+    vf acc = b;
     for (int ky = ky0; ky < ky1; ky++) {
-        v16 r = (v16){0}; /* a chain per kernel row, so the rows overlap */
+        vf r = (vf){0}; /* a chain per kernel row, so the rows overlap */
         for (int kx = kx0; kx < kx1; kx++)
-            r += load16(xp + ((long)ky * dh * w + kx * dw) * c, cw) * load16(wt + (long)(ky * kw + kx) * c + cb, cw);
+            r += vload(xp + ((long)ky * dh * w + kx * dw) * c, cw) * vload(wt + (long)(ky * kw + kx) * c + cb, cw);
         acc += r;
     }
     long off = (long)ox * c + cb;
-    store16(yr + off, finish(acc, zr ? zr + off : 0, lo, hi, cw), cw);
+    vstore(yr + off, finish(acc, zr ? zr + off : 0, lo, hi, cw), cw);
 }
 
 /* Depthwise: wt is (kh, kw, c); bias (c) or NULL. */
 int jiasu_direct_depthwise(const float *x, const float *z, float *y, int n, int h, int w, int c, const float *wt,
                            int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, const float *bias,
                            float lo, float hi, int ho, int wo, int nt) {
-    v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
+    vf lov = lo + (vf){0}, hiv = hi + (vf){0};
     int fast = kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2);
     int full = fast ? c / CB * CB : 0; /* channels [0, full) take the 3x3 code, the rest the general loop */
     /* Output columns whose taps all lie inside the image along x: [xa, xb). */
@@ -198,7 +215,7 @@ int jiasu_direct_depthwise(const float *x, const float *z, float *y, int n, int 
                 const float *rows[3];
                 for (int i = 0; i < 3; i++) rows[i] = iy0 + i >= 0 && iy0 + i < h ? xr + (long)(iy0 + i) * w * c : 0;
                 for (int cb = 0; cb < full; cb += CB) {
-                    v16 bv = bias16(bias, cb, CB);
+                    vf bv = vbias(bias, cb, CB);
                     for (int ox = 0; ox < xa; ox++) depthwise_3x3_edge(rows, w, c, wt, sw, pl, ox, cb, bv, zr, lov, hiv, yr);
                     (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(rows, c, wt, pl, xa, xb, cb, bv, zr, lov, hiv, yr, stream);
                     for (int ox = xb > xa ? xb : xa; ox < wo; ox++) depthwise_3x3_edge(rows, w, c, wt, sw, pl, ox, cb, bv, zr, lov, hiv, yr);
@@ -206,7 +223,7 @@ int jiasu_direct_depthwise(const float *x, const float *z, float *y, int n, int 
             }
             for (int cb = full; cb < c; cb += CB) {
                 int cw = c - cb < CB ? c - cb : CB;
-                v16 bv = bias16(bias, cb, cw);
+                vf bv = vbias(bias, cb, cw);
                 for (int ox = 0; ox < wo; ox++)
                     depthwise_pixel(xr, w, c, wt, kw, sw, dh, dw, pl, ky0, ky1, iy0, ox, cb, cw, bv, zr, lov, hiv, yr);
             }

@@ -6,12 +6,12 @@
  * per weight: it runs at memory speed, not at arithmetic speed. MKL's GEMV (behind torch's
  * F.linear for one row) ran on one thread here whatever torch's thread count; one thread
  * does not draw the memory bandwidth that two do. This splits the output rows over nt OpenMP
- * threads, four rows at a time sharing each load of a (16 floats a vector, four independent
+ * threads, four rows at a time sharing each load of a (CB floats a vector, four independent
  * accumulator chains). lo/hi are -inf/+inf without an activation (a ReLU is lo = 0).
  */
 #include "vec.h"
 
-static inline float hsum(v16 v) {
+static inline float hsum(vf v) {
     float t[CB], s = 0;
     memcpy(t, &v, sizeof t);
     for (int i = 0; i < CB; i++) s += t[i];
@@ -26,14 +26,14 @@ int jiasu_gemv(const float *w, const float *a, const float *b, float *y, long n,
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (long blk = 0; blk < blocks; blk++) {
         long r0 = blk * 4, rows = n - r0 < 4 ? n - r0 : 4;
-        v16 acc[4] = {{0}, {0}, {0}, {0}};
+        vf acc[4] = {{0}, {0}, {0}, {0}};
         const float *wr[4];
         for (int r = 0; r < 4; r++) wr[r] = w + (r0 + (r < rows ? r : 0)) * k; /* short last block: repeat row 0 */
         for (long j = 0; j < kv; j += CB) {
-            v16 av;
+            vf av;
             memcpy(&av, a + j, sizeof av);
             for (int r = 0; r < 4; r++) {
-                v16 wv;
+                vf wv;
                 memcpy(&wv, wr[r] + j, sizeof wv);
                 acc[r] += wv * av;
             }

@@ -48,8 +48,8 @@ static float *buffer(long floats) { return aligned_alloc(64, ((size_t)floats * s
 
 /* A run of pixels (row stride cin) through every panel of a packed weight, into y (row stride cout). */
 static void product(const float *x, long pixels, int cin, const float *wp, int cout, const float *bias, const float *z,
-                    v16 lo, v16 hi, float *y, int stream) {
-    int nvec = (cout + CB - 1) / CB;
+                    vf lo, vf hi, float *y, int stream) {
+    int nvec = (cout + CPAD - 1) / CPAD * CPAD / CB; /* the packed panels' vectors */
     for (int vb = 0; vb < nvec; vb += NVMAX) panel_rows(x, 0, pixels, cin, wp, vb, nvec, cout, bias, z, lo, hi, y, stream);
 }
 
@@ -58,7 +58,7 @@ typedef struct {
     const float *x, *z, *we, *be, *wd, *bd, *wp, *bp;
     float *y;
     int n, h, w, cin, hid, s, cout, ho, wo, xa, xb, stream;
-    v16 l1, h1, l2, h2, l3, h3;
+    vf l1, h1, l2, h2, l3, h3;
 } block;
 
 /* Output rows [oy0, oy1) of image img's depthwise conv from e (row r at rows_at + (r - base) * w * hid) into d. */
@@ -70,7 +70,7 @@ static void depthwise_rows(const block *b, int oy0, int oy1, const float *rows_a
         for (int i = 0; i < 3; i++) rows[i] = iy0 + i >= 0 && iy0 + i < b->h ? rows_at + (long)(iy0 + i - base) * w * hid : 0;
         float *dr = d + (long)(oy - oy0) * wo * hid;
         for (int cb = 0; cb < hid; cb += CB) {
-            v16 bv = bias16(b->bd, cb, CB);
+            vf bv = vbias(b->bd, cb, CB);
             for (int ox = 0; ox < b->xa; ox++) depthwise_3x3_edge(rows, w, hid, b->wd, s, 1, ox, cb, bv, 0, b->l2, b->h2, dr);
             (s == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(rows, hid, b->wd, 1, b->xa, b->xb, cb, bv, 0, b->l2, b->h2, dr, 0);
             for (int ox = b->xb; ox < wo; ox++) depthwise_3x3_edge(rows, w, hid, b->wd, s, 1, ox, cb, bv, 0, b->l2, b->h2, dr);
@@ -89,14 +89,14 @@ static void rows_out(const block *b, long img, int oy0, int oy1, const float *ro
  * as jiasu_pointwise decides: a weight larger than the pixels' share (7x7 maps at batch 1) is then read once
  * in all, not once by each thread. */
 static int by_panels(long p, int cout, int nt) {
-    int cop = (cout + CB - 1) / CB * CB, panels = (cop / CB + NVMAX - 1) / NVMAX;
+    int cop = (cout + CPAD - 1) / CPAD * CPAD, panels = (cop / CB + NVMAX - 1) / NVMAX;
     return (long)cop > p && panels >= 2 * nt;
 }
 
 /* Thread t of T's share of a product of p pixels: its panels (all pixels), or its pixels (all panels). */
 static void product_share(const float *x, long p, int cin, const float *wp, int cout, const float *bias, const float *z,
-                          v16 lo, v16 hi, float *y, int stream, int panels_split, int t, int T) {
-    int nvec = (cout + CB - 1) / CB;
+                          vf lo, vf hi, float *y, int stream, int panels_split, int t, int T) {
+    int nvec = (cout + CPAD - 1) / CPAD * CPAD / CB; /* the packed panels' vectors */
     if (panels_split) {
         int panels = (nvec + NVMAX - 1) / NVMAX;
         for (int j = panels * t / T; j < panels * (t + 1) / T; j++)
@@ -146,8 +146,8 @@ int jiasu_inverted_residual(const float *x, const float *z, float *y, int n, int
                             int nt) {
     block b = {x, z, we, be, wd, bd, wp, bp, y, n, h, w, cin, hid, s, cout, (h - 1) / s + 1, (w - 1) / s + 1};
     int ho = b.ho, wo = b.wo;
-    b.l1 = lo1 + (v16){0}, b.h1 = hi1 + (v16){0}, b.l2 = lo2 + (v16){0}, b.h2 = hi2 + (v16){0};
-    b.l3 = lo3 + (v16){0}, b.h3 = hi3 + (v16){0};
+    b.l1 = lo1 + (vf){0}, b.h1 = hi1 + (vf){0}, b.l2 = lo2 + (vf){0}, b.h2 = hi2 + (vf){0};
+    b.l3 = lo3 + (vf){0}, b.h3 = hi3 + (vf){0};
     interior(wo, s, 1, 1, 3, w, &b.xa, &b.xb);
     if (b.xb < b.xa) b.xb = b.xa;
     b.stream = worth_streaming(y, (long)n * ho * wo * cout, cout);

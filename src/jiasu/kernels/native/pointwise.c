@@ -20,7 +20,7 @@
 /* wp[...] from w (cout, cin) row-major (an ONNX 1x1 weight): the panel layout of pointwise.h. wp holds
  * cin * cop floats, cop = cout rounded up to 16. */
 void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) {
-    int cop = (cout + CB - 1) / CB * CB;
+    int cop = (cout + CPAD - 1) / CPAD * CPAD;
     for (int cb = 0; cb < cop; cb += NVMAX * CB) {
         int width = cop - cb < NVMAX * CB ? cop - cb : NVMAX * CB;
         float *panel = wp + (long)cb * cin;
@@ -31,13 +31,13 @@ void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) {
 
 int jiasu_pointwise(const float *x, const float *z, float *y, long p, int cin, const float *wp, int cout,
                     const float *bias, float lo, float hi, int nt) {
-    int cop = (cout + CB - 1) / CB * CB, nvec = cop / CB;
-    v16 lov = lo + (v16){0}, hiv = hi + (v16){0};
+    int cop = (cout + CPAD - 1) / CPAD * CPAD, nvec = cop / CB;
+    vf lov = lo + (vf){0}, hiv = hi + (vf){0};
     /* Strips of at most PS rows, as many as a multiple of nt, of equal length: a 7x7 map at batch 1
      * (49 rows) is 25 + 24, not 48 + 1. */
     long strips = (p + (long)nt * PS - 1) / ((long)nt * PS) * nt;
     long len = (p + strips - 1) / strips;
-    /* A large output skips the caches (see stream16 and worth_streaming in vec.h). */
+    /* A large output skips the caches (see vstream and worth_streaming in vec.h). */
     int stream = worth_streaming(y, p * cout, cout);
     /* Small maps with many channels (a 7x7 map at batch 1 against a 2048 x 512 weight): each thread
      * takes whole panels and all the rows, so the weight, larger than the input here, is read once

@@ -5,7 +5,7 @@
  * optional; lo/hi +-inf where there is no clamp, a ReLU is lo = 0).
  *
  * The weight is packed once (jiasu_pack_pointwise in pointwise.c): output channels in panels of up to
- * NVMAX vectors of 16, each panel a (cin, width) block with its rows contiguous, so the inner loop reads
+ * NVMAX vectors of CB floats, each panel a (cin, width) block with its rows contiguous, so the inner loop reads
  * weights as one sequential stream. A block of P pixel rows and one panel of NV vectors keep P x NV
  * accumulators in registers: per input channel, NV weight-vector loads and P broadcasts feed P x NV
  * multiply-adds, over all cin input channels (a 2048-channel panel is 512 KiB, read from L2 at a few
@@ -15,28 +15,36 @@
 #define JIASU_POINTWISE_H
 #include "vec.h"
 
+/* Panels of NVMAX vectors, blocks of rows[nv] pixels: at most 24 accumulators with 32 registers (AVX-512),
+ * 12 with 16 (AVX2: the classic 6 x 16-float block), leaving room for the weight vectors and a broadcast. */
+#if JIASU_REGISTERS >= 32
 #define NVMAX 4
+#define ROWS {0, 16, 12, 8, 6}
+#else
+#define NVMAX 2
+#define ROWS {0, 12, 6, 0, 0}
+#endif
 
-/* Panel layout: panel j starts at column cb = j * NVMAX * 16 and holds nv = min(NVMAX, vectors
- * left) vectors; its (cin, nv * 16) block starts at wp + cb * cin. Columns past cout are zero. */
+/* Panel layout: panel j starts at column cb = j * NVMAX * CB and holds nv = min(NVMAX, vectors
+ * left) vectors; its (cin, nv * CB) block starts at wp + cb * cin. Columns past cout are zero. */
 
-/* P pixel rows from x (row stride cin) times one panel w (cin, NV * 16) of output channels from cb.
+/* P pixel rows from x (row stride cin) times one panel w (cin, NV * CB) of output channels from cb.
  * bias is padded to whole vectors (zeros). Loops over p and v are unrolled so that the P x NV
  * accumulators stay in registers; only the last vector of the last panel can be partial (cout not
- * a multiple of 16), and only its store takes the slow path. */
+ * a multiple of CB), and only its store takes the slow path. */
 #define BLOCK(NV, P)                                                                                      \
     static void block_##NV##_##P(const float *x, int cin, const float *w, int cb, int cout,               \
-                                 const float *bias, const float *z, v16 lo, v16 hi, float *y,            \
+                                 const float *bias, const float *z, vf lo, vf hi, float *y,            \
                                  int stream) {                                                            \
-        v16 acc[P][NV];                                                                                   \
+        vf acc[P][NV];                                                                                   \
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                            \
-            v16 b;                                                                                        \
+            vf b;                                                                                        \
             memcpy(&b, bias + cb + v * CB, sizeof b);                                                     \
             _Pragma("GCC unroll 16") for (int p = 0; p < P; p++) acc[p][v] = b;                           \
         }                                                                                                 \
         for (int k = 0; k < cin; k++, w += NV * CB) {                                                     \
-            v16 wv[NV];                                                                                   \
-            for (int v = 0; v < NV; v++) memcpy(&wv[v], w + v * CB, sizeof(v16));                         \
+            vf wv[NV];                                                                                   \
+            for (int v = 0; v < NV; v++) memcpy(&wv[v], w + v * CB, sizeof(vf));                         \
             for (int p = 0; p < P; p++) {                                                                 \
                 float xv = x[(long)p * cin + k];                                                          \
                 for (int v = 0; v < NV; v++) acc[p][v] += xv * wv[v];                                     \
@@ -49,14 +57,13 @@
                 int cw = full ? CB : cout - cb - v * CB;                                                  \
                 if (cw <= 0) continue;                                                                    \
                 if (cw > CB) cw = CB;                                                                     \
-                v16 r = acc[p][v];                                                                        \
-                if (z) r += load16(z + o, cw);                                                            \
-                put16(y + o, clamp16(r, lo, hi), cw, stream);                                             \
+                vf r = acc[p][v];                                                                        \
+                if (z) r += vload(z + o, cw);                                                            \
+                vput(y + o, vclamp(r, lo, hi), cw, stream);                                             \
             }                                                                                             \
     }
 
-/* Every block size up to the largest: P x NV <= 24 accumulators (plus NV weight vectors and a
- * broadcast) fit in the 32 vector registers; the smaller ones take the rows left at a strip's end. */
+/* Every block size up to the largest of ROWS; the smaller ones take the rows left at a strip's end. */
 BLOCK(1, 1) BLOCK(1, 2) BLOCK(1, 3) BLOCK(1, 4) BLOCK(1, 5) BLOCK(1, 6) BLOCK(1, 7) BLOCK(1, 8)
 BLOCK(1, 9) BLOCK(1, 10) BLOCK(1, 11) BLOCK(1, 12) BLOCK(1, 13) BLOCK(1, 14) BLOCK(1, 15) BLOCK(1, 16)
 BLOCK(2, 1) BLOCK(2, 2) BLOCK(2, 3) BLOCK(2, 4) BLOCK(2, 5) BLOCK(2, 6) BLOCK(2, 7) BLOCK(2, 8)
@@ -64,12 +71,12 @@ BLOCK(2, 9) BLOCK(2, 10) BLOCK(2, 11) BLOCK(2, 12)
 BLOCK(3, 1) BLOCK(3, 2) BLOCK(3, 3) BLOCK(3, 4) BLOCK(3, 5) BLOCK(3, 6) BLOCK(3, 7) BLOCK(3, 8)
 BLOCK(4, 1) BLOCK(4, 2) BLOCK(4, 3) BLOCK(4, 4) BLOCK(4, 5) BLOCK(4, 6)
 
-typedef void (*block_fn)(const float *, int, const float *, int, int, const float *, const float *, v16, v16,
+typedef void (*block_fn)(const float *, int, const float *, int, int, const float *, const float *, vf, vf,
                          float *, int);
 
 #define PMAX 16
 /* blocks[nv][q]: q pixel rows, nv vectors; rows[nv]: the largest q for nv. */
-static const int rows[5] = {0, 16, 12, 8, 6};
+static const int rows[5] = ROWS;
 static const block_fn blocks[5][PMAX + 1] = {
     {0},
     {0, block_1_1, block_1_2, block_1_3, block_1_4, block_1_5, block_1_6, block_1_7, block_1_8, block_1_9,
@@ -83,7 +90,7 @@ static const block_fn blocks[5][PMAX + 1] = {
 /* Panel vb (its first vector) over pixel rows [r0, r1), in blocks of the panel's largest height and
  * one smaller block for the rows left. */
 static void panel_rows(const float *x, long r0, long r1, int cin, const float *wp, int vb, int nvec, int cout,
-                       const float *bias, const float *z, v16 lo, v16 hi, float *y, int stream) {
+                       const float *bias, const float *z, vf lo, vf hi, float *y, int stream) {
     int nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
     const float *panel = wp + (long)cb * cin;
     for (long r = r0; r < r1;) {

@@ -2,7 +2,7 @@
  *
  * torch's max_pool2d on a channels_last tensor ran 4-6x slower here than ONNX Runtime's pooling
  * (smallcnn's 2x2 pool on 16 x 82 x 82 at batch 1: 43 us against 8). With the channels innermost,
- * a window is a few runs of contiguous channels: 16 at a time as one vector (vec.h), one maximum
+ * a window is a few runs of contiguous channels: CB at a time as one vector (vec.h), one maximum
  * per tap. Taps outside the image (ONNX pads, and windows that ceil_mode lets run past the end)
  * are skipped, which is what padding with -inf means. A NaN in a window gives NaN, as in torch.
  * Rows of output (image, oy) are split over nt OpenMP threads. x (n, h, w, c); y (n, ho, wo, c).
@@ -14,9 +14,9 @@
 #include "vec.h"
 #include "window.h"
 
-static inline v16 max16(v16 acc, v16 x) {
-    vi16 m = (x > acc) | (x != x); /* x wins if larger, or if it is NaN */
-    return (v16)(((vi16)x & m) | ((vi16)acc & ~m));
+static inline vf vmax(vf acc, vf x) {
+    vi m = (x > acc) | (x != x); /* x wins if larger, or if it is NaN */
+    return (vf)(((vi)x & m) | ((vi)acc & ~m));
 }
 
 int jiasu_max_pool(const float *x, int n, int h, int w, int c, int kh, int kw, int sh, int sw, int dh, int dw,
@@ -36,12 +36,12 @@ int jiasu_max_pool(const float *x, int n, int h, int w, int c, int kh, int kw, i
             float *yp = y + (row * wo + ox) * c;
             for (int cb = 0; cb < c; cb += CB) {
                 int cw = c - cb < CB ? c - cb : CB;
-                v16 acc = -INFINITY + (v16){0};
+                vf acc = -INFINITY + (vf){0};
                 for (int ky = ky0; ky < ky1; ky++) {
                     const float *xp = xr + ((long)(oy * sh - pt + ky * dh) * w + ox * sw - pl) * c + cb;
-                    for (int kx = kx0; kx < kx1; kx++) acc = max16(acc, load16(xp + (long)kx * dw * c, cw));
+                    for (int kx = kx0; kx < kx1; kx++) acc = vmax(acc, vload(xp + (long)kx * dw * c, cw));
                 }
-                store16(yp + cb, acc, cw);
+                vstore(yp + cb, acc, cw);
             }
         }
     }
@@ -69,7 +69,7 @@ int jiasu_global_avg_pool(const float *x, int n, long hw, int c, float *part, fl
             const float *xr = x + r * c;
             for (int cb = 0; cb < c; cb += CB) {
                 int cw = c - cb < CB ? c - cb : CB;
-                store16(acc + cb, load16(acc + cb, cw) + load16(xr + cb, cw), cw);
+                vstore(acc + cb, vload(acc + cb, cw) + vload(xr + cb, cw), cw);
             }
         }
     }

@@ -1,26 +1,73 @@
-/* 16-float vectors for jiasu's C kernels (gcc's vector extension: AVX-512 where the CPU has it,
- * narrower vectors elsewhere), with loads and stores of a partial vector at a channel tail. */
+/* Vectors of CB floats for jiasu's C kernels (gcc's vector extension), as wide as the CPU's registers:
+ * 16 with AVX-512, 8 with AVX/AVX2, 4 elsewhere (SSE, NEON); with loads and stores of a partial vector
+ * at a channel tail.
+ *
+ * Why the width follows the CPU: gcc keeps a vector wider than the registers in memory, not in a pair of
+ * registers. With 16-float vectors on an AVX2 CPU (AMD Zen 3) every accumulator went through the stack
+ * and general registers: mobilenet_v2's 320 -> 1280 1x1 conv ran at 1.4 GFLOP/s (oneDNN 31).
+ *
+ * Packed weights and padded biases keep channels in runs of CPAD = 16 whatever CB is, so their layout
+ * (and the Python side that allocates them) is the same on every CPU; 16 is a multiple of every CB. */
 #ifndef JIASU_VEC_H
 #define JIASU_VEC_H
 #include <string.h>
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef int vi16 __attribute__((vector_size(64)));
+#define CPAD 16
+
+#if defined(__AVX512F__)
 #define CB 16
-
-/* p[0..cw), zeros after: cw < CB only at the last block of a channel run. With AVX-512 a masked
- * load/store (lanes past cw are neither read nor written, so no fault past an allocation's end);
- * elsewhere a copy through a small array. The masked moves matter for speed: the copy compiled to
- * a memcpy call, and a call makes the compiler keep a kernel's vector accumulators on the stack
- * around it (every vector register is caller-saved). */
-#ifdef __AVX512F__
-#include <immintrin.h>
-static inline v16 load16(const float *p, int cw) { return (v16)_mm512_maskz_loadu_ps((__mmask16)((1u << cw) - 1), p); }
-
-static inline void store16(float *p, v16 r, int cw) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << cw) - 1), (__m512)r); }
+#elif defined(__AVX__)
+#define CB 8
 #else
-static inline v16 load16(const float *p, int cw) {
-    v16 r;
+#define CB 4
+#endif
+
+typedef float vf __attribute__((vector_size(CB * 4)));
+typedef int vi __attribute__((vector_size(CB * 4)));
+
+/* How many vectors the register file holds (32 zmm with AVX-512, 16 ymm with AVX2, 16 xmm with SSE): the
+ * kernels size their blocks of accumulators by it. -DJIASU_REGISTERS=N overrides it (JIASU_NATIVE_CFLAGS). */
+#ifndef JIASU_REGISTERS
+#if defined(__AVX512F__)
+#define JIASU_REGISTERS 32
+#else
+#define JIASU_REGISTERS 16
+#endif
+#endif
+
+/* p[0..cw), zeros after: cw < CB only at the last block of a channel run. With AVX-512 and AVX2 a masked
+ * load/store (lanes past cw are neither read nor written, so no fault past an allocation's end);
+ * elsewhere a copy through a small array. The masked moves matter for speed: the copy compiled to a
+ * memcpy call, and a call makes the compiler keep a kernel's vector accumulators on the stack around it
+ * (every vector register is caller-saved). */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline vf vload(const float *p, int cw) { return (vf)_mm512_maskz_loadu_ps((__mmask16)((1u << cw) - 1), p); }
+
+static inline void vstore(float *p, vf r, int cw) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << cw) - 1), (__m512)r); }
+#elif defined(__AVX2__)
+#include <immintrin.h>
+/* lanes below n */
+static inline __m256i lanes_below(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+
+static inline vf vload(const float *p, int cw) {
+    if (cw == CB) {
+        vf r;
+        memcpy(&r, p, sizeof r);
+        return r;
+    }
+    return (vf)_mm256_maskload_ps(p, lanes_below(cw));
+}
+
+static inline void vstore(float *p, vf r, int cw) {
+    if (cw == CB)
+        memcpy(p, &r, sizeof r);
+    else
+        _mm256_maskstore_ps(p, lanes_below(cw), (__m256)r);
+}
+#else
+static inline vf vload(const float *p, int cw) {
+    vf r;
     if (cw == CB) {
         memcpy(&r, p, sizeof r);
         return r;
@@ -31,7 +78,7 @@ static inline v16 load16(const float *p, int cw) {
     return r;
 }
 
-static inline void store16(float *p, v16 r, int cw) {
+static inline void vstore(float *p, vf r, int cw) {
     if (cw == CB) {
         memcpy(p, &r, sizeof r);
         return;
@@ -42,23 +89,27 @@ static inline void store16(float *p, v16 r, int cw) {
 }
 #endif
 
-/* A whole vector stored past the caches (p 64-byte aligned), for outputs too large to stay in them:
- * a normal store first reads the line it writes into (write-allocate), so an output that will be
- * evicted anyway costs its size in reads as well. Call stream_fence() before other threads read. */
-#ifdef __AVX512F__
-static inline void stream16(float *p, v16 r) { _mm512_stream_ps(p, (__m512)r); }
+/* A whole vector stored past the caches (p aligned to the vector's size), for outputs too large to stay
+ * in them: a normal store first reads the line it writes into (write-allocate), so an output that will
+ * be evicted anyway costs its size in reads as well. Call stream_fence() before other threads read. */
+#if defined(__AVX512F__)
+static inline void vstream(float *p, vf r) { _mm512_stream_ps(p, (__m512)r); }
+static inline void stream_fence(void) { _mm_sfence(); }
+#elif defined(__AVX__)
+#include <immintrin.h>
+static inline void vstream(float *p, vf r) { _mm256_stream_ps(p, (__m256)r); }
 static inline void stream_fence(void) { _mm_sfence(); }
 #else
-static inline void stream16(float *p, v16 r) { memcpy(p, &r, sizeof r); }
+static inline void vstream(float *p, vf r) { memcpy(p, &r, sizeof r); }
 static inline void stream_fence(void) {}
 #endif
 
-/* r into p[0..cw): streamed when asked and the vector is whole (a partial one takes store16). */
-static inline void put16(float *p, v16 r, int cw, int stream) {
+/* r into p[0..cw): streamed when asked and the vector is whole (a partial one takes vstore). */
+static inline void vput(float *p, vf r, int cw, int stream) {
     if (stream && cw == CB)
-        stream16(p, r);
+        vstream(p, r);
     else
-        store16(p, r, cw);
+        vstore(p, r, cw);
 }
 
 /* Whether an output of `count` floats at y, rows of `channels` floats, is worth streaming: at least
@@ -70,10 +121,10 @@ static inline int worth_streaming(const float *y, long count, int channels) {
 }
 
 /* max(a, lo) and min(a, hi), lane by lane: a ReLU is clamp(a, 0, +inf). */
-static inline v16 clamp16(v16 a, v16 lo, v16 hi) {
-    vi16 m = a > lo;
-    a = (v16)(((vi16)a & m) | ((vi16)lo & ~m));
+static inline vf vclamp(vf a, vf lo, vf hi) {
+    vi m = a > lo;
+    a = (vf)(((vi)a & m) | ((vi)lo & ~m));
     m = a < hi;
-    return (v16)(((vi16)a & m) | ((vi16)hi & ~m));
+    return (vf)(((vi)a & m) | ((vi)hi & ~m));
 }
 #endif

@@ -5,7 +5,7 @@
  * one loop over the tiles reads each input tile once and writes its alpha x alpha transformed
  * values, and the output loop reads them back and writes finished outputs (bias, residual and
  * ReLU applied in the same pass). Channels are innermost (NHWC), so each tile position is a run
- * of contiguous channels, taken 16 at a time as one vector (gcc's vector extension: AVX-512 where
+ * of contiguous channels, taken CB at a time as one vector (gcc's vector extension: AVX-512 where
  * the CPU has it, narrower vectors elsewhere).
  *
  * Tiles are numbered t = (image * th + tile_row) * tw + tile_col. A call handles tiles [t0, t1)
@@ -30,7 +30,7 @@ static inline long tile_of(long t, int th, int tw, int *ty, int *tx) {
     static void input_##A(const float *x, int h, int w, int c, int pt, int pl, int th, int tw, int m,    \
                           const float *bt, long t0, long t1, long base, long T, float *v, int nt) {      \
         _Pragma("omp parallel for num_threads(nt) schedule(static)") for (long t = t0; t < t1; t++) {    \
-            v16 d[A][A], s[A][A];                                                                         \
+            vf d[A][A], s[A][A];                                                                         \
             int ty, tx;                                                                                   \
             long img = tile_of(t, th, tw, &ty, &tx);                                                      \
             int y0 = ty * m - pt, x0 = tx * m - pl;                                                       \
@@ -41,20 +41,20 @@ static inline long tile_of(long t, int th, int tw, int *ty, int *tx) {
                     for (int j = 0; j < A; j++) {                                                         \
                         int yy = y0 + i, xx = x0 + j;                                                     \
                         d[i][j] = (yy >= 0 && yy < h && xx >= 0 && xx < w)                                \
-                                      ? load16(xi + ((long)yy * w + xx) * c + cb, cw)                     \
-                                      : (v16){0};                                                         \
+                                      ? vload(xi + ((long)yy * w + xx) * c + cb, cw)                     \
+                                      : (vf){0};                                                         \
                     }                                                                                     \
                 for (int i = 0; i < A; i++)                                                               \
                     for (int j = 0; j < A; j++) {                                                         \
-                        v16 acc = (v16){0};                                                               \
+                        vf acc = (vf){0};                                                               \
                         for (int q = 0; q < A; q++) acc += bt[i * A + q] * d[q][j];                       \
                         s[i][j] = acc;                                                                    \
                     }                                                                                     \
                 for (int i = 0; i < A; i++)                                                               \
                     for (int j = 0; j < A; j++) {                                                         \
-                        v16 acc = (v16){0};                                                               \
+                        vf acc = (vf){0};                                                               \
                         for (int q = 0; q < A; q++) acc += bt[j * A + q] * s[i][q];                       \
-                        store16(v + ((long)(i * A + j) * T + (t - base)) * c + cb, acc, cw);              \
+                        vstore(v + ((long)(i * A + j) * T + (t - base)) * c + cb, acc, cw);              \
                     }                                                                                     \
             }                                                                                             \
         }                                                                                                 \
@@ -68,29 +68,29 @@ static inline long tile_of(long t, int th, int tw, int *ty, int *tx) {
                            const float *z, int relu, float *y, int ho, int wo, int th, int tw, long t0,   \
                            long t1, long base, int nt) {                                                  \
         _Pragma("omp parallel for num_threads(nt) schedule(static)") for (long t = t0; t < t1; t++) {    \
-            v16 v[A][A], s[A][A];                                                                         \
+            vf v[A][A], s[A][A];                                                                         \
             int ty, tx;                                                                                   \
             long img = tile_of(t, th, tw, &ty, &tx);                                                      \
             for (int cb = 0; cb < co; cb += CB) {                                                         \
                 int cw = co - cb < CB ? co - cb : CB;                                                     \
-                v16 bv = bias ? load16(bias + cb, cw) : (v16){0};                                         \
+                vf bv = bias ? vload(bias + cb, cw) : (vf){0};                                         \
                 for (int i = 0; i < A; i++)                                                               \
                     for (int j = 0; j < A; j++)                                                           \
-                        v[i][j] = load16(mm + ((long)(i * A + j) * T + (t - base)) * co + cb, cw);        \
+                        v[i][j] = vload(mm + ((long)(i * A + j) * T + (t - base)) * co + cb, cw);        \
                 for (int a = 0; a < m; a++)                                                               \
                     for (int j = 0; j < A; j++) {                                                         \
-                        v16 acc = (v16){0};                                                               \
+                        vf acc = (vf){0};                                                               \
                         for (int q = 0; q < A; q++) acc += at[a * A + q] * v[q][j];                       \
                         s[a][j] = acc;                                                                    \
                     }                                                                                     \
                 for (int a = 0; a < m && ty * m + a < ho; a++)                                            \
                     for (int b = 0; b < m && tx * m + b < wo; b++) {                                      \
-                        v16 acc = bv;                                                                     \
+                        vf acc = bv;                                                                     \
                         for (int q = 0; q < A; q++) acc += at[b * A + q] * s[a][q];                       \
                         long off = ((img * ho + ty * m + a) * (long)wo + tx * m + b) * co + cb;           \
-                        if (z) acc += load16(z + off, cw);                                                \
-                        if (relu) acc = (v16)((vi16)acc & (acc > (v16){0}));                              \
-                        store16(y + off, acc, cw);                                                        \
+                        if (z) acc += vload(z + off, cw);                                                \
+                        if (relu) acc = (vf)((vi)acc & (acc > (vf){0}));                              \
+                        vstore(y + off, acc, cw);                                                        \
                     }                                                                                     \
             }                                                                                             \
         }                                                                                                 \
