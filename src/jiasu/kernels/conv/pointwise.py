@@ -47,13 +47,13 @@ def pack_weight(lib: ctypes.CDLL, weight: torch.Tensor) -> torch.Tensor:
     """A 1x1 float32 weight (C_out, C_in, 1, 1) in the C loop's panels: C_in x C_out rounded up to 16 (``lib``: :func:`_library`'s)."""
     c_out, c_in = int(weight.shape[0]), int(weight.shape[1])
     plain = weight.reshape(c_out, c_in).contiguous()
-    packed = plain.new_empty(c_in * (-(-c_out // 16) * 16))  # whole vectors of 16
+    packed = plain.new_empty(c_in * (-(-c_out // 16) * 16))  # runs of CPAD = 16 channels (vec.h), whatever the vector width
     lib.jiasu_pack_pointwise(plain.data_ptr(), c_out, c_in, packed.data_ptr())
     return packed
 
 
 def padded_bias(bias: Optional[torch.Tensor], channels: int) -> torch.Tensor:
-    """``bias`` (zeros for None) padded with zeros to whole vectors of 16, so the C loops load it unmasked."""
+    """``bias`` (zeros for None) padded with zeros to runs of 16 (``CPAD`` in vec.h), so the C loops load it unmasked."""
     out = torch.zeros(-(-channels // 16) * 16)
     if bias is not None:
         out[:channels] = bias
