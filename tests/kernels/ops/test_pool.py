@@ -82,11 +82,38 @@ def test_maxpool_2x2_both_paths(shape, ceil_mode):
     check("MaxPool", [("x", _x(shape))], {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": ceil_mode}, opset=12)
 
 
+@pytest.mark.parametrize("channels", [72, 5])
+def test_maxpool_c_kernel_propagates_nan_as_torch_does(channels):
+    """A NaN in a window gives NaN (torch's rule; the ONNX reference evaluator skips NaNs), in a four-vector run
+    (72 channels) and in a tail."""
+    import torch
+    import torch.nn.functional as F
+
+    from jiasu.kernels.native import status
+    from jiasu.runtime import Engine
+
+    from ._node import node_model
+
+    if status("pool"):
+        pytest.skip(f"native kernels unavailable: {status('pool')}")
+    x = _x((1, channels, 9, 11))
+    x[0, channels // 2, 4, 5] = x[0, -1, 2, 3] = np.nan
+    import onnx_ir as ir
+
+    model = node_model("MaxPool", [("x", x)], {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}, opset=12)
+    xt = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+    y = next(iter(Engine(ir.serde.deserialize_model(model)).run({"x": xt}).values()))
+    ref = F.max_pool2d(torch.from_numpy(x), 3, 1, 1)
+    assert int(torch.isnan(ref).sum()) == 18  # two 3x3 neighbourhoods
+    torch.testing.assert_close(y, ref, rtol=0, atol=0, equal_nan=True)
+
+
 @pytest.mark.parametrize("attrs", MAXPOOL_CASES + [dict(kernel_shape=[2, 2], strides=[2, 2]), dict(kernel_shape=[3, 3], strides=[3, 3], ceil_mode=1)])
-@pytest.mark.parametrize("shape", [(2, 3, 9, 11), (1, 40, 13, 10)])
+@pytest.mark.parametrize("shape", [(2, 3, 9, 11), (1, 40, 13, 10), (1, 72, 9, 11)])
 def test_maxpool_channels_last_runs_the_c_kernel(attrs, shape, monkeypatch):
     """A channels_last float32 input (what convolutions hand on) is pooled by kernels/native/pool.c: same values
-    as the ONNX reference, every pads/ceil_mode/dilation case above, channel counts under and over one vector."""
+    as the ONNX reference, every pads/ceil_mode/dilation case above, channel counts under and over one vector
+    and over the four vectors pooled at once (with 8 or 16 floats a vector)."""
     import torch
 
     from jiasu.kernels.native import status

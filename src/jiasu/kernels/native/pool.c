@@ -34,7 +34,20 @@ int jiasu_max_pool(const float *x, int n, int h, int w, int c, int kh, int kw, i
             int kx0 = 0, kx1 = kw;
             if (ox < xa || ox >= xb) tap_range(ox, sw, pl, dw, kw, w, &kx0, &kx1);
             float *yp = y + (row * wo + ox) * c;
-            for (int cb = 0; cb < c; cb += CB) {
+            int cb = 0;
+            /* Four channel vectors at once: four independent chains of maxima (one chain waits on each
+             * compare-and-select's latency: googlenet's 3x3 pools took 2.3 ms of its 25 at batch 1 on AVX2). */
+            for (; cb + 4 * CB <= c; cb += 4 * CB) {
+                vf acc[4];
+                for (int v = 0; v < 4; v++) acc[v] = -INFINITY + (vf){0};
+                for (int ky = ky0; ky < ky1; ky++) {
+                    const float *xp = xr + ((long)(oy * sh - pt + ky * dh) * w + ox * sw - pl) * c + cb;
+                    for (int kx = kx0; kx < kx1; kx++)
+                        _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) acc[v] = vmax(acc[v], vload(xp + (long)kx * dw * c + v * CB, CB));
+                }
+                _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) vstore(yp + cb + v * CB, acc[v], CB);
+            }
+            for (; cb < c; cb += CB) {
                 int cw = c - cb < CB ? c - cb : CB;
                 vf acc = -INFINITY + (vf){0};
                 for (int ky = ky0; ky < ky1; ky++) {
