@@ -16,13 +16,17 @@
 #include "vec.h"
 
 /* Panels of NVMAX vectors, blocks of rows[nv] pixels: at most 24 accumulators with 32 registers (AVX-512),
- * 12 with 16 (AVX2: the classic 6 x 16-float block), leaving room for the weight vectors and a broadcast. */
+ * 12 with 16 (AVX2: the classic 6 x 16-float block), leaving room for the weight vectors and a broadcast.
+ * -DNVMAX=N -DROWS={...} override both (JIASU_NATIVE_CFLAGS): on the AVX2 host, panels of 4 vectors with
+ * blocks of 12/6/4/3 rows ran googlenet 1.7-2.3x slower than these (separate processes, interleaved). */
+#ifndef NVMAX
 #if JIASU_REGISTERS >= 32
 #define NVMAX 4
 #define ROWS {0, 16, 12, 8, 6}
 #else
 #define NVMAX 2
 #define ROWS {0, 12, 6, 0, 0}
+#endif
 #endif
 
 /* Panel layout: panel j starts at column cb = j * NVMAX * CB and holds nv = min(NVMAX, vectors
