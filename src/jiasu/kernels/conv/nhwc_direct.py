@@ -33,8 +33,9 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from ..native import fixed_arguments
+from ..native import fixed_arguments, padded_channels
 from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands, nhwc_output, output_size, pad_input
+from .pointwise import padded_bias
 
 #: Dense convs with more input channels than this are left to GEMM-based paths: the C
 #: loop has no blocking over input channels and reads each weight vector once per pixel block.
@@ -96,13 +97,9 @@ class NHWCDirect(FusingConvAlgorithm):
             packed = weight.reshape(c_out, kh * kw).t().contiguous()
             b = bias.contiguous() if bias is not None else None
         else:
-            padded = -(-c_out // 16) * 16
-            packed = weight.new_zeros(kh, kw, spec.in_channels, padded)
+            packed = weight.new_zeros(kh, kw, spec.in_channels, padded_channels(c_out))
             packed[..., :c_out] = weight.permute(2, 3, 1, 0)
-            b = None
-            if bias is not None:
-                b = weight.new_zeros(padded)
-                b[:c_out] = bias
+            b = padded_bias(bias, c_out) if bias is not None else None
         fallback = None
         function = lib.jiasu_direct_depthwise if depthwise else lib.jiasu_direct_dense
         calls: dict[tuple, tuple] = {}  # (input shape, layout, threads) -> output shape, fixed arguments

@@ -25,7 +25,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from ..native import fixed_arguments
+from ..native import fixed_arguments, padded_channels
 from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands, nhwc_output
 
 
@@ -44,17 +44,17 @@ def _library() -> Optional[ctypes.CDLL]:
 
 
 def pack_weight(lib: ctypes.CDLL, weight: torch.Tensor) -> torch.Tensor:
-    """A 1x1 float32 weight (C_out, C_in, 1, 1) in the C loop's panels: C_in x C_out rounded up to 16 (``lib``: :func:`_library`'s)."""
+    """A 1x1 float32 weight (C_out, C_in, 1, 1) in the C loop's panels: C_in x ``padded_channels(C_out)`` (``lib``: :func:`_library`'s)."""
     c_out, c_in = int(weight.shape[0]), int(weight.shape[1])
     plain = weight.reshape(c_out, c_in).contiguous()
-    packed = plain.new_empty(c_in * (-(-c_out // 16) * 16))  # runs of CPAD = 16 channels (vec.h), whatever the vector width
+    packed = plain.new_empty(c_in * padded_channels(c_out))
     lib.jiasu_pack_pointwise(plain.data_ptr(), c_out, c_in, packed.data_ptr())
     return packed
 
 
 def padded_bias(bias: Optional[torch.Tensor], channels: int) -> torch.Tensor:
-    """``bias`` (zeros for None) padded with zeros to runs of 16 (``CPAD`` in vec.h), so the C loops load it unmasked."""
-    out = torch.zeros(-(-channels // 16) * 16)
+    """``bias`` (zeros for None) padded with zeros to ``padded_channels(channels)``, so the C loops load it unmasked."""
+    out = torch.zeros(padded_channels(channels))
     if bias is not None:
         out[:channels] = bias
     return out

@@ -52,6 +52,15 @@ import torch  # noqa: F401  (loaded first, so that our -fopenmp libraries bind t
 from ...errors import JiasuError
 
 ENV = "JIASU_NATIVE"
+#: Packed weights and padded biases keep output channels in runs of this many (``CPAD`` in ``vec.h``),
+#: whatever the vector width the kernels were built with.
+CPAD = 16
+
+
+def padded_channels(channels: int) -> int:
+    """``channels`` rounded up to whole runs of :data:`CPAD`: the channel stride of the C kernels' packed layouts."""
+    return -(-channels // CPAD) * CPAD
+
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared"]
 _SOURCES = Path(__file__).parent
 

@@ -20,7 +20,7 @@
 /* wp[...] from w (cout, cin) row-major (an ONNX 1x1 weight): the panel layout of pointwise.h. wp holds
  * cin * cop floats, cop = cout rounded up to 16. */
 void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) {
-    int cop = (cout + CPAD - 1) / CPAD * CPAD;
+    int cop = padded(cout);
     for (int cb = 0; cb < cop; cb += NVMAX * CB) {
         int width = cop - cb < NVMAX * CB ? cop - cb : NVMAX * CB;
         float *panel = wp + (long)cb * cin;
@@ -31,7 +31,7 @@ void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) {
 
 int jiasu_pointwise(const float *x, const float *z, float *y, long p, int cin, const float *wp, int cout,
                     const float *bias, float lo, float hi, int nt) {
-    int cop = (cout + CPAD - 1) / CPAD * CPAD, nvec = cop / CB;
+    int cop = padded(cout), nvec = cop / CB;
     vf lov = lo + (vf){0}, hiv = hi + (vf){0};
     /* Strips of at most PS rows, as many as a multiple of nt, of equal length: a 7x7 map at batch 1
      * (49 rows) is 25 + 24, not 48 + 1. */

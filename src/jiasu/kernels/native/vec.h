@@ -14,6 +14,9 @@
 
 #define CPAD 16
 
+/* c channels rounded up to whole runs of CPAD: the channel stride of packed weights and padded biases. */
+static inline int padded(int c) { return (c + CPAD - 1) / CPAD * CPAD; }
+
 #if defined(__AVX512F__)
 #define CB 16
 #elif defined(__AVX__)
