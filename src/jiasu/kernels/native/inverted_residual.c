@@ -122,8 +122,18 @@ static int group_rows(int ho, int wo) {
 /* Rows of e a group of g output rows reads, at most (never more than the image's h). */
 static int span_rows(int g, int s, int h) { return (g - 1) * s + 3 < h ? (g - 1) * s + 3 : h; }
 
+/* The largest e (in floats) the threads share at batch 1: 1 MiB. Past it (mobilenet_v2's 56x56 and 112x112
+ * blocks) the whole e leaves L2 on its way from the expand to the depthwise; the thread's own row groups keep it
+ * there for an extra row or two of expand at the seam between the threads' shares. mobilenet_v2 at batch 1, one
+ * process, interleaved runs, against sharing e at every size: 1.06x (share up to 200,000 floats 1.057x, up to
+ * 131,072 1.044x and 1.031x, never 0.91x). */
+#ifndef SHARED_E_FLOATS
+#define SHARED_E_FLOATS (1L << 18)
+#endif
 /* Whether the threads share each image's rows through one buffer of e (see the top). */
-static int shares_rows(int n, int expand, int nt) { return expand && n < nt; }
+static int shares_rows(int n, int h, int w, int hid, int expand, int nt) {
+    return expand && n < nt && (long)h * w * hid <= SHARED_E_FLOATS;
+}
 
 /* Shared rows where a product splits by panels: the depthwise output d is then shared whole too (see the top). */
 static int shares_d(int h, int w, int hid, int cout, int s, int nt) {
@@ -135,7 +145,7 @@ static int shares_d(int h, int w, int hid, int cout, int s, int nt) {
 long jiasu_inverted_residual_workspace(int n, int h, int w, int hid, int cout, int expand, int s, int nt) {
     int ho = (h - 1) / s + 1, wo = (w - 1) / s + 1, g = group_rows(ho, wo);
     long d = (long)g * wo * hid;
-    if (shares_rows(n, expand, nt))
+    if (shares_rows(n, h, w, hid, expand, nt))
         return (long)h * w * hid + (shares_d(h, w, hid, cout, s, nt) ? (long)ho * wo * hid : nt * d);
     return nt * (d + (expand ? (long)span_rows(g, s, h) * w * hid : 0));
 }
@@ -152,7 +162,7 @@ int jiasu_inverted_residual(const float *x, const float *z, float *y, int n, int
     if (b.xb < b.xa) b.xb = b.xa;
     b.stream = worth_streaming(y, (long)n * ho * wo * cout, cout);
     int g = group_rows(ho, wo);
-    int shared = shares_rows(n, we != 0, nt);
+    int shared = shares_rows(n, h, w, hid, we != 0, nt);
     int whole_d = shared && shares_d(h, w, hid, cout, s, nt);
     float *e_all = shared ? buffer((long)h * w * hid) : 0, *d_all = whole_d ? buffer((long)ho * wo * hid) : 0;
     if ((shared && !e_all) || (whole_d && !d_all)) {
