@@ -94,7 +94,7 @@ def test_per_node_algorithm_must_name_a_conv(conv_relu_model):
 
 
 def test_unknown_engine_option(conv_relu_model):
-    with pytest.raises(JiasuError, match=r"^unknown engine option 'algo'; options: conv_algorithm, conv_algorithms, device, keep_freed_memory, threads$"):
+    with pytest.raises(JiasuError, match=r"^unknown engine option 'algo'; options: conv_algorithm, conv_algorithms, device, keep_freed_memory, native_chains, threads$"):
         jiasu.Engine(jiasu.load(conv_relu_model), algo="direct")
 
 

@@ -137,5 +137,14 @@ class Kernel:
     def run(self, *inputs: Optional[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError(f"{type(self).__name__}.run")
 
+    def native_call(self, *inputs: Optional[torch.Tensor]):
+        """The one C call ``run`` makes on these inputs, as data (``kernels/native/call.py``), or None.
+
+        For chains (``jiasu.runtime.chain``). None unless ``run`` on inputs of these shapes, strides
+        and dtypes does nothing but that call into a freshly allocated output: a kernel that copies an
+        input to another layout, or runs an activation after the call, has none to offer.
+        """
+        return None
+
     def describe(self) -> str:
         return f"{self.node.op_type} node {self.node.name!r}"

@@ -13,6 +13,7 @@ step by step to name the failing node (kernels are deterministic).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
@@ -22,7 +23,7 @@ import torch
 
 from ..errors import InputError, JiasuError, UnsupportedOpError, format_choices
 from ..kernels import KERNELS, BuildContext, get_kernel, supported_ops_text
-from ..kernels.base import TORCH_DTYPES, to_torch, torch_dtype
+from ..kernels.base import TORCH_DTYPES, Kernel, to_torch, torch_dtype
 from .allocator import keep_freed_memory
 from .options import EngineOptions
 
@@ -45,6 +46,10 @@ def _input_check(spec: ir.Value):
     rank = len(spec.shape)
     fixed = [(axis, d) for axis, d in enumerate(spec.shape) if isinstance(d, int)]
     return lambda t: (dtype is None or t.dtype == dtype) and t.dim() == rank and all(t.shape[a] == d for a, d in fixed)
+
+
+#: Input shapes (per calling thread) whose chains an engine keeps; the oldest goes first.
+_CHAINED_SHAPES = 8
 
 
 @dataclass
@@ -106,6 +111,8 @@ class Engine:
         self._num_slots = len(slots)
         self._plan_frees()
         self.source, self._forward = self._compile()
+        self._chained: dict[tuple, Any] = {}  # (thread, threads, inputs' shapes) -> forward with chains (see run)
+        self._can_chain: Optional[bool] = None
 
     # ---- build-time checks ---------------------------------------------------------
     def _check_supported(self, graph: ir.Graph) -> None:
@@ -142,16 +149,36 @@ class Engine:
             if s not in keep:
                 self.steps[i].frees.append(s)
 
-    def _compile(self):
+    def _compile(self, chains=()):
         """The steps as straight-line Python source, and the function it defines.
 
         Every value is a local ``v<slot>``; constants are globals of the function
         (graph inputs that override an initializer shadow them as arguments).
+        Each of ``chains`` (``jiasu.runtime.chain.Chain``) replaces its steps with one call;
+        the values it keeps inside are never locals.
         """
         env: dict[str, Any] = {f"v{s}": t for s, t in self._constants.items()}
         args = ", ".join(f"v{s}" for s in self._input_slots)
         lines = [f"def forward({args}):"]
-        for i, step in enumerate(self.steps):
+        starts = {c.start: (j, c) for j, c in enumerate(chains)}
+        hidden: set[int] = set()  # values inside a chain
+        i = 0
+        while i < len(self.steps):
+            if i in starts:
+                j, chain = starts[i]
+                env[f"c{j}"] = chain
+                chain.fallback = self._steps_function(chain)
+                outs = "".join(f"v{s}, " for s in chain.outputs)
+                ins = ", ".join(f"v{s}" for s in chain.inputs)
+                lines.append(f"    {outs}= c{j}({ins})  # chain of {chain.stop - chain.start} steps: {chain.names[0]} .. {chain.names[-1]}")
+                made = {s for step in self.steps[chain.start : chain.stop] for s in step.outputs}
+                hidden |= made - set(chain.outputs)
+                frees = [s for step in self.steps[chain.start : chain.stop] for s in step.frees if s not in hidden]
+                if frees:
+                    lines.append("    del " + ", ".join(f"v{s}" for s in frees))
+                i = chain.stop
+                continue
+            step = self.steps[i]
             env[f"k{i}"] = step.kernel.run
             ins = ", ".join("None" if s is None else f"v{s}" for s in step.inputs)
             outs = "".join(f"v{s}, " for s in step.outputs)
@@ -159,13 +186,32 @@ class Engine:
             lines.append(f"    {outs}= k{i}({ins})  # {node.op_type} {node.name}")
             if step.frees:
                 lines.append("    del " + ", ".join(f"v{s}" for s in step.frees))
+            i += 1
         lines.append("    return (" + "".join(f"v{s}, " for s in self._output_slots) + ")")
         source = "\n".join(lines) + "\n"
         exec(compile(source, f"<jiasu plan of {self.model.graph.name or 'model'}>", "exec"), env)
         # Take the function out of its own globals: left there, function -> globals -> function is a
         # reference cycle, and a dropped engine's weights would wait for the cyclic GC (vgg16's 1.5 GB
         # per engine piled up to an out-of-memory kill in the test suite).
-        return source, env.pop("forward")
+        forward = env.pop("forward")
+        forward.chains = list(chains)
+        return source, forward
+
+    def _steps_function(self, chain):
+        """A chain's steps through their kernels, one by one: ``(*chain.inputs) -> chain.outputs``."""
+        kernels = [self.steps[i].kernel.run for i in range(chain.start, chain.stop)]
+        steps = self.steps[chain.start : chain.stop]
+        inputs, outputs, constants = list(chain.inputs), list(chain.outputs), self._constants  # not self: no cycle through the chain
+
+        def run(*values):
+            local = dict(zip(inputs, values))
+            for kernel, step in zip(kernels, steps):
+                ins = [None if s is None else local[s] if s in local else constants[s] for s in step.inputs]
+                for s, r in zip(step.outputs, kernel(*ins)):
+                    local[s] = r
+            return tuple(local[s] for s in outputs)
+
+        return run
 
     # ---- running -------------------------------------------------------------------
     def _check_feeds(self, feeds: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -215,15 +261,60 @@ class Engine:
         """Run the model. ``feeds`` maps input names to numpy arrays or torch tensors; returns output name -> tensor."""
         checked = self._check_feeds(feeds)
         args = self._arguments(checked)
+        forward, results = self._forward_for(args) if self._chainable else (self._forward, None)
         try:
-            with torch.inference_mode():
-                results = self._forward(*args)
+            if results is None:
+                with torch.inference_mode():
+                    results = forward(*args)
         except JiasuError:
             raise
         except Exception:  # a kernel failed on these inputs: find which, keep the cause
             self._run_steps(args)
             raise
         return {v.name: r for v, r in zip(self.outputs, results)}
+
+    def _forward_for(self, args: list[Optional[torch.Tensor]]) -> tuple[Any, Optional[list]]:
+        """The forward function with chains for these inputs (``jiasu.runtime.chain``), and None; or, on
+        the first run for them, the same function and the outputs of the step-by-step run that made it.
+
+        Kept per calling thread too: a chain's buffers and argument slots serve one run at a time,
+        and the batch-parallel strategy runs one engine on several threads at once.
+        """
+        key = (threading.get_ident(), torch.get_num_threads(), *((a.shape, a.stride(), a.dtype) if a is not None else None for a in args))
+        forward = self._chained.get(key)
+        if forward is not None:
+            return forward, None
+        from .chain import plan_chains
+
+        traced = []
+        with torch.inference_mode():
+            chains = plan_chains(self.steps, self._output_slots, set(self._constants), lambda on_step: traced.append(self._run_steps(args, on_step)))
+        forward = self._compile(chains)[1] if chains else self._forward
+        if len(self._chained) >= _CHAINED_SHAPES:
+            self._chained.pop(next(iter(self._chained)))
+        self._chained[key] = forward
+        return forward, traced[0] if traced else None
+
+    @property
+    def _chainable(self) -> bool:
+        """Whether chains may form: they are on, the device is the CPU, and some :data:`chain.MIN_CALLS` steps in
+        a row have kernels that can offer a C call (else no input is traced for them)."""
+        if self._can_chain is None:
+            from .chain import MIN_CALLS
+
+            run = longest = 0
+            for step in self.steps:
+                run = run + 1 if type(step.kernel).native_call is not Kernel.native_call else 0
+                longest = max(longest, run)
+            self._can_chain = self.options.native_chains and self.device.type == "cpu" and longest >= MIN_CALLS
+        return self._can_chain
+
+    def chains(self, feeds: Mapping[str, Any]) -> list[list[str]]:
+        """The chains ``run`` makes on ``feeds``: per chain, the names of its nodes (empty where none)."""
+        if not self._chainable:
+            return []
+        forward, _ = self._forward_for(self._arguments(self._check_feeds(feeds)))
+        return [c.names for c in getattr(forward, "chains", [])]
 
     def _run_steps(self, args: list[Optional[torch.Tensor]], on_step=None) -> list[Optional[torch.Tensor]]:
         """The interpreted path: one step at a time, naming the node that fails.

@@ -31,6 +31,11 @@ class EngineOptions:
         "when the engine is built, set glibc's malloc to keep freed memory in the process, as an arena does "
         "(process-wide and lasting; see jiasu.runtime.allocator): kernels' temporaries are then not page-faulted in on every run",
     )
+    native_chains: bool = knob(
+        True,
+        "run consecutive steps whose kernels are C calls as one call into C, with their intermediate values in buffers "
+        "kept per input shape (see jiasu.runtime.chain); off: every step through Python",
+    )
 
     def replace(self, **changes: Any) -> "EngineOptions":
         known = {f.name for f in dataclasses.fields(self)}

@@ -175,6 +175,15 @@ def nhwc_operands(
     return xh, _nhwc(z)
 
 
+def is_nhwc(t: Optional[torch.Tensor]) -> bool:
+    """Whether a C loop reads ``t`` as it is (:func:`nhwc_operands` makes no copy): a 4-D float32 CPU tensor whose
+    memory is a contiguous NHWC array."""
+    return (
+        t is not None and t.dim() == 4 and t.dtype == torch.float32 and t.device.type == "cpu"
+        and t.is_contiguous(memory_format=torch.channels_last)
+    )
+
+
 def _nhwc(t: torch.Tensor) -> torch.Tensor:
     if t.dtype == torch.float32 and t.is_contiguous(memory_format=torch.channels_last):
         return t

@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from ..native import fixed_arguments, padded_channels
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands, nhwc_output, output_size, pad_input
+from ..native.call import In, NativeCall, Out
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, is_nhwc, nhwc_operands, nhwc_output, output_size, pad_input
 from .pointwise import padded_bias
 
 #: Dense convs with more input channels than this are left to GEMM-based paths: the C
@@ -132,6 +133,24 @@ class NHWCDirect(FusingConvAlgorithm):
             function(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *fixed)
             return after.apply(y, None) if after is not None else y
 
+        def native_call(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> Optional[NativeCall]:
+            """``run``'s C call on ``x`` and ``z`` (inputs 0 and 1), where it makes nothing else (see Kernel.native_call)."""
+            if after is not None or x.dim() != 4 or x.dtype != torch.float32 or x.device.type != "cpu" or x.shape[1] != spec.in_channels:
+                return None
+            nchw = not depthwise and x.shape[1] > 1 and x.is_contiguous()
+            if not nchw and not is_nhwc(x):
+                return None
+            key = (x.shape, nchw, torch.get_num_threads())
+            call = calls.get(key)
+            if call is None:
+                call = calls[key] = prepare(*key)
+            out_shape, fixed = call
+            if z is not None and (not is_nhwc(z) or tuple(z.shape) != out_shape):
+                return None
+            name = "jiasu_direct_depthwise" if depthwise else "jiasu_direct_dense"
+            return NativeCall.of(lib, name, (In(0), In(1) if z is not None else None, Out(0), *fixed))
+
+        run.native_call = native_call
         return run
 
     @staticmethod

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from ..native import fixed_arguments, padded_channels
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, nhwc_operands, nhwc_output
+from ..native.call import In, NativeCall, Out
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, is_nhwc, nhwc_operands, nhwc_output
 
 
 def _library() -> Optional[ctypes.CDLL]:
@@ -104,15 +105,29 @@ class Pointwise(FusingConvAlgorithm):
                 return fallback(x, z)
             n, c, h, w = x.shape
             xh, zh = nhwc_operands("pointwise", x, z, c_in, (n, c_out, h, w))
-            key = (x.shape, torch.get_num_threads())
-            fixed = calls.get(key)
-            if fixed is None:
-                # The pointers are read here, so the closure keeps packed and b alive.
-                fixed = calls[key] = fixed_arguments(run_c, (n * h * w, c, packed.data_ptr(), c_out, b.data_ptr(), lo, hi, key[1]), 3)
+            fixed = fixed_for(x.shape)
             y = nhwc_output(xh, (n, c_out, h, w))
             run_c(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *fixed)
             return after.apply(y, None) if after is not None else y
 
+        def fixed_for(shape: torch.Size) -> tuple:
+            key = (shape, torch.get_num_threads())
+            fixed = calls.get(key)
+            if fixed is None:
+                n, c, h, w = shape
+                # The pointers are read here, so the closure keeps packed and b alive.
+                fixed = calls[key] = fixed_arguments(run_c, (n * h * w, c, packed.data_ptr(), c_out, b.data_ptr(), lo, hi, key[1]), 3)
+            return fixed
+
+        def native_call(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> Optional[NativeCall]:
+            """``run``'s C call on ``x`` and ``z`` (inputs 0 and 1), where it makes nothing else (see Kernel.native_call)."""
+            if after is not None or not is_nhwc(x) or x.shape[1] != c_in:
+                return None
+            if z is not None and (not is_nhwc(z) or tuple(z.shape) != (x.shape[0], c_out, *x.shape[2:])):
+                return None
+            return NativeCall.of(lib, "jiasu_pointwise", (In(0), In(1) if z is not None else None, Out(0), *fixed_for(x.shape)))
+
+        run.native_call = native_call
         return run
 
     @staticmethod

@@ -18,6 +18,7 @@
  */
 #include <stdlib.h>
 
+#include "entry.h"
 #include "depthwise.h"
 #include "window.h"
 
@@ -231,4 +232,18 @@ int jiasu_direct_depthwise(const float *x, const float *z, float *y, int n, int 
         if (stream) stream_fence(); /* before the barrier that ends the region: the caller reads y next */
     }
     return 0;
+}
+
+int jiasu_direct_dense_entry(const jiasu_arg *a) {
+    return jiasu_direct_dense(a[0].p, a[1].p, a[2].p, (int)a[3].i, (int)a[4].i, (int)a[5].i, (int)a[6].i, (int)a[7].i,
+                              a[8].p, (int)a[9].i, (int)a[10].i, (int)a[11].i, (int)a[12].i, (int)a[13].i, (int)a[14].i,
+                              (int)a[15].i, (int)a[16].i, (int)a[17].i, a[18].p, a[19].f, a[20].f, (int)a[21].i,
+                              (int)a[22].i, (int)a[23].i);
+}
+
+int jiasu_direct_depthwise_entry(const jiasu_arg *a) {
+    return jiasu_direct_depthwise(a[0].p, a[1].p, a[2].p, (int)a[3].i, (int)a[4].i, (int)a[5].i, (int)a[6].i, a[7].p,
+                                  (int)a[8].i, (int)a[9].i, (int)a[10].i, (int)a[11].i, (int)a[12].i, (int)a[13].i,
+                                  (int)a[14].i, (int)a[15].i, a[16].p, a[17].f, a[18].f, (int)a[19].i, (int)a[20].i,
+                                  (int)a[21].i);
 }

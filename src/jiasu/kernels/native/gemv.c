@@ -9,6 +9,7 @@
  * threads, four rows at a time sharing each load of a (CB floats a vector, four independent
  * accumulator chains). lo/hi are -inf/+inf without an activation (a ReLU is lo = 0).
  */
+#include "entry.h"
 #include "vec.h"
 
 static inline float hsum(vf v) {
@@ -46,3 +47,5 @@ int jiasu_gemv(const float *w, const float *a, const float *b, float *y, long n,
     }
     return 0;
 }
+
+int jiasu_gemv_entry(const jiasu_arg *a) { return jiasu_gemv(a[0].p, a[1].p, a[2].p, a[3].p, a[4].i, a[5].i, a[6].f, a[7].f, (int)a[8].i); }

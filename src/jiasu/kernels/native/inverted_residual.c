@@ -36,6 +36,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "entry.h"
 #include "depthwise.h"
 #include "pointwise.h"
 #include "window.h"
@@ -235,4 +236,10 @@ int jiasu_inverted_residual(const float *x, const float *z, float *y, int n, int
     free(e_all);
     free(d_all);
     return failed ? -1 : 0;
+}
+
+int jiasu_inverted_residual_entry(const jiasu_arg *a) {
+    return jiasu_inverted_residual(a[0].p, a[1].p, a[2].p, (int)a[3].i, (int)a[4].i, (int)a[5].i, (int)a[6].i, a[7].p,
+                                   (int)a[8].i, a[9].p, a[10].f, a[11].f, a[12].p, a[13].p, (int)a[14].i, a[15].f,
+                                   a[16].f, a[17].p, (int)a[18].i, a[19].p, a[20].f, a[21].f, (int)a[22].i);
 }

@@ -13,6 +13,7 @@
  * channels than pixels they split the panels instead (see jiasu_pointwise). An output of 8 MiB or
  * more is written with streaming stores (vec.h).
  */
+#include "entry.h"
 #include "pointwise.h"
 
 #define PS 48 /* at most this many pixel rows a strip */
@@ -60,3 +61,5 @@ int jiasu_pointwise(const float *x, const float *z, float *y, long p, int cin, c
     }
     return 0;
 }
+
+int jiasu_pointwise_entry(const jiasu_arg *a) { return jiasu_pointwise(a[0].p, a[1].p, a[2].p, a[3].i, (int)a[4].i, a[5].p, (int)a[6].i, a[7].p, a[8].f, a[9].f, (int)a[10].i); }

@@ -11,6 +11,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "entry.h"
 #include "vec.h"
 #include "window.h"
 
@@ -93,4 +94,14 @@ int jiasu_global_avg_pool(const float *x, int n, long hw, int c, float *part, fl
         y[k] = s * scale;
     }
     return 0;
+}
+
+int jiasu_max_pool_entry(const jiasu_arg *a) {
+    return jiasu_max_pool(a[0].p, (int)a[1].i, (int)a[2].i, (int)a[3].i, (int)a[4].i, (int)a[5].i, (int)a[6].i,
+                          (int)a[7].i, (int)a[8].i, (int)a[9].i, (int)a[10].i, (int)a[11].i, (int)a[12].i, a[13].p,
+                          (int)a[14].i, (int)a[15].i, (int)a[16].i);
+}
+
+int jiasu_global_avg_pool_entry(const jiasu_arg *a) {
+    return jiasu_global_avg_pool(a[0].p, (int)a[1].i, a[2].i, (int)a[3].i, a[4].p, a[5].p, (int)a[6].i);
 }

@@ -1,6 +1,7 @@
 import math
 
 from ..base import Kernel
+from ..native.call import NativeCall
 
 
 class Flatten(Kernel):
@@ -13,3 +14,7 @@ class Flatten(Kernel):
     def run(self, x):
         axis = self.axis + x.dim() if self.axis < 0 else self.axis
         return (x.reshape(math.prod(x.shape[:axis]), -1),)
+
+    def native_call(self, x):
+        """A view of contiguous memory: nothing to run in a chain."""
+        return NativeCall.view(0) if x.is_contiguous() else None

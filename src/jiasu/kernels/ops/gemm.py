@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ..base import Kernel
+from ..native.call import In, NativeCall, Out
 from ..conv.onednn import available as onednn_available
 from ..conv.onednn import unary_post_op
 
@@ -84,7 +85,16 @@ class Gemm(Kernel):
             y = F.linear(a, weight, c)  # one row (a GEMV, faster here), or a batch size oneDNN got wrong
             return epi.apply(y, None) if epi is not None else y
 
+        run.gemv = gemv
         return run
+
+    def native_call(self, a, b=None, c=None):
+        """The C GEMV's call where it runs ``a`` (one float32 row, contiguous, no activation after it)."""
+        gemv = getattr(self._linear, "gemv", None)
+        native = getattr(gemv, "native_call", None)
+        if native is None or a.dim() != 2 or a.shape[0] != 1 or a.dtype != torch.float32 or not a.is_contiguous():
+            return None
+        return native(a)
 
     def run(self, a, b, c=None):
         if self._linear is None:
@@ -133,4 +143,12 @@ def _gemv(weight: torch.Tensor, bias: Optional[torch.Tensor], epilogue):
         lib.jiasu_gemv(weight.data_ptr(), a.data_ptr(), b_ptr, y.data_ptr(), n, k, lo, hi, torch.get_num_threads())
         return after.apply(y, None) if after is not None else y
 
+    def native_call(a: torch.Tensor) -> Optional[NativeCall]:
+        """``run``'s C call on a contiguous (1, K) float32 ``a``, where no activation runs after it."""
+        if after is not None or tuple(a.shape) != (1, k):
+            return None
+        b_ptr = bias.data_ptr() if bias is not None else None
+        return NativeCall.of(lib, "jiasu_gemv", (weight.data_ptr(), In(0), b_ptr, Out(0), n, k, lo, hi, torch.get_num_threads()))
+
+    run.native_call = native_call
     return run

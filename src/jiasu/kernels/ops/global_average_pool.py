@@ -1,6 +1,7 @@
 import torch
 
 from ..base import Kernel
+from ..native.call import In, NativeCall, Out, Scratch
 from ._pool import pool_library
 
 
@@ -24,3 +25,14 @@ class GlobalAveragePool(Kernel):
                 lib.jiasu_global_avg_pool(x.data_ptr(), n, h * w, c, part.data_ptr(), y.data_ptr(), threads)
                 return (y,)
         return (torch.mean(x, dim=tuple(range(2, x.dim())), keepdim=True),)
+
+    def native_call(self, x):
+        """The C kernel's call on ``x`` where it runs it; its per-thread partial sums are the chain's scratch."""
+        if not (x.dim() == 4 and x.dtype == torch.float32 and x.device.type == "cpu" and x.permute(0, 2, 3, 1).is_contiguous()):
+            return None
+        lib = pool_library()
+        if lib is None:
+            return None
+        n, c, h, w = x.shape
+        threads = torch.get_num_threads()
+        return NativeCall.of(lib, "jiasu_global_avg_pool", (In(0), n, h * w, c, Scratch(threads * n * c), Out(0), threads))

@@ -25,10 +25,11 @@ import torch.nn.functional as F
 
 from ...errors import JiasuError
 from ..base import Kernel
-from ..conv.base import nhwc_operands, nhwc_output
+from ..conv.base import is_nhwc, nhwc_operands, nhwc_output
 from ..conv.pointwise import _library as _pointwise_library
 from ..conv.pointwise import pack_weight, padded_bias
 from ..native import fixed_arguments
+from ..native.call import In, NativeCall, Out
 
 
 def _library() -> Optional[ctypes.CDLL]:
@@ -68,7 +69,7 @@ class InvertedResidual(Kernel):
         lib = _library() if self.wp.device.type == "cpu" and self.wp.dtype == torch.float32 and self.hid % 16 == 0 else None
         pointwise = _pointwise_library() if lib is not None else None
         if lib is not None and pointwise is not None:
-            self._c = lib.jiasu_inverted_residual
+            self._lib, self._c = lib, lib.jiasu_inverted_residual
             self._packed = self._pack(pointwise)
 
     def algorithm_for(self, x: torch.Tensor) -> str:
@@ -109,6 +110,19 @@ class InvertedResidual(Kernel):
             n, h, w, self.hid, self.cout, int(self.we is not None), self.stride, torch.get_num_threads()
         )
         return int(floats) * 4
+
+    def native_call(self, x, we=None, be=None, wd=None, bd=None, wp=None, bp=None, z=None):
+        """``run``'s C call on ``x`` and the residual ``z`` (input 7), where it makes nothing else."""
+        if not self._runs_c(x) or not is_nhwc(x) or x.shape[1] != self.cin:
+            return None
+        out = self.out_shape(x.shape)
+        if z is not None and (not is_nhwc(z) or tuple(z.shape) != out):
+            return None
+        key = (x.shape, torch.get_num_threads())
+        fixed = self._calls.get(key)
+        if fixed is None:
+            fixed = self._calls[key] = self._fixed(*key)
+        return NativeCall.of(self._lib, "jiasu_inverted_residual", (In(0), In(7) if z is not None else None, Out(0), *fixed))
 
     def run(self, x, we=None, be=None, wd=None, bd=None, wp=None, bp=None, z=None):
         if x.dim() != 4:

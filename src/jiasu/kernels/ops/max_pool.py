@@ -3,6 +3,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..native.call import In, NativeCall, Out
 from ._pool import PoolBase, pool_library
 
 _POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
@@ -80,6 +81,17 @@ class MaxPool(PoolBase):
             and x.permute(0, 2, 3, 1).is_contiguous()
             and pool_library() is not None
         )
+
+    def native_call(self, x):
+        """The C kernel's call on ``x`` where it runs it (:meth:`_native_applies`)."""
+        if not self._native_applies(x):
+            return None
+        n, c, h, w = x.shape
+        pads = self.fixed_pads if self.fixed_pads else self.resolve_pads([h, w])
+        ho, wo = self.output_sizes([h, w], pads)
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilations
+        values = (In(0), n, h, w, c, kh, kw, sh, sw, dh, dw, pads[0], pads[1], Out(0), ho, wo, torch.get_num_threads())
+        return NativeCall.of(pool_library(), "jiasu_max_pool", values)
 
     def _native(self, x):
         """Max pooling by ``kernels/native/pool.c`` on the NHWC memory of ``x``; the output is channels_last."""

@@ -1,0 +1,176 @@
+"""Chains (``jiasu.runtime.chain``): consecutive C kernels run by one call into C.
+
+The chained run computes the same floats as the step-by-step path (the same C kernels on the same
+inputs, so exactly), and matches ONNX Runtime within the engine's usual 1e-4 relative L2.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+import jiasu
+from jiasu.kernels.conv.pointwise import native_available
+from jiasu.passes import optimize
+from jiasu.runtime.reference import relative_l2, run_onnxruntime
+
+from ..conftest import make_model
+
+pytestmark = pytest.mark.skipif(not native_available(), reason="jiasu's C kernels do not build here")
+
+
+@functools.lru_cache(maxsize=2)
+def _models(name: str):
+    """The zoo model (ONNX Runtime runs it) and the same after jiasu's passes (our engine runs it)."""
+    options = {} if name == "smallcnn" else {"image_size": 64}
+    return jiasu.load(f"zoo:{name}", **options), optimize(jiasu.load(f"zoo:{name}", **options))[0]  # optimize rewrites its input
+
+
+def _optimized(name: str):
+    return _models(name)[1]
+
+
+def _stepwise(engine, feeds):
+    """The outputs of the step-by-step path (no chains)."""
+    values = engine._run_steps(engine._arguments(engine._check_feeds(feeds)))
+    return {v.name: t for v, t in zip(engine.outputs, values)}
+
+
+def test_mobilenet_v2_runs_as_one_chain_with_the_same_floats():
+    model = _optimized("mobilenet_v2")
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    feeds = jiasu.example_feeds(model, batch=1)
+    chains = engine.chains(feeds)
+    # every step: the first conv, 17 fused blocks, the last 1x1 conv, the average, the flatten and the classifier
+    assert [len(c) for c in chains] == [len(engine.steps)] == [22]
+    ours, steps = engine.run(feeds), _stepwise(engine, feeds)
+    assert all(torch.equal(ours[k], steps[k]) for k in steps)
+    ref = run_onnxruntime(_models("mobilenet_v2")[0], feeds)
+    assert relative_l2(ours["output"].numpy(), ref["output"]) < 1e-4
+
+
+@pytest.mark.parametrize("name", ["resnet18", "googlenet", "smallcnn"])
+def test_models_with_short_chains_give_the_same_floats(name):
+    model = _optimized(name)
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    for batch in (1, 3):
+        feeds = jiasu.example_feeds(model, batch=batch, seed=batch)
+        assert engine.chains(feeds), "no chain made"
+        ours, steps = engine.run(feeds), _stepwise(engine, feeds)
+        assert all(torch.equal(ours[k], steps[k]) for k in steps)
+
+
+def test_outputs_are_fresh_memory_on_every_run():
+    model = _optimized("mobilenet_v2")
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    a, b = (jiasu.example_feeds(model, batch=1, seed=s) for s in (1, 2))
+    first = engine.run(a)["output"]
+    kept = first.clone()
+    second = engine.run(b)["output"]
+    assert torch.equal(first, kept), "the next run overwrote a returned output"
+    assert not torch.equal(first, second)
+    assert torch.equal(second, _stepwise(engine, b)["output"])
+
+
+def _pointwise_net(mid_output: bool = False, flat_output: bool = False):
+    """1x1 conv + ReLU -> max pool -> depthwise 3x3 -> 1x1 conv -> global average -> flatten -> fc, with
+    optional graph outputs in the middle (the pooled map, the flattened vector)."""
+    rng = torch.Generator().manual_seed(0)
+
+    def init(name, *shape):
+        return numpy_helper.from_array((torch.randn(*shape, generator=rng) * 0.3).numpy(), name)
+
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="pw1"),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], name="pool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["p1", "wd", "bd"], ["d1"], name="dw", group=32, kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["d1", "w2", "b2"], ["c2"], name="pw2"),
+        helper.make_node("GlobalAveragePool", ["c2"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+        helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], name="fc", transB=1),
+    ]
+    inits = [init("w1", 32, 16, 1, 1), init("b1", 32), init("wd", 32, 1, 3, 3), init("bd", 32), init("w2", 48, 32, 1, 1),
+             init("b2", 48), init("wf", 10, 48), init("bf", 10)]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 16, 20, 20])
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 10])]
+    if mid_output:
+        outs.append(helper.make_tensor_value_info("p1", TensorProto.FLOAT, ["n", 32, 10, 10]))
+    if flat_output:
+        outs.append(helper.make_tensor_value_info("f", TensorProto.FLOAT, ["n", 48]))
+    proto = make_model(nodes, [x], outs, inits)
+    return jiasu.load(proto), optimize(jiasu.load(proto))[0]
+
+
+@pytest.mark.parametrize("mid_output, flat_output", [(False, False), (True, False), (False, True)])
+def test_values_the_graph_returns_leave_the_chain(mid_output, flat_output):
+    original, model = _pointwise_net(mid_output, flat_output)
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    feeds = jiasu.example_feeds(model, batch=1)
+    names = engine.chains(feeds)
+    assert names and all(len(c) >= 2 for c in names)
+    if flat_output:  # a view the graph returns is not made inside a chain: the chain ends before it
+        assert not any("flat" in c for c in names)
+    ours = engine.run(feeds)
+    ref = run_onnxruntime(original, feeds)
+    assert set(ours) == set(ref)
+    for k in ref:
+        assert relative_l2(ours[k].numpy(), ref[k]) < 1e-4, k
+    again = engine.run(jiasu.example_feeds(model, batch=1, seed=5))
+    for k in ref:  # the first run's outputs are still its own
+        assert relative_l2(ours[k].numpy(), ref[k]) < 1e-4, k
+        assert ours[k].data_ptr() != again[k].data_ptr()
+
+
+def test_chain_buffers_are_reused_by_liveness():
+    model = _optimized("mobilenet_v2")
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    feeds = jiasu.example_feeds(model, batch=1)
+    (chain,) = engine._forward_for(engine._arguments(engine._check_feeds(feeds)))[0].chains
+    buffers = [t for t in chain._keep if isinstance(t, torch.Tensor) and t.dtype == torch.uint8]
+    # 21 values live only inside the chain; at most two are alive at once (a block's input is its residual)
+    assert len(buffers) <= 3
+
+
+def test_an_input_unlike_the_traced_one_runs_the_steps_one_by_one():
+    _, model = _pointwise_net()
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    feeds = jiasu.example_feeds(model, batch=2)
+    (chain,) = engine._forward_for(engine._arguments(engine._check_feeds(feeds)))[0].chains
+    assert chain.names == ["pool", "pw2", "gap"]  # pw1 copies the NCHW input to channels_last first: not a chain's
+    (shape, stride, _), = chain._meta_in
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    traced = x.contiguous(memory_format=torch.channels_last)
+    assert traced.stride() == stride and x.stride() != stride  # the same shape, other strides
+    calls = []
+    fallback = chain.fallback
+    chain.fallback = lambda *v: calls.append(1) or fallback(*v)
+    want = chain(traced)
+    assert calls == []
+    got = chain(x)
+    assert calls == [1]
+    assert torch.allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+
+
+def test_chains_can_be_turned_off():
+    original, model = _pointwise_net()
+    engine = jiasu.Engine(model, conv_algorithm="auto", native_chains=False)
+    feeds = jiasu.example_feeds(model, batch=1)
+    assert engine.chains(feeds) == []
+    ref = run_onnxruntime(original, feeds)
+    assert relative_l2(engine.run_numpy(feeds)["y"], ref["y"]) < 1e-4
+
+
+def test_each_thread_gets_its_own_chain():
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = _optimized("mobilenet_v2")
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    feeds = [jiasu.example_feeds(model, batch=1, seed=s) for s in range(4)]
+    want = [_stepwise(engine, f)["output"] for f in feeds]
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(lambda f: engine.run(f)["output"], feeds * 3))
+    assert all(torch.equal(g, want[i % 4]) for i, g in enumerate(got))
