@@ -165,10 +165,9 @@ def _build(lib, steps, calls, meta, readers, graph_outputs, constants, a, b) -> 
             if root[s] != s or s in escapes:
                 continue
             size = _bytes(*meta[s])
-            fits = [buf for buf in free if buf.numel() >= size]
-            if fits:
-                buf = min(fits, key=torch.Tensor.numel)
-                free.remove(buf)
+            fits = [k for k, buf in enumerate(free) if buf.numel() >= size]
+            if fits:  # the smallest that fits (by position: a list of tensors cannot .remove() by value)
+                buf = free.pop(min(fits, key=lambda k: free[k].numel()))
             else:
                 buf = torch.empty(max(size, 1), dtype=torch.uint8)
                 chain._keep.append(buf)
