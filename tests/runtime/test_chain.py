@@ -61,6 +61,9 @@ def test_models_with_short_chains_give_the_same_floats(name):
         assert engine.chains(feeds), "no chain made"
         ours, steps = engine.run(feeds), _stepwise(engine, feeds)
         assert all(torch.equal(ours[k], steps[k]) for k in steps)
+    chained = {n for c in engine.chains(feeds) for n in c}
+    winograd = [c.name for c in engine.algorithm_report() if c.choice == "winograd" or c.choice == "winograd_large"]
+    assert winograd and set(winograd) <= chained  # every Winograd conv is one C call, and in a chain
 
 
 def test_outputs_are_fresh_memory_on_every_run():

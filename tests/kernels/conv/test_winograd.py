@@ -4,7 +4,8 @@
 size is shrunk so that every way of cutting the tiles (bands of tile rows within
 an image, runs of whole images, a ragged last chunk, tiles overhanging the
 output) runs, each checked against ``F.conv2d`` in float64, on the torch-op
-transforms (``native = False``) and on the C ones (``kernels/native/winograd.c``).
+transforms (``native = False``) and on the C ones (``kernels/native/winograd.c``), with the channel products
+in C too (the default) or by ``torch.bmm``.
 """
 
 from __future__ import annotations
@@ -54,14 +55,20 @@ def test_tile_chunks_sizes():
 
 NATIVE = native_status("winograd")
 needs_native = pytest.mark.skipif(bool(NATIVE), reason=f"no native kernels here: {NATIVE}")
-# Both transform paths, the C one skipped (with the reason) where it does not build.
-PATHS = [pytest.param(False, id="torch"), pytest.param(True, id="native", marks=needs_native)]
+# The transform paths: torch ops; the C transforms with the C channel products (the whole convolution one C
+# call, the default); the C transforms around torch.bmm. The C ones are skipped (with the reason) where they do not build.
+PATHS = [
+    pytest.param(False, id="torch"),
+    pytest.param(True, id="native", marks=needs_native),
+    pytest.param("bmm", id="native-bmm", marks=needs_native),
+]
 
 
-def _small_chunks(cls, chunk_bytes: int, native: bool = False) -> Winograd:
+def _small_chunks(cls, chunk_bytes: int, native=False) -> Winograd:
     algo = cls()
     algo.chunk_bytes = chunk_bytes  # instance attributes: the registered algorithm keeps its defaults
-    algo.native = native
+    algo.native = bool(native)
+    algo.native_product = native is True
     return algo
 
 

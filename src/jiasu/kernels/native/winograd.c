@@ -14,6 +14,12 @@
  * nt is the OpenMP thread count for the loop over tiles (1 inside a caller's own worker thread).
  * alpha is 4, 6 or 8; any other value returns -1 and writes nothing.
  */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+#include "entry.h"
+#include "pointwise.h"
 #include "vec.h"
 
 /* Tile t's image and tile row/column in an n x th x tw grid. */
@@ -122,4 +128,63 @@ int jiasu_winograd_output(int alpha, const float *mm, long T, int co, const floa
     case 8: output_8(mm, T, co, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, base, nt); return 0;
     default: return -1;
     }
+}
+
+/* The channel products of the alpha^2 positions: mm[q] (T, cout) = v[q] (T, cin) . U[q], q < positions, with
+ * each U[q] (cin, cout) packed as jiasu_pack_pointwise packs a 1x1 weight (cin x padded(cout) floats a
+ * position, in up). pointwise.h's register blocks; the threads split the (position, panel) pairs, each
+ * over all T rows (at batch 1 a call has 36 x 4 or more pairs and few rows), or where pairs are fewer
+ * than 4 threads a pair, each pair's rows too. Returns 0, or -1 where the zero bias cannot be allocated. */
+int jiasu_winograd_product(const float *v, long T, int cin, const float *up, int cout, float *mm, int positions, int nt) {
+    int cop = padded(cout), nvec = cop / CB, panels = (nvec + NVMAX - 1) / NVMAX;
+    float *zero = calloc((size_t)cop, sizeof(float));
+    if (!zero) return -1;
+    long pairs = (long)positions * panels;
+    long strips = pairs >= 4L * nt ? 1 : (4L * nt + pairs - 1) / pairs;
+    if (strips > T) strips = T > 0 ? T : 1;
+    long items = pairs * strips;
+    vf lo = -INFINITY + (vf){0}, hi = INFINITY + (vf){0};
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long it = 0; it < items; it++) {
+        long pair = it / strips, strip = it % strips;
+        int q = (int)(pair / panels), j = (int)(pair % panels);
+        long r0 = T * strip / strips, r1 = T * (strip + 1) / strips;
+        panel_rows(v + (long)q * T * cin, r0, r1, cin, up + (long)q * cin * cop, j * NVMAX, nvec, cout, zero, 0, lo,
+                   hi, mm + (long)q * T * cout, 0);
+    }
+    free(zero);
+    return 0;
+}
+
+/* A whole Winograd convolution: per chunk of at most `chunk` tiles (0: all of them at once), the input
+ * transform, the channel products and the output transform, into y (n, ho, wo, cout) with the bias, the
+ * residual z and a ReLU (relu != 0). th x tw tiles an image; bt, at as for the transforms; up as for
+ * jiasu_winograd_product. The chunks are as even as winograd.py's even_chunks makes them. Returns 0, or
+ * -1 where alpha is not 4, 6 or 8 or a buffer cannot be allocated. */
+int jiasu_winograd_conv(const float *x, const float *z, float *y, int alpha, int n, int h, int w, int cin, int pt,
+                        int pl, int th, int tw, int m, const float *bt, const float *up, int cout, const float *at,
+                        const float *bias, int relu, int ho, int wo, long chunk, int nt) {
+    long tiles = (long)n * th * tw;
+    long count = chunk > 0 ? (tiles + chunk - 1) / chunk : 1;
+    if (count < 1) count = 1;
+    long most = (tiles + count - 1) / count, a2 = (long)alpha * alpha;
+    float *v = malloc(sizeof(float) * (size_t)(a2 * most * cin + 1));
+    float *mm = malloc(sizeof(float) * (size_t)(a2 * most * cout + 1));
+    int failed = !v || !mm;
+    for (long i = 0; i < count && !failed; i++) {
+        long t0 = tiles * i / count, t1 = tiles * (i + 1) / count, rows = t1 - t0;
+        failed = jiasu_winograd_input(alpha, x, h, w, cin, pt, pl, th, tw, m, bt, t0, t1, t0, rows, v, nt) ||
+                 jiasu_winograd_product(v, rows, cin, up, cout, mm, (int)a2, nt) ||
+                 jiasu_winograd_output(alpha, mm, rows, cout, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, t0, nt);
+    }
+    free(v);
+    free(mm);
+    return failed ? -1 : 0;
+}
+
+int jiasu_winograd_conv_entry(const jiasu_arg *a) {
+    return jiasu_winograd_conv(a[0].p, a[1].p, a[2].p, (int)a[3].i, (int)a[4].i, (int)a[5].i, (int)a[6].i, (int)a[7].i,
+                               (int)a[8].i, (int)a[9].i, (int)a[10].i, (int)a[11].i, (int)a[12].i, a[13].p, a[14].p,
+                               (int)a[15].i, a[16].p, a[17].p, (int)a[18].i, (int)a[19].i, (int)a[20].i, a[21].i,
+                               (int)a[22].i);
 }
