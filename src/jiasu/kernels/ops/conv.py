@@ -213,7 +213,7 @@ class Conv(Kernel):
         return fn
 
     def native_call(self, x, w=None, b=None, z=None):
-        """The C call of the algorithm that ran ``x`` (``pointwise``, ``nhwc_direct``), where it is the whole run."""
+        """The C call of the algorithm that ran ``x`` (``pointwise``, ``nhwc_direct``, Winograd's C path), where it is the whole run."""
         fn = self._prepared.get(("input", x.shape))
         native = getattr(fn, "native_call", None)
         call = native(x, z) if native is not None else None

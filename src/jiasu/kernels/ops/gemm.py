@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from ..base import Kernel
-from ..native.call import In, NativeCall, Out
 from ..conv.onednn import available as onednn_available
 from ..conv.onednn import unary_post_op
+from ..native.call import In, NativeCall, Out
 
 
 class Gemm(Kernel):

@@ -15,7 +15,7 @@ class GlobalAveragePool(Kernel):
     """
 
     def run(self, x):
-        if x.dim() == 4 and x.dtype == torch.float32 and x.device.type == "cpu" and x.permute(0, 2, 3, 1).is_contiguous():
+        if self._native_applies(x):
             lib = pool_library()
             if lib is not None:
                 n, c, h, w = x.shape
@@ -28,7 +28,7 @@ class GlobalAveragePool(Kernel):
 
     def native_call(self, x):
         """The C kernel's call on ``x`` where it runs it; its per-thread partial sums are the chain's scratch."""
-        if not (x.dim() == 4 and x.dtype == torch.float32 and x.device.type == "cpu" and x.permute(0, 2, 3, 1).is_contiguous()):
+        if not self._native_applies(x):
             return None
         lib = pool_library()
         if lib is None:
@@ -36,3 +36,8 @@ class GlobalAveragePool(Kernel):
         n, c, h, w = x.shape
         threads = torch.get_num_threads()
         return NativeCall.of(lib, "jiasu_global_avg_pool", (In(0), n, h * w, c, Scratch(threads * n * c), Out(0), threads))
+
+    @staticmethod
+    def _native_applies(x) -> bool:
+        """Whether the C kernel can run ``x``: a channels_last float32 image on the CPU."""
+        return x.dim() == 4 and x.dtype == torch.float32 and x.device.type == "cpu" and x.permute(0, 2, 3, 1).is_contiguous()

@@ -88,6 +88,14 @@ class InvertedResidual(Kernel):
         wp = pack_weight(pointwise, self.wp)
         return we, padded_bias(self.be, self.hid), wd, padded_bias(self.bd, self.hid), wp, padded_bias(self.bp, self.cout)
 
+    def _fixed_for(self, x: torch.Tensor) -> tuple:
+        """The C call's fixed arguments for ``x``'s shape at torch's thread count, made once."""
+        key = (x.shape, torch.get_num_threads())
+        fixed = self._calls.get(key)
+        if fixed is None:
+            fixed = self._calls[key] = self._fixed(*key)
+        return fixed
+
     def _fixed(self, shape: tuple, threads: int) -> tuple:
         n, c, h, w = shape
         we, be, wd, bd, wp, bp = self._packed
@@ -118,11 +126,7 @@ class InvertedResidual(Kernel):
         out = self.out_shape(x.shape)
         if z is not None and (not is_nhwc(z) or tuple(z.shape) != out):
             return None
-        key = (x.shape, torch.get_num_threads())
-        fixed = self._calls.get(key)
-        if fixed is None:
-            fixed = self._calls[key] = self._fixed(*key)
-        return NativeCall.of(self._lib, "jiasu_inverted_residual", (In(0), In(7) if z is not None else None, Out(0), *fixed))
+        return NativeCall.of(self._lib, "jiasu_inverted_residual", (In(0), In(7) if z is not None else None, Out(0), *self._fixed_for(x)))
 
     def run(self, x, we=None, be=None, wd=None, bd=None, wp=None, bp=None, z=None):
         if x.dim() != 4:
@@ -131,12 +135,8 @@ class InvertedResidual(Kernel):
             return (self._torch(x, z),)
         out = self.out_shape(x.shape)
         xh, zh = nhwc_operands("InvertedResidual", x, z, self.cin, out)
-        key = (x.shape, torch.get_num_threads())
-        fixed = self._calls.get(key)
-        if fixed is None:
-            fixed = self._calls[key] = self._fixed(*key)
         y = nhwc_output(xh, out)
-        if self._c(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *fixed) != 0:
+        if self._c(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *self._fixed_for(x)) != 0:
             raise MemoryError(f"{self.describe()}: the C kernel could not allocate its row buffers")
         return (y,)
 

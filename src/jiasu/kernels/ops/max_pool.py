@@ -86,22 +86,23 @@ class MaxPool(PoolBase):
         """The C kernel's call on ``x`` where it runs it (:meth:`_native_applies`)."""
         if not self._native_applies(x):
             return None
-        n, c, h, w = x.shape
-        pads = self.fixed_pads if self.fixed_pads else self.resolve_pads([h, w])
-        ho, wo = self.output_sizes([h, w], pads)
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilations
-        values = (In(0), n, h, w, c, kh, kw, sh, sw, dh, dw, pads[0], pads[1], Out(0), ho, wo, torch.get_num_threads())
-        return NativeCall.of(pool_library(), "jiasu_max_pool", values)
+        geometry, (ho, wo) = self._native_geometry(x)
+        return NativeCall.of(pool_library(), "jiasu_max_pool", (In(0), *geometry, Out(0), ho, wo, torch.get_num_threads()))
 
     def _native(self, x):
         """Max pooling by ``kernels/native/pool.c`` on the NHWC memory of ``x``; the output is channels_last."""
+        n, c = x.shape[:2]
+        geometry, (ho, wo) = self._native_geometry(x)
+        out = x.new_empty(n, ho, wo, c)
+        pool_library().jiasu_max_pool(x.data_ptr(), *geometry, out.data_ptr(), ho, wo, torch.get_num_threads())
+        return out.permute(0, 3, 1, 2)
+
+    def _native_geometry(self, x) -> tuple[tuple, tuple[int, int]]:
+        """The C kernel's arguments between the input and the output for ``x`` (shape, window, pads), and the output size."""
         n, c, h, w = x.shape
         pads = self.fixed_pads if self.fixed_pads else self.resolve_pads([h, w])
-        ho, wo = self.output_sizes([h, w], pads)
-        out = x.new_empty(n, ho, wo, c)
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilations
-        pool_library().jiasu_max_pool(x.data_ptr(), n, h, w, c, kh, kw, sh, sw, dh, dw, pads[0], pads[1], out.data_ptr(), ho, wo, torch.get_num_threads())
-        return out.permute(0, 3, 1, 2)
+        return (n, h, w, c, kh, kw, sh, sw, dh, dw, pads[0], pads[1]), tuple(self.output_sizes([h, w], pads))
 
     def _onnx_indices(self, idx, x_shape, src_shape, pads):
         """torch's per-plane indices (into ``src``) -> ONNX indices into the unpadded input."""
