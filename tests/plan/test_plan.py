@@ -15,6 +15,7 @@ from jiasu.frontends.inputs import example_feeds
 from jiasu.kernels.conv import CONV_ALGORITHMS, ConvSpec
 from jiasu.kernels.conv.winograd import native_available
 from jiasu.plan import Plan, TuningCache, compile_model, engine_from_plan
+from jiasu.kernels.conv.nhwc_gemm import native_available as nhwc_gemm_available
 from jiasu.plan.heuristic import choose_algorithm, depends_on_shape
 from jiasu.plan.tune import machine_key, time_candidates
 from jiasu.runtime.reference import relative_l2, run_onnxruntime
@@ -155,7 +156,8 @@ def test_no_tune_uses_the_heuristic():
 
 def test_heuristic_rules():
     spec = ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
-    assert choose_algorithm(spec, "cpu") == "onednn"  # input size unknown: no Winograd
+    dense = "nhwc_gemm" if nhwc_gemm_available() else "onednn"
+    assert choose_algorithm(spec, "cpu") == dense  # input size unknown: no Winograd
     assert choose_algorithm(spec, "cuda") == "direct"
     assert choose_algorithm(None, "cpu") == "direct"  # weight shape unknown at load time
 
@@ -165,21 +167,25 @@ def test_heuristic_rules():
     [
         (ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (56, 56), "winograd"),
         (ConvSpec(16, 16, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (14, 20), "winograd"),
-        (ConvSpec(512, 512, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (7, 7), "onednn"),  # map too small
-        (ConvSpec(8, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (224, 224), "onednn"),  # too few channels
-        (ConvSpec(64, 64, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 1), (56, 56), "onednn"),  # stride 2
+        (ConvSpec(512, 512, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (7, 7), "nhwc_gemm"),  # map too small
+        (ConvSpec(8, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (224, 224), "nhwc_gemm"),  # too few channels
+        (ConvSpec(64, 64, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 1), (56, 56), "nhwc_gemm"),  # stride 2
         (ConvSpec(16, 48, (6, 6), (1, 1), (1, 1), (0, 0, 0, 0), 1), (41, 41), "winograd_large"),
         (ConvSpec(48, 96, (5, 5), (1, 1), (1, 1), (0, 0, 0, 0), 1), (12, 12), "winograd_large"),
         (ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1, torch.float64), (56, 56), "direct"),  # float64: neither
     ],
 )
 def test_heuristic_picks_winograd_where_it_measured_faster(spec, size, expected, monkeypatch):
+    import jiasu.kernels.conv.nhwc_gemm as ng
     import jiasu.kernels.conv.winograd as wg
 
+    monkeypatch.setattr(ng, "native_available", lambda: True)
     monkeypatch.setattr(wg, "native_available", lambda: True)
     assert choose_algorithm(spec, "cpu", size) == expected
     monkeypatch.setattr(wg, "native_available", lambda: False)  # no C transforms: never Winograd by default
-    assert choose_algorithm(spec, "cpu", size) == ("onednn" if expected.startswith("winograd") else expected)
+    assert choose_algorithm(spec, "cpu", size) == ("nhwc_gemm" if expected.startswith("winograd") else expected)
+    monkeypatch.setattr(ng, "native_available", lambda: False)  # no C kernels at all: oneDNN
+    assert choose_algorithm(spec, "cpu", size) == ("onednn" if expected != "direct" else "direct")
 
 
 
@@ -192,18 +198,18 @@ _POINTWISE = ConvSpec(16, 96, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1)
 @pytest.mark.parametrize(
     "spec, size, batch, expected",
     [
-        (_LAYER4, (7, 7), None, "onednn"),  # batch unknown: the load-time rule (maps of 14x14 and more)
-        (_LAYER4, (7, 7), 1, "onednn"),  # 4 tiles: 0.46x measured
-        (_LAYER4, (7, 7), 4, "onednn"),  # 16 tiles: 0.92x
+        (_LAYER4, (7, 7), None, "nhwc_gemm"),  # batch unknown: the load-time rule (maps of 14x14 and more)
+        (_LAYER4, (7, 7), 1, "nhwc_gemm"),  # 4 tiles: 0.46x oneDNN measured
+        (_LAYER4, (7, 7), 4, "nhwc_gemm"),  # 16 tiles: 0.92x
         (_LAYER4, (7, 7), 8, "winograd"),  # 32 tiles: 1.27x
         (ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (8, 8), 16, "winograd"),
-        (_LAYER4, (4, 4), 64, "onednn"),  # under 7x7 most of each 6x6 tile is padding, whatever the batch
+        (_LAYER4, (4, 4), 64, "nhwc_gemm"),  # under 7x7 most of each 6x6 tile is padding, whatever the batch
         (_LAYER4, (14, 14), 1, "winograd"),
         (_FIRST_GRAY, (88, 88), 1, "nhwc_direct"),  # a first layer (one to three input channels): jiasu's C loop
         (_FIRST_GRAY, (88, 88), 8, "nhwc_direct"),  # at any batch
         (_FIRST_GRAY, None, None, "nhwc_direct"),
         (ConvSpec(3, 64, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3), 1), (224, 224), 8, "nhwc_direct"),
-        (ConvSpec(4, 64, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3), 1), (224, 224), 1, "onednn"),  # four channels: oneDNN
+        (ConvSpec(4, 64, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3), 1), (224, 224), 1, "nhwc_gemm"),  # four channels: patches
         (_DEPTHWISE, (112, 112), 1, "nhwc_direct"),  # depthwise at batch 1: jiasu's C loop (1.13-1.98x oneDNN)
         (_DEPTHWISE, (112, 112), 8, "nhwc_direct"),  # batch 8, a 12 MiB output: streamed stores, 1.42x
         (_DEPTHWISE, (112, 112), 2, "onednn"),  # 3 MiB: ordinary stores, and oneDNN was faster (0.68-1.02x)
@@ -213,18 +219,19 @@ _POINTWISE = ConvSpec(16, 96, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1)
         (_POINTWISE, (112, 112), 1, "pointwise"),  # 1x1 stride 1: jiasu's C matrix product, at any batch
         (_POINTWISE, (56, 56), 8, "pointwise"),
         (_POINTWISE, None, None, "pointwise"),
-        (ConvSpec(64, 128, (1, 1), (2, 2), (1, 1), (0, 0, 0, 0), 1), (56, 56), 1, "onednn"),  # stride 2
+        (ConvSpec(64, 128, (1, 1), (2, 2), (1, 1), (0, 0, 0, 0), 1), (56, 56), 1, "nhwc_gemm"),  # stride 2
     ],
 )
 def test_heuristic_with_the_batch(spec, size, batch, expected, monkeypatch):
     import jiasu.kernels.conv.nhwc_direct as nd
+    import jiasu.kernels.conv.nhwc_gemm as ng
     import jiasu.kernels.conv.pointwise as pw
     import jiasu.kernels.conv.winograd as wg
 
-    for module in (wg, nd, pw):
+    for module in (wg, nd, pw, ng):
         monkeypatch.setattr(module, "native_available", lambda: True)
     assert choose_algorithm(spec, "cpu", size, batch) == expected
-    for module in (wg, nd, pw):
+    for module in (wg, nd, pw, ng):
         monkeypatch.setattr(module, "native_available", lambda: False)  # no C kernels: oneDNN
     assert choose_algorithm(spec, "cpu", size, batch) == "onednn"
 
@@ -239,7 +246,7 @@ def test_which_choices_depend_on_the_shape():
 
 @pytest.mark.skipif(not native_available(), reason="no native kernels here")
 def test_default_plan_picks_per_input_shape():
-    """The engine's default plan asks the heuristic per input shape: a 3x3 conv on 7x7 maps runs oneDNN at batch 1
+    """The engine's default plan asks the heuristic per input shape: a 3x3 conv on 7x7 maps runs nhwc_gemm at batch 1
     and Winograd at batch 8 (32 tiles), and both match ONNX Runtime."""
     import onnx
     import onnx_ir as ir
@@ -259,7 +266,7 @@ def test_default_plan_picks_per_input_shape():
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     proto.ir_version = 8
     engine = Engine(ir.serde.deserialize_model(proto), conv_algorithm="auto")
-    assert [c.choice for c in engine.algorithm_report()] == ["onednn"]  # the load-time choice: batch unknown
+    assert [c.choice for c in engine.algorithm_report()] == ["nhwc_gemm"]  # the load-time choice: batch unknown
     import onnxruntime as ort
 
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -268,9 +275,9 @@ def test_default_plan_picks_per_input_shape():
         (ref,) = session.run(None, {"x": x})
         assert relative_l2(engine.run_numpy({"x": x})["y"], ref) < 1e-5
     (kernel,) = [step.kernel for step in engine.steps]
-    assert {shape[0]: algo.name for shape, algo in kernel._shape_choice.items()} == {1: "onednn", 8: "winograd"}
+    assert {shape[0]: algo.name for shape, algo in kernel._shape_choice.items()} == {1: "nhwc_gemm", 8: "winograd"}
     # per-node times name the algorithm that ran on their feeds, not the load-time choice
-    for batch, ran in ((1, "onednn"), (8, "winograd")):
+    for batch, ran in ((1, "nhwc_gemm"), (8, "winograd")):
         feeds = {"x": rng.standard_normal((batch, 64, 7, 7)).astype(np.float32)}
         assert [row["algorithm"] for row in engine.node_times(feeds, repeats=1)] == [ran]
 
@@ -287,17 +294,17 @@ def _conv(c_in, c_out, k, stride=1, pad=0):
         _conv(256, 512, 3, stride=2, pad=1),
     ],
 )
-def test_heuristic_keeps_onednn_on_tiny_maps(spec):
+def test_heuristic_keeps_gemm_off_tiny_maps(spec):
     """``gemm`` wins these one at a time but not in the whole model at 2 threads (see plan/heuristic.py):
-    the default stays oneDNN, and tuning may pick gemm per node."""
-    assert choose_algorithm(spec, "cpu") == "onednn"
+    the default is nhwc_gemm (oneDNN without the C kernels), and tuning may pick gemm per node."""
+    assert choose_algorithm(spec, "cpu") == ("nhwc_gemm" if nhwc_gemm_available() else "onednn")
     assert CONV_ALGORITHMS["gemm"].check(spec) is None
 
 
 SMALL_RESNET = "zoo:resnet18?num_classes=10&image_size=28&in_channels=1"
 
 
-@pytest.mark.parametrize("algorithm, expected", [("auto", {"onednn", first_layer_algorithm()}), ("gemm", {"gemm"})])
+@pytest.mark.parametrize("algorithm, expected", [("auto", {"nhwc_gemm" if nhwc_gemm_available() else "onednn", first_layer_algorithm()}), ("gemm", {"gemm"})])
 def test_resnet18_on_28x28_matches_onnxruntime(algorithm, expected):
     """The ImageNet ResNet-18 on 28x28x1 (maps 14x14 down to 1x1): with gemm every conv form runs in a
     real network (pointwise downsamples, dense 1x1-map convs, im2col elsewhere); outputs as ONNX Runtime's."""

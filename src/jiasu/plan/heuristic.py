@@ -2,8 +2,9 @@
 
 On the CPU, oneDNN with prepacked weights and channels_last activations was
 about 2x faster than ``F.conv2d`` on NCHW tensors for every resnet18 layer
-(64-channel 56x56 3x3 at batch 8: 8.9 ms vs 18.9 ms, 2 threads), so it is the
-default wherever it applies, tiny maps included. There torch's oneDNN call costs
+(64-channel 56x56 3x3 at batch 8: 8.9 ms vs 18.9 ms, 2 threads), so it was the
+default wherever it applies, tiny maps included, until jiasu's own C kernels took
+the layers below over one kind at a time (the last, ``nhwc_gemm``, at the end). There torch's oneDNN call costs
 more than its arithmetic (about 20-25 us per call outside the kernel here), and
 ``gemm`` (one matmul, no oneDNN call) ran the tiny-map convs of resnet18 at 28x28
 faster one at a time (the 1x1 downsamples 13-17 vs 28-34 us, the 3x3 convs on
@@ -69,7 +70,18 @@ store past the caches (``kernels/native/vec.h``), which saves reading every outp
 line before writing it, and mobilenet_v2's 112x112 and 56x56 depthwise layers at
 batch 8 ran 1.10-1.95x oneDNN's speed (two runs). With the same streamed stores in
 ``pointwise``, whole models at batch 8 (ms per image, in one process): mobilenet_v2
-6.12 -> 5.76, resnet50 36.1 -> 34.5; batch 1 unchanged. Elsewhere
+6.12 -> 5.76, resnet50 36.1 -> 34.5; batch 1 unchanged.
+
+Every other dense float32 conv (strided, on maps too small for Winograd, 1x1 with
+stride 2) runs ``nhwc_gemm``, jiasu's C patches-times-weight, where oneDNN ran them
+before (session 14, the AVX2 host): it is one C call, so a chain
+(``jiasu.runtime.chain``) runs on through it, where oneDNN's call ended the chain.
+Per layer against oneDNN, 2 threads, hot, one process, interleaved
+(resnet18/50's and googlenet's oneDNN layers): 0.98-1.45x at batch 1 and 0.91-1.15x
+at batch 8. Whole models, default plan with it against without, ms per image
+(paired median): resnet18 1.125x at batch 1 (every step one chain) and 1.03x at
+batch 8, resnet50 1.07x and 1.01x, googlenet 1.06x and 1.00x. Elsewhere (grouped
+convs that are not depthwise, or without the C kernels) oneDNN, and
 (CUDA, 3-D, dtypes oneDNN lacks) ``direct``: the vendor library.
 """
 
@@ -124,6 +136,11 @@ def choose_algorithm(
 
         if native_available():
             return "nhwc_direct"
+    if _float32(spec) and get_algorithm("nhwc_gemm").check(spec) is None:
+        from ..kernels.conv.nhwc_gemm import native_available
+
+        if native_available():
+            return "nhwc_gemm"
     if get_algorithm("onednn").check(spec) is None:
         return "onednn"
     return "direct"

@@ -48,6 +48,7 @@ TOLERANCE = {
     "gemm": 1e-5,
     "nhwc_direct": 1e-5,
     "pointwise": 1e-5,
+    "nhwc_gemm": 1e-5,
 }
 TOLERANCE_F64 = 1e-12
 
@@ -190,6 +191,9 @@ STRATEGIES = {
     "pointwise": cases(
         channels="dense", kernel=st.just(1), stride=st.just(1), padding=st.just(0), in_channels=st.integers(1, 300), out_channels=st.integers(1, 80)
     ),
+    # any dense conv (kernels, strides, dilations, pads), with up to 300 input channels (patch rows past a
+    # block's 128 KiB: blocks of 12 rows) and up to 80 output channels; float64 takes the F.conv2d fallback
+    "nhwc_gemm": st.one_of(cases(channels="dense"), cases(channels="dense", in_channels=st.integers(1, 300), out_channels=st.integers(1, 80))),
 }
 
 
@@ -232,6 +236,7 @@ EXAMPLES = {
     "gemm": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
     "nhwc_direct": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
     "pointwise": (ConvSpec(4, 6, (1, 1), (1, 1), (1, 2), (0, 0, 0, 0), 1), (7, 9)),
+    "nhwc_gemm": (ConvSpec(4, 6, (3, 2), (2, 1), (1, 2), (1, 0, 2, 1), 1), (7, 9)),
 }
 
 
@@ -291,6 +296,8 @@ _SPEC_3D = _spec(kernel=(3, 3, 3), stride=(1,) * 3, dilation=(1,) * 3)
         ("pointwise", _spec(kernel=(1, 1), stride=(2, 2)), "stride 2x2, not 1"),
         ("pointwise", _spec(kernel=(1, 1)), "pads (1, 1, 1, 1), not 0"),
         ("pointwise", _SPEC_3D, "3-D convolution, not 2-D"),
+        ("nhwc_gemm", _spec(groups=32), "groups 32, not 1"),
+        ("nhwc_gemm", _SPEC_3D, "3-D convolution, not 2-D"),
     ],
 )
 def test_check_reasons(name, spec, reason):
@@ -309,6 +316,7 @@ def test_check_reasons(name, spec, reason):
         ("nhwc_direct", _spec(kernel=(5, 5), stride=(2, 2), groups=64)),
         ("nhwc_direct", _spec(c_in=3, c_out=64, kernel=(7, 7), stride=(2, 2))),
         ("pointwise", ConvSpec(960, 1280, (1, 1), (1, 1), (2, 2), (0, 0, 0, 0))),
+        ("nhwc_gemm", _spec(kernel=(7, 5), stride=(2, 3), dilation=(2, 2))),
     ],
 )
 def test_check_accepts(name, spec):

@@ -15,12 +15,13 @@ from .fft import FFT
 from .gemm import Gemm
 from .im2col import Im2col
 from .nhwc_direct import NHWCDirect
+from .nhwc_gemm import NHWCGemm
 from .onednn import OneDNN
 from .pointwise import Pointwise
 from .sparse import SparseCSR
 from .winograd import WinogradF2, WinogradF4, WinogradF6, WinogradLarge
 
-_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF6(), WinogradF2(), WinogradLarge(), FFT(), Depthwise(), SparseCSR(), Gemm(), NHWCDirect(), Pointwise()]
+_ALGORITHMS: list[ConvAlgorithm] = [Direct(), OneDNN(), Im2col(), WinogradF4(), WinogradF6(), WinogradF2(), WinogradLarge(), FFT(), Depthwise(), SparseCSR(), Gemm(), NHWCDirect(), Pointwise(), NHWCGemm()]
 
 CONV_ALGORITHMS: dict[str, ConvAlgorithm] = {a.name: a for a in _ALGORITHMS}
 

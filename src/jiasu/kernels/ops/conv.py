@@ -9,7 +9,7 @@ from ._common import same_pads
 
 
 # Algorithms whose output is channels_last already (the layout the engine keeps between layers).
-_WRITES_CHANNELS_LAST = {"onednn", "winograd", "winograd_f6", "winograd_f2", "winograd_large", "gemm", "nhwc_direct", "pointwise"}
+_WRITES_CHANNELS_LAST = {"onednn", "winograd", "winograd_f6", "winograd_f2", "winograd_large", "gemm", "nhwc_direct", "pointwise", "nhwc_gemm"}
 
 
 def _keep_channels_last(fn):

@@ -1,0 +1,122 @@
+"""``nhwc_gemm``: a dense convolution as rows of patches times the packed weight, in jiasu's C (``kernels/native/gemm_conv.c``).
+
+For the convolutions the other C kernels leave to oneDNN: strided ones (resnet's 3x3 stride-2 convs and 1x1
+downsamples), and 3x3 convs on maps too small for Winograd (7x7 at batch 1). Per block of output pixels a
+thread gathers their input windows (patches, zeros in the padding) into a buffer that stays in L2, and
+multiplies it by the weight packed once into ``pointwise``'s panels, with its register blocks; bias, residual
+and ReLU/Clip in the store. Being one C call, it lets a chain (``jiasu.runtime.chain``) run on through such
+a layer, where oneDNN's call through torch ends it.
+
+Groups 1, any kernel, stride, dilation and padding. Elsewhere (another device or dtype, or where the C
+kernels do not build) the callable runs ``F.conv2d``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from ..native import fixed_arguments, padded_channels
+from ..native.call import In, NativeCall, Out
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, is_nhwc, nhwc_operands, nhwc_output, output_size, pad_input
+from .pointwise import _library as _pointwise_library
+from .pointwise import padded_bias
+
+
+def _library() -> Optional[ctypes.CDLL]:
+    """The C kernel with argument types set, or None where it does not build here."""
+    from ..native import typed
+
+    i, p, f = ctypes.c_int, ctypes.c_void_p, ctypes.c_float
+    # x, z, y first (they change from call to call), then what stays fixed for an input shape
+    return typed("gemm_conv", {"jiasu_gemm_conv": ([p, p, p, i, i, i, i, p, *[i] * 8, i, p, f, f, i, i, i], i)})
+
+
+def native_available() -> bool:
+    return _library() is not None and _pointwise_library() is not None
+
+
+class NHWCGemm(FusingConvAlgorithm):
+    name = "nhwc_gemm"
+    description = (
+        "dense convolution in C on channels_last tensors: patches gathered per block of output pixels times the "
+        "weight in pointwise's packed panels; any kernel, stride, dilation, padding; bias, residual and ReLU/Clip fused (CPU float32)"
+    )
+
+    def check(self, spec: ConvSpec) -> Optional[str]:
+        reason = check_2d(spec)
+        if reason is not None:
+            return reason
+        if spec.groups != 1:
+            return f"groups {spec.groups}, not 1"
+        return None
+
+    def prepare_fused(
+        self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]
+    ) -> FusedConvFn:
+        """Pack the weight once: (C_out, kh, kw, C_in) flattened to K = kh kw C_in rows of the C loop's panels."""
+        (kh, kw), (sh, sw), (dh, dw) = spec.kernel, spec.stride, spec.dilation
+        pt, pl, pb, pr = spec.pads
+        c_in, c_out = spec.in_channels, spec.out_channels
+        lo, hi, after = epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
+        lib = _library() if weight.device.type == "cpu" and weight.dtype == torch.float32 else None
+        pointwise = _pointwise_library() if lib is not None else None
+        if lib is None or pointwise is None:
+            return self._fallback(weight, bias, spec, epilogue)
+        k = kh * kw * c_in
+        plain = weight.permute(0, 2, 3, 1).reshape(c_out, k).contiguous()
+        packed = plain.new_empty(k * padded_channels(c_out))
+        pointwise.jiasu_pack_pointwise(plain.data_ptr(), c_out, k, packed.data_ptr())
+        b = padded_bias(bias, c_out)
+        conv = lib.jiasu_gemm_conv
+        fallback = None
+        calls: dict[tuple, tuple] = {}  # (input shape, threads) -> output shape, fixed arguments
+
+        def fixed_for(shape: torch.Size) -> tuple:
+            key = (shape, torch.get_num_threads())
+            call = calls.get(key)
+            if call is None:
+                n, _, h, w = shape
+                ho, wo = output_size(h, kh, sh, dh, pt + pb), output_size(w, kw, sw, dw, pl + pr)
+                # The pointers are read here, so the closure keeps packed and b alive.
+                values = (n, h, w, c_in, packed.data_ptr(), kh, kw, sh, sw, dh, dw, pt, pl, c_out, b.data_ptr(), lo, hi, ho, wo, key[1])
+                call = calls[key] = ((n, c_out, ho, wo), fixed_arguments(conv, values, 3))
+            return call
+
+        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
+            nonlocal fallback
+            if x.dtype != torch.float32 or x.device.type != "cpu":
+                fallback = fallback or self._fallback(weight, bias, spec, epilogue)
+                return fallback(x, z)
+            out_shape, fixed = fixed_for(x.shape)
+            xh, zh = nhwc_operands(self.name, x, z, c_in, out_shape)
+            y = nhwc_output(xh, out_shape)
+            if conv(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *fixed) != 0:
+                raise MemoryError(f"{self.name}: the C convolution could not allocate its patch buffers")
+            return after.apply(y, None) if after is not None else y
+
+        def native_call(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> Optional[NativeCall]:
+            """``run``'s C call on ``x`` and ``z`` (inputs 0 and 1), where it makes nothing else (see Kernel.native_call)."""
+            if after is not None or not is_nhwc(x) or x.shape[1] != c_in:
+                return None
+            out_shape, fixed = fixed_for(x.shape)
+            if z is not None and (not is_nhwc(z) or tuple(z.shape) != out_shape):
+                return None
+            return NativeCall.of(lib, "jiasu_gemm_conv", (In(0), In(1) if z is not None else None, Out(0), *fixed))
+
+        run.native_call = native_call
+        return run
+
+    @staticmethod
+    def _fallback(weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]) -> FusedConvFn:
+        """``F.conv2d`` on the padded input, then the epilogue: where the C kernels do not run."""
+
+        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
+            y = F.conv2d(pad_input(x, spec), weight, bias, spec.stride, 0, spec.dilation, spec.groups)
+            return epilogue.apply(y, z) if epilogue is not None else y
+
+        return run
