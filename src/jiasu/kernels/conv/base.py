@@ -195,6 +195,70 @@ def nhwc_output(like: torch.Tensor, shape: tuple[int, int, int, int]) -> torch.T
     return torch.empty(shape, dtype=torch.float32, device=like.device, memory_format=torch.channels_last)
 
 
+def native_conv(
+    algorithm: str,
+    lib,
+    function: str,
+    c_in: int,
+    prepare: Callable[[torch.Size, bool, int], tuple],
+    after: Optional[Epilogue],
+    fallback: Callable[[], FusedConvFn],
+    reads_nchw: Callable[[torch.Tensor], bool] = lambda x: False,
+) -> FusedConvFn:
+    """The ``(x, z) -> y`` of an algorithm whose work is one C call, ``lib.<function>(x, z, y, *fixed)``.
+
+    ``prepare(shape, nchw, threads)`` gives the output's NCHW shape and the fixed arguments (numbers and
+    pointers) for an input of ``shape``, once per shape and thread count; ``reads_nchw(x)`` says whether
+    the C loop reads ``x`` as it is, NCHW (a first layer), rather than channels_last. The output is
+    channels_last float32; ``after`` (an activation the C store cannot fuse) runs on it. CPU float32
+    inputs only: anything else runs ``fallback()``. The callable's ``native_call(x, z)`` describes the same
+    call for a chain (``jiasu.runtime.chain``), where the run is that call alone (no copy of ``x`` or ``z``
+    to channels_last, no ``after``). A C call that returns non-zero (it could not allocate its buffers)
+    raises ``MemoryError``.
+    """
+    from ..native import fixed_arguments
+    from ..native.call import In, NativeCall, Out
+
+    run_c = getattr(lib, function)
+    calls: dict[tuple, tuple] = {}  # (input shape, nchw, threads) -> output shape, fixed arguments
+    slow: Optional[FusedConvFn] = None
+
+    def call_for(x: torch.Tensor) -> tuple[bool, tuple]:
+        nchw = reads_nchw(x)
+        key = (x.shape, nchw, torch.get_num_threads())
+        call = calls.get(key)
+        if call is None:
+            out_shape, values = prepare(*key)
+            call = calls[key] = (out_shape, fixed_arguments(run_c, values, 3))
+        return nchw, call
+
+    def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
+        nonlocal slow
+        if x.dtype != torch.float32 or x.device.type != "cpu":
+            slow = slow or fallback()
+            return slow(x, z)
+        nchw, (out_shape, fixed) = call_for(x)
+        xh, zh = nhwc_operands(algorithm, x, z, c_in, out_shape, keep_nchw=nchw)
+        y = nhwc_output(xh, out_shape)
+        if run_c(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *fixed) != 0:
+            raise MemoryError(f"{algorithm}: the C kernel could not allocate its buffers")
+        return after.apply(y, None) if after is not None else y
+
+    def native_call(x: torch.Tensor, z: Optional[torch.Tensor] = None):
+        """``run``'s C call on ``x`` and ``z`` (inputs 0 and 1), where it makes nothing else (see Kernel.native_call)."""
+        if after is not None or x.dim() != 4 or x.dtype != torch.float32 or x.device.type != "cpu" or x.shape[1] != c_in:
+            return None
+        nchw, (out_shape, fixed) = call_for(x)
+        if not nchw and not is_nhwc(x):
+            return None
+        if z is not None and (not is_nhwc(z) or tuple(z.shape) != out_shape):
+            return None
+        return NativeCall.of(lib, function, (In(0), In(1) if z is not None else None, Out(0), *fixed))
+
+    run.native_call = native_call
+    return run
+
+
 def output_size(in_size: int, k: int, stride: int, dilation: int, pad_total: int) -> int:
     """ONNX/PyTorch output length of one spatial dim."""
     return (in_size + pad_total - dilation * (k - 1) - 1) // stride + 1

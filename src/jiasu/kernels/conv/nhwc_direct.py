@@ -33,9 +33,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from ..native import fixed_arguments, padded_channels
-from ..native.call import In, NativeCall, Out
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, is_nhwc, nhwc_operands, nhwc_output, output_size, pad_input
+from ..native import padded_channels
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, native_conv, output_size, pad_input
 from .pointwise import padded_bias
 
 #: Dense convs with more input channels than this are left to GEMM-based paths: the C
@@ -101,57 +100,23 @@ class NHWCDirect(FusingConvAlgorithm):
             packed = weight.new_zeros(kh, kw, spec.in_channels, padded_channels(c_out))
             packed[..., :c_out] = weight.permute(2, 3, 1, 0)
             b = padded_bias(bias, c_out) if bias is not None else None
-        fallback = None
-        function = lib.jiasu_direct_depthwise if depthwise else lib.jiasu_direct_dense
-        calls: dict[tuple, tuple] = {}  # (input shape, layout, threads) -> output shape, fixed arguments
+        function = "jiasu_direct_depthwise" if depthwise else "jiasu_direct_dense"
 
-        def prepare(shape: tuple, nchw: bool, threads: int) -> tuple:
+        def prepare(shape: torch.Size, nchw: bool, threads: int) -> tuple:
             n, c, h, w = shape
             ho, wo = output_size(h, kh, sh, dh, pt + pb), output_size(w, kw, sw, dw, pl + pr)
             geometry = (kh, kw, sh, sw, dh, dw, pt, pl)
             b_ptr = b.data_ptr() if b is not None else None  # the closure keeps b (and packed) alive
             if depthwise:
-                fixed = (n, h, w, c, packed.data_ptr(), *geometry, b_ptr, lo, hi, ho, wo, threads)
-            else:
-                fixed = (n, h, w, c, int(nchw), packed.data_ptr(), *geometry, c_out, b_ptr, lo, hi, ho, wo, threads)
-            return (n, c_out, ho, wo), fixed_arguments(function, fixed, 3)
+                return (n, c_out, ho, wo), (n, h, w, c, packed.data_ptr(), *geometry, b_ptr, lo, hi, ho, wo, threads)
+            return (n, c_out, ho, wo), (n, h, w, c, int(nchw), packed.data_ptr(), *geometry, c_out, b_ptr, lo, hi, ho, wo, threads)
 
-        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-            nonlocal fallback
-            if x.dtype != torch.float32 or x.device.type != "cpu":
-                fallback = fallback or self._fallback(weight, bias, spec, epilogue)
-                return fallback(x, z)
-            # A dense layer reads an NCHW input in place (a network's input comes NCHW): no copy to NHWC.
-            nchw = not depthwise and x.shape[1] > 1 and x.is_contiguous()
-            key = (x.shape, nchw, torch.get_num_threads())
-            call = calls.get(key)
-            if call is None:
-                call = calls[key] = prepare(*key)
-            out_shape, fixed = call
-            xh, zh = nhwc_operands("nhwc_direct", x, z, spec.in_channels, out_shape, keep_nchw=nchw)
-            y = nhwc_output(xh, out_shape)
-            function(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *fixed)
-            return after.apply(y, None) if after is not None else y
+        def reads_nchw(x: torch.Tensor) -> bool:
+            """A dense layer reads an NCHW input in place (a network's input comes NCHW): no copy to NHWC."""
+            return not depthwise and x.shape[1] > 1 and x.is_contiguous()
 
-        def native_call(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> Optional[NativeCall]:
-            """``run``'s C call on ``x`` and ``z`` (inputs 0 and 1), where it makes nothing else (see Kernel.native_call)."""
-            if after is not None or x.dim() != 4 or x.dtype != torch.float32 or x.device.type != "cpu" or x.shape[1] != spec.in_channels:
-                return None
-            nchw = not depthwise and x.shape[1] > 1 and x.is_contiguous()
-            if not nchw and not is_nhwc(x):
-                return None
-            key = (x.shape, nchw, torch.get_num_threads())
-            call = calls.get(key)
-            if call is None:
-                call = calls[key] = prepare(*key)
-            out_shape, fixed = call
-            if z is not None and (not is_nhwc(z) or tuple(z.shape) != out_shape):
-                return None
-            name = "jiasu_direct_depthwise" if depthwise else "jiasu_direct_dense"
-            return NativeCall.of(lib, name, (In(0), In(1) if z is not None else None, Out(0), *fixed))
-
-        run.native_call = native_call
-        return run
+        fallback = lambda: self._fallback(weight, bias, spec, epilogue)  # noqa: E731
+        return native_conv(self.name, lib, function, spec.in_channels, prepare, after, fallback, reads_nchw)
 
     @staticmethod
     def _fallback(weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]) -> FusedConvFn:

@@ -20,9 +20,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from ..native import fixed_arguments, padded_channels
-from ..native.call import In, NativeCall, Out
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, is_nhwc, nhwc_operands, nhwc_output, output_size, pad_input
+from ..native import padded_channels
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, native_conv, output_size, pad_input
 from .pointwise import _library as _pointwise_library
 from .pointwise import padded_bias
 
@@ -72,44 +71,14 @@ class NHWCGemm(FusingConvAlgorithm):
         packed = plain.new_empty(k * padded_channels(c_out))
         pointwise.jiasu_pack_pointwise(plain.data_ptr(), c_out, k, packed.data_ptr())
         b = padded_bias(bias, c_out)
-        conv = lib.jiasu_gemm_conv
-        fallback = None
-        calls: dict[tuple, tuple] = {}  # (input shape, threads) -> output shape, fixed arguments
 
-        def fixed_for(shape: torch.Size) -> tuple:
-            key = (shape, torch.get_num_threads())
-            call = calls.get(key)
-            if call is None:
-                n, _, h, w = shape
-                ho, wo = output_size(h, kh, sh, dh, pt + pb), output_size(w, kw, sw, dw, pl + pr)
-                # The pointers are read here, so the closure keeps packed and b alive.
-                values = (n, h, w, c_in, packed.data_ptr(), kh, kw, sh, sw, dh, dw, pt, pl, c_out, b.data_ptr(), lo, hi, ho, wo, key[1])
-                call = calls[key] = ((n, c_out, ho, wo), fixed_arguments(conv, values, 3))
-            return call
+        def prepare(shape: torch.Size, nchw: bool, threads: int) -> tuple:
+            n, _, h, w = shape
+            ho, wo = output_size(h, kh, sh, dh, pt + pb), output_size(w, kw, sw, dw, pl + pr)
+            # The pointers are read here, so the closure keeps packed and b alive.
+            return (n, c_out, ho, wo), (n, h, w, c_in, packed.data_ptr(), kh, kw, sh, sw, dh, dw, pt, pl, c_out, b.data_ptr(), lo, hi, ho, wo, threads)
 
-        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-            nonlocal fallback
-            if x.dtype != torch.float32 or x.device.type != "cpu":
-                fallback = fallback or self._fallback(weight, bias, spec, epilogue)
-                return fallback(x, z)
-            out_shape, fixed = fixed_for(x.shape)
-            xh, zh = nhwc_operands(self.name, x, z, c_in, out_shape)
-            y = nhwc_output(xh, out_shape)
-            if conv(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *fixed) != 0:
-                raise MemoryError(f"{self.name}: the C convolution could not allocate its patch buffers")
-            return after.apply(y, None) if after is not None else y
-
-        def native_call(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> Optional[NativeCall]:
-            """``run``'s C call on ``x`` and ``z`` (inputs 0 and 1), where it makes nothing else (see Kernel.native_call)."""
-            if after is not None or not is_nhwc(x) or x.shape[1] != c_in:
-                return None
-            out_shape, fixed = fixed_for(x.shape)
-            if z is not None and (not is_nhwc(z) or tuple(z.shape) != out_shape):
-                return None
-            return NativeCall.of(lib, "jiasu_gemm_conv", (In(0), In(1) if z is not None else None, Out(0), *fixed))
-
-        run.native_call = native_call
-        return run
+        return native_conv(self.name, lib, "jiasu_gemm_conv", c_in, prepare, after, lambda: self._fallback(weight, bias, spec, epilogue))
 
     @staticmethod
     def _fallback(weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]) -> FusedConvFn:

@@ -25,9 +25,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from ..native import fixed_arguments, padded_channels
-from ..native.call import In, NativeCall, Out
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, is_nhwc, nhwc_operands, nhwc_output
+from ..native import padded_channels
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, native_conv
 
 
 def _library() -> Optional[ctypes.CDLL]:
@@ -94,41 +93,13 @@ class Pointwise(FusingConvAlgorithm):
         if lib is None:
             return self._fallback(weight, bias, epilogue)
         packed, b = pack_weight(lib, weight), padded_bias(bias, c_out)
-        run_c = lib.jiasu_pointwise
-        fallback = None
-        calls: dict[tuple, tuple] = {}  # (input shape, threads) -> fixed arguments
 
-        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-            nonlocal fallback
-            if x.dtype != torch.float32 or x.device.type != "cpu":
-                fallback = fallback or self._fallback(weight, bias, epilogue)
-                return fallback(x, z)
-            n, c, h, w = x.shape
-            xh, zh = nhwc_operands("pointwise", x, z, c_in, (n, c_out, h, w))
-            fixed = fixed_for(x.shape)
-            y = nhwc_output(xh, (n, c_out, h, w))
-            run_c(xh.data_ptr(), zh.data_ptr() if zh is not None else None, y.data_ptr(), *fixed)
-            return after.apply(y, None) if after is not None else y
+        def prepare(shape: torch.Size, nchw: bool, threads: int) -> tuple:
+            n, _, h, w = shape
+            # The pointers are read here, so the closure keeps packed and b alive.
+            return (n, c_out, h, w), (n * h * w, c_in, packed.data_ptr(), c_out, b.data_ptr(), lo, hi, threads)
 
-        def fixed_for(shape: torch.Size) -> tuple:
-            key = (shape, torch.get_num_threads())
-            fixed = calls.get(key)
-            if fixed is None:
-                n, c, h, w = shape
-                # The pointers are read here, so the closure keeps packed and b alive.
-                fixed = calls[key] = fixed_arguments(run_c, (n * h * w, c, packed.data_ptr(), c_out, b.data_ptr(), lo, hi, key[1]), 3)
-            return fixed
-
-        def native_call(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> Optional[NativeCall]:
-            """``run``'s C call on ``x`` and ``z`` (inputs 0 and 1), where it makes nothing else (see Kernel.native_call)."""
-            if after is not None or not is_nhwc(x) or x.shape[1] != c_in:
-                return None
-            if z is not None and (not is_nhwc(z) or tuple(z.shape) != (x.shape[0], c_out, *x.shape[2:])):
-                return None
-            return NativeCall.of(lib, "jiasu_pointwise", (In(0), In(1) if z is not None else None, Out(0), *fixed_for(x.shape)))
-
-        run.native_call = native_call
-        return run
+        return native_conv(self.name, lib, "jiasu_pointwise", c_in, prepare, after, lambda: self._fallback(weight, bias, epilogue))
 
     @staticmethod
     def _fallback(weight: torch.Tensor, bias: Optional[torch.Tensor], epilogue: Optional[Epilogue]) -> FusedConvFn:

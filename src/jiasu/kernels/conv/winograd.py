@@ -110,10 +110,8 @@ from typing import Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..native import fixed_arguments
-from ..native.call import In, NativeCall, Out
 from ..threads import enter_worker, torch_threads
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, format_dims, is_nhwc, nhwc_operands, nhwc_output
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, format_dims, native_conv, nhwc_operands, nhwc_output
 from .onednn import available as onednn_available
 from .pointwise import _library as _pointwise_library
 from .pointwise import pack_weight
@@ -540,44 +538,22 @@ class Winograd(FusingConvAlgorithm):
         c_in, c_out = spec.in_channels, spec.out_channels
         pt, pl = spec.pads[0], spec.pads[1]
         up = torch.stack([pack_weight(pointwise, u[q].t()) for q in range(alpha * alpha)])  # the closure keeps it alive
-        conv = lib.jiasu_winograd_conv
-        calls: dict[tuple, tuple] = {}  # (input shape, threads) -> output shape, fixed arguments
 
-        def prepare(shape: torch.Size, threads: int) -> tuple:
+        def prepare(shape: torch.Size, nchw: bool, threads: int) -> tuple:
             n, _, h, w = shape
             ho, wo, th, tw = self._grid(h, w, spec.pads, m, r)
             tiles = n * th * tw
             target = 0 if chunk_size == 0 or tiles * v_tile <= 4 * chunk_size else max(1, chunk_size // v_tile)
+            # The pointers are read here, so the closure keeps the matrices, up and the bias alive.
             values = (alpha, n, h, w, c_in, pt, pl, th, tw, m, bt_c.data_ptr(), up.data_ptr(), c_out, at_c.data_ptr(),
                       bias.data_ptr() if bias is not None else None, int(relu), ho, wo, target, threads)
-            return (n, c_out, ho, wo), fixed_arguments(conv, values, 3)
+            return (n, c_out, ho, wo), values
 
-        def fixed_for(shape: torch.Size) -> tuple:
-            key = (shape, torch.get_num_threads())
-            call = calls.get(key)
-            if call is None:
-                call = calls[key] = prepare(*key)
-            return call
-
-        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-            out_shape, fixed = fixed_for(x.shape)
-            xh, zh = nhwc_operands(self.name, x, z, c_in, out_shape)
-            out = nhwc_output(xh, out_shape)
-            if conv(xh.data_ptr(), zh.data_ptr() if zh is not None else None, out.data_ptr(), *fixed) != 0:
-                raise MemoryError(f"{self.name}: the C convolution could not allocate its buffers")
-            return after.apply(out, None) if after is not None else out
-
-        def native_call(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> Optional[NativeCall]:
-            """``run``'s C call on ``x`` and ``z`` (inputs 0 and 1), where it makes nothing else (see Kernel.native_call)."""
-            if after is not None or not is_nhwc(x) or x.shape[1] != c_in:
-                return None
-            out_shape, fixed = fixed_for(x.shape)
-            if z is not None and (not is_nhwc(z) or tuple(z.shape) != out_shape):
-                return None
-            return NativeCall.of(lib, "jiasu_winograd_conv", (In(0), In(1) if z is not None else None, Out(0), *fixed))
-
-        run.native_call = native_call
-        return run
+        # Another dtype (the weights are CPU float32): converted to float32 first, as the C transforms' path does.
+        conv = native_conv(
+            self.name, lib, "jiasu_winograd_conv", c_in, prepare, after, lambda: lambda x, z=None: conv(x.float(), None if z is None else z.float())
+        )
+        return conv
 
     def _whole(
         self, u: torch.Tensor, bt_t: torch.Tensor, at_t: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, m: int
