@@ -1,0 +1,100 @@
+"""Session 14's changes, each against the engine without it, in one process: runs alternate, the ratio is the median of paired runs.
+
+    python benchmarks/native_steps_ab.py MODEL BATCH CHANGE [--seconds 15] [--threads 2]
+
+CHANGE is one of:
+
+- ``chains``: consecutive C kernels as one call into C (``jiasu.runtime.chain``), against every step through Python;
+- ``winograd_product``: Winograd's channel products in C, the whole conv one C call, against ``torch.bmm``
+  between the C transforms (``Winograd.native_product``);
+- ``concat``: Concat of channels_last images in C (``kernels/native/concat.c``) against ``torch.cat``;
+- ``nhwc_gemm``: the heuristic's ``nhwc_gemm`` for the dense convs oneDNN ran before, against oneDNN.
+
+Both engines run the heuristic's plan (no tuning) on the zoo model, and their outputs are compared first.
+Prints ms per image (min, 10th percentile, median) for each and the paired median ratio (above 1: the change
+is faster). The machine is shared and noisy: only the paired ratio of one run means much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from contextlib import contextmanager
+
+import torch
+
+from jiasu.frontends.inputs import example_feeds
+from jiasu.kernels.conv import get_algorithm
+from jiasu.kernels.conv.winograd import Winograd
+from jiasu.plan import compile_model
+
+CHANGES = ("chains", "winograd_product", "concat", "nhwc_gemm")
+
+
+@contextmanager
+def _without(change: str):
+    """Build (and first run) an engine without ``change`` inside this block."""
+    if change == "winograd_product":
+        Winograd.native_product = False
+        try:
+            yield
+        finally:
+            Winograd.native_product = True
+    elif change == "nhwc_gemm":
+        algo = get_algorithm("nhwc_gemm")
+        algo.check = lambda spec: "off for the comparison"
+        try:
+            yield
+        finally:
+            del algo.check
+    else:
+        yield
+
+
+def _engine(model: str, batch: int, threads: int, change: str, on: bool):
+    compiled = compile_model(f"zoo:{model}", batch=batch, threads=threads, tune_algorithms=False)
+    engine, feeds = compiled.engine, example_feeds(compiled.model, batch=batch)
+    if not on and change == "chains":
+        engine._forward_for = lambda args: (engine._forward, None)
+    if not on and change == "concat":
+        for step in engine.steps:
+            if step.kernel.node.op_type == "Concat":
+                step.kernel._native_applies = lambda xs: False
+    for _ in range(3):  # per-shape plans, weight packing, chains
+        out = engine.run(feeds)
+    return engine, feeds, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("batch", type=int)
+    parser.add_argument("change", choices=CHANGES)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    with _without(args.change):
+        off = _engine(args.model, args.batch, args.threads, args.change, on=False)
+    on = _engine(args.model, args.batch, args.threads, args.change, on=True)
+    worst = max(((off[2][k] - on[2][k]).abs().max() / off[2][k].abs().max().clamp_min(1e-30)).item() for k in off[2])
+    chains = [len(c) for c in on[0].chains(on[1])]
+    print(f"{args.model} batch {args.batch}, {args.change}: outputs differ by at most {worst:.1e} (relative to max |y|); "
+          f"chains with it: {chains} of {len(on[0].steps)} steps")
+    times: list[list[float]] = [[], []]
+    end = time.perf_counter() + args.seconds
+    with torch.inference_mode():
+        while time.perf_counter() < end:
+            for i, (engine, feeds, _) in enumerate((off, on)):
+                t0 = time.perf_counter()
+                engine.run(feeds)
+                times[i].append((time.perf_counter() - t0) * 1e3 / args.batch)
+    for name, t in zip(("without", "with"), times):
+        s = sorted(t)
+        print(f"  {name:8s} runs {len(t)}  ms per image: min {s[0]:.3f}  p10 {s[len(s) // 10]:.3f}  median {statistics.median(t):.3f}")
+    print(f"  paired median ratio without / with: {statistics.median(a / b for a, b in zip(*times)):.3f}")
+
+
+if __name__ == "__main__":
+    main()
