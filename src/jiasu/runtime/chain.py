@@ -4,8 +4,8 @@ Why (``kernels/native/chain.c``): in a whole run the Python around each C kernel
 as the kernel before has pushed the interpreter out of the caches. A chain makes one ctypes call for
 the whole run of steps; what the kernels read and write in between lives in buffers the chain keeps.
 
-How a chain is made (:func:`plan_chains`, once per input shape and thread count, by
-``Engine.run``): the engine runs the model step by step once and asks each kernel, with the inputs it
+How a chain is made (:func:`plan_chains`, once per input shape, thread count and calling
+thread, by ``Engine.run``): the engine runs the model step by step once and asks each kernel, with the inputs it
 was given, for the C call its ``run`` made (:meth:`jiasu.kernels.base.Kernel.native_call`,
 ``kernels/native/call.py``). Consecutive steps that have one make a chain (at least
 :data:`MIN_CALLS` calls). Every value made and used only inside the chain gets memory in buffers the
@@ -59,6 +59,7 @@ class Chain:
     _patch_out: list[tuple] = field(default_factory=list)  # (slot array, index, output position)
     _keep: list[Any] = field(default_factory=list)  # buffers and slot arrays the C side points into
     _steps: Any = None
+    _called: list[str] = field(default_factory=list)  # the nodes of the C calls, in order (views make none)
     _count: int = 0
     _run: Any = None
 
@@ -73,7 +74,7 @@ class Chain:
             slots[k].p = outs[i].data_ptr()
         failed = self._run(self._steps, self._count)
         if failed:
-            raise JiasuError(f"node {self.names[failed - 1]!r}: its C kernel could not allocate its buffers")
+            raise JiasuError(f"node {self._called[failed - 1]!r}: its C kernel could not allocate its buffers")
         return outs
 
 
@@ -197,6 +198,7 @@ def _build(lib, steps, calls, meta, readers, graph_outputs, constants, a, b) -> 
             else:
                 slots[k].p = assigned[s].data_ptr()
         raw.append((call.entry, ctypes.cast(slots, ctypes.POINTER(Arg))))
+        chain._called.append(steps[j].kernel.node.name)
     chain._steps = (_Step * len(raw))(*[_Step(fn, args) for fn, args in raw])
     chain._count = len(raw)
     chain._run = lib.jiasu_run_chain
