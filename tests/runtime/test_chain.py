@@ -177,3 +177,24 @@ def test_each_thread_gets_its_own_chain():
     with ThreadPoolExecutor(2) as pool:
         got = list(pool.map(lambda f: engine.run(f)["output"], feeds * 3))
     assert all(torch.equal(g, want[i % 4]) for i, g in enumerate(got))
+
+
+def test_a_failing_c_call_names_its_node():
+    """A kernel that returns non-zero stops the chain with an error naming that kernel's node (not a view's)."""
+    import ctypes
+
+    from jiasu.errors import JiasuError
+    from jiasu.kernels.native.call import Arg
+    from jiasu.kernels.ops.concat import _library as concat_library
+
+    _, model = _pointwise_net()
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    feeds = jiasu.example_feeds(model, batch=1)
+    (chain,) = engine._forward_for(engine._arguments(engine._check_feeds(feeds)))[0].chains
+    assert chain.names == ["pool", "pw2", "gap", "flat", "fc"]  # flat is a view: four C calls
+    refusing = (Arg * 20)()  # concat with k = 0 inputs returns -1
+    chain._keep.append(refusing)
+    chain._steps[3].fn = ctypes.cast(concat_library().jiasu_concat_channels_entry, ctypes.c_void_p).value
+    chain._steps[3].args = ctypes.cast(refusing, ctypes.POINTER(Arg))
+    with pytest.raises(JiasuError, match=r"^node 'fc': its C kernel could not allocate its buffers$"):
+        engine.run(feeds)
