@@ -152,6 +152,18 @@ def pad_input(x: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
     return torch.nn.functional.pad(x, torch_pads)
 
 
+def conv2d_fused(weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]) -> FusedConvFn:
+    """``F.conv2d`` on the explicitly padded input, then the epilogue: the C conv algorithms' path where their C
+    kernels do not run (no compiler, another dtype or device). Unlike ``direct`` it keeps the input's layout, so
+    a channels_last input gives a channels_last output, as the C kernels write."""
+
+    def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
+        y = F.conv2d(pad_input(x, spec), weight, bias, spec.stride, 0, spec.dilation, spec.groups)
+        return epilogue.apply(y, z) if epilogue is not None else y
+
+    return run
+
+
 def nhwc_operands(
     algorithm: str, x: torch.Tensor, z: Optional[torch.Tensor], c_in: int, out_shape: tuple[int, int, int, int], keep_nchw: bool = False
 ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:

@@ -31,10 +31,9 @@ import math
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 from ..native import padded_channels
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, native_conv, output_size, pad_input
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, conv2d_fused, native_conv, output_size
 from .pointwise import padded_bias
 
 #: Dense convs with more input channels than this are left to GEMM-based paths: the C
@@ -92,7 +91,7 @@ class NHWCDirect(FusingConvAlgorithm):
         lo, hi, after = epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
         lib = _library() if weight.device.type == "cpu" and weight.dtype == torch.float32 else None
         if lib is None:
-            return self._fallback(weight, bias, spec, epilogue)
+            return conv2d_fused(weight, bias, spec, epilogue)
         if depthwise:
             packed = weight.reshape(c_out, kh * kw).t().contiguous()
             b = bias.contiguous() if bias is not None else None
@@ -115,15 +114,5 @@ class NHWCDirect(FusingConvAlgorithm):
             """A dense layer reads an NCHW input in place (a network's input comes NCHW): no copy to NHWC."""
             return not depthwise and x.shape[1] > 1 and x.is_contiguous()
 
-        fallback = lambda: self._fallback(weight, bias, spec, epilogue)  # noqa: E731
+        fallback = lambda: conv2d_fused(weight, bias, spec, epilogue)  # noqa: E731
         return native_conv(self.name, lib, function, spec.in_channels, prepare, after, fallback, reads_nchw)
-
-    @staticmethod
-    def _fallback(weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]) -> FusedConvFn:
-        """``F.conv2d`` on an explicitly padded input, then the epilogue: where the C kernels do not run."""
-
-        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-            y = F.conv2d(pad_input(x, spec), weight, bias, spec.stride, 0, spec.dilation, spec.groups)
-            return epilogue.apply(y, z) if epilogue is not None else y
-
-        return run

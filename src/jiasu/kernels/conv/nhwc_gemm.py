@@ -18,12 +18,10 @@ import math
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
-from ..native import padded_channels
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, native_conv, output_size, pad_input
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, conv2d_fused, native_conv, output_size
 from .pointwise import _library as _pointwise_library
-from .pointwise import padded_bias
+from .pointwise import pack_weight, padded_bias
 
 
 def _library() -> Optional[ctypes.CDLL]:
@@ -65,11 +63,8 @@ class NHWCGemm(FusingConvAlgorithm):
         lib = _library() if weight.device.type == "cpu" and weight.dtype == torch.float32 else None
         pointwise = _pointwise_library() if lib is not None else None
         if lib is None or pointwise is None:
-            return self._fallback(weight, bias, spec, epilogue)
-        k = kh * kw * c_in
-        plain = weight.permute(0, 2, 3, 1).reshape(c_out, k).contiguous()
-        packed = plain.new_empty(k * padded_channels(c_out))
-        pointwise.jiasu_pack_pointwise(plain.data_ptr(), c_out, k, packed.data_ptr())
+            return conv2d_fused(weight, bias, spec, epilogue)
+        packed = pack_weight(pointwise, weight.permute(0, 2, 3, 1).reshape(c_out, kh * kw * c_in))  # K in (ky, kx, ci) order
         b = padded_bias(bias, c_out)
 
         def prepare(shape: torch.Size, nchw: bool, threads: int) -> tuple:
@@ -78,14 +73,4 @@ class NHWCGemm(FusingConvAlgorithm):
             # The pointers are read here, so the closure keeps packed and b alive.
             return (n, c_out, ho, wo), (n, h, w, c_in, packed.data_ptr(), kh, kw, sh, sw, dh, dw, pt, pl, c_out, b.data_ptr(), lo, hi, ho, wo, threads)
 
-        return native_conv(self.name, lib, "jiasu_gemm_conv", c_in, prepare, after, lambda: self._fallback(weight, bias, spec, epilogue))
-
-    @staticmethod
-    def _fallback(weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]) -> FusedConvFn:
-        """``F.conv2d`` on the padded input, then the epilogue: where the C kernels do not run."""
-
-        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-            y = F.conv2d(pad_input(x, spec), weight, bias, spec.stride, 0, spec.dilation, spec.groups)
-            return epilogue.apply(y, z) if epilogue is not None else y
-
-        return run
+        return native_conv(self.name, lib, "jiasu_gemm_conv", c_in, prepare, after, lambda: conv2d_fused(weight, bias, spec, epilogue))

@@ -44,7 +44,9 @@ def _library() -> Optional[ctypes.CDLL]:
 
 
 def pack_weight(lib: ctypes.CDLL, weight: torch.Tensor) -> torch.Tensor:
-    """A 1x1 float32 weight (C_out, C_in, 1, 1) in the C loop's panels: C_in x ``padded_channels(C_out)`` (``lib``: :func:`_library`'s)."""
+    """A float32 (C_out, C_in) matrix, or a 1x1 weight (C_out, C_in, 1, 1), in the C loop's panels: C_in x
+    ``padded_channels(C_out)`` (``lib``: :func:`_library`'s). Winograd's ``U`` and ``nhwc_gemm``'s flattened
+    weights are packed the same way."""
     c_out, c_in = int(weight.shape[0]), int(weight.shape[1])
     plain = weight.reshape(c_out, c_in).contiguous()
     packed = plain.new_empty(c_in * padded_channels(c_out))

@@ -191,6 +191,12 @@ def even_chunks(tiles: int, target: int) -> list[tuple[int, int]]:
     return [(tiles * k // n, tiles * (k + 1) // n) for k in range(n)]
 
 
+def _chunk_target(tiles: int, v_tile: int, chunk_size: int) -> int:
+    """Tiles a chunk of the C path, for ``even_chunks`` (0: all at once): ``chunk_size`` bytes of ``V`` at
+    ``v_tile`` bytes a tile, or one chunk where ``V`` is under four of them (or chunking is off, size 0)."""
+    return 0 if chunk_size == 0 or tiles * v_tile <= 4 * chunk_size else max(1, chunk_size // v_tile)
+
+
 # The seven points of the 8x8-tile forms (F(6x6, 3x3) and the larger kernels).
 _EIGHT_POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), -Fraction(1, 2))
 
@@ -522,7 +528,7 @@ class Winograd(FusingConvAlgorithm):
                 mm = torch.bmm(v, u)
                 transform_out(alpha, mm.data_ptr(), rows, c_out, at_c.data_ptr(), m, bias_ptr, z_ptr, int(relu), out.data_ptr(), ho, wo, th, tw, t0, t1, t0, threads)
 
-            target = 0 if chunk_size == 0 or tiles * v_tile <= 4 * chunk_size else max(1, chunk_size // v_tile)
+            target = _chunk_target(tiles, v_tile, chunk_size)
             threads = torch.get_num_threads()
             for t0, t1 in even_chunks(tiles, target):
                 chunk(t0, t1, threads)
@@ -543,7 +549,7 @@ class Winograd(FusingConvAlgorithm):
             n, _, h, w = shape
             ho, wo, th, tw = self._grid(h, w, spec.pads, m, r)
             tiles = n * th * tw
-            target = 0 if chunk_size == 0 or tiles * v_tile <= 4 * chunk_size else max(1, chunk_size // v_tile)
+            target = _chunk_target(tiles, v_tile, chunk_size)
             # The pointers are read here, so the closure keeps the matrices, up and the bias alive.
             values = (alpha, n, h, w, c_in, pt, pl, th, tw, m, bt_c.data_ptr(), up.data_ptr(), c_out, at_c.data_ptr(),
                       bias.data_ptr() if bias is not None else None, int(relu), ho, wo, target, threads)

@@ -1,6 +1,7 @@
 import torch
 
 from ..base import Kernel
+from ..conv.base import is_nhwc
 from ..native.call import In, NativeCall, Out, Scratch
 from ._pool import pool_library
 
@@ -40,4 +41,4 @@ class GlobalAveragePool(Kernel):
     @staticmethod
     def _native_applies(x) -> bool:
         """Whether the C kernel can run ``x``: a channels_last float32 image on the CPU."""
-        return x.dim() == 4 and x.dtype == torch.float32 and x.device.type == "cpu" and x.permute(0, 2, 3, 1).is_contiguous()
+        return is_nhwc(x)

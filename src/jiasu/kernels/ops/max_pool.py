@@ -3,6 +3,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..conv.base import is_nhwc
 from ..native.call import In, NativeCall, Out
 from ._pool import PoolBase, pool_library
 
@@ -75,10 +76,7 @@ class MaxPool(PoolBase):
         return (
             not self.want_indices
             and self.n == 2
-            and x.dim() == 4
-            and x.dtype == torch.float32
-            and x.device.type == "cpu"
-            and x.permute(0, 2, 3, 1).is_contiguous()
+            and is_nhwc(x)
             and pool_library() is not None
         )
 
