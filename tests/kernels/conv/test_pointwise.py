@@ -102,3 +102,25 @@ def test_a_residual_of_another_shape_is_refused(name):
     x = torch.randn(1, 8, 4, 4).contiguous(memory_format=torch.channels_last)
     with pytest.raises(ValueError, match=rf"^{name}: the residual has shape \(1, 16, 4, 3\), the output \(1, 16, 4, 4\)$"):
         fn(x, torch.randn(1, 16, 4, 3))
+
+
+@pytest.mark.parametrize("name, groups, k", [("pointwise", 1, 1), ("nhwc_direct", 1, 3), ("nhwc_direct", 24, 3), ("nhwc_gemm", 1, 3)])
+@pytest.mark.parametrize("activation, params", [("Relu", ()), ("Clip", (0.0, 6.0)), ("", ())])
+def test_a_nan_stays_nan_through_the_clamp(name, groups, k, activation, params):
+    """A NaN input reaches every output whose window reads it as NaN, as torch's conv and relu/clamp leave it;
+    a clamp that compares and selects turns it into the lower bound (a ReLU's 0, or -inf with no clamp at all).
+    The others stay finite and match."""
+    gen = torch.Generator().manual_seed(5)
+    c_in = 24 if groups > 1 else 8  # dense, or depthwise
+    weight = torch.randn(24, c_in // groups, k, k, generator=gen)
+    bias = torch.randn(24, generator=gen)
+    x = torch.randn(1, c_in, 9, 9, generator=gen)
+    x[0, :, 4, 4] = float("nan")
+    x = x.contiguous(memory_format=torch.channels_last)
+    spec = ConvSpec.from_weight(weight, pads=(k // 2,) * 4, groups=groups)
+    epilogue = Epilogue(activation, params)
+    ref = epilogue.apply(F.conv2d(x.double(), weight.double(), bias.double(), padding=k // 2, groups=groups), None)
+    y = CONV_ALGORITHMS[name].prepare_fused(weight, bias, spec, epilogue)(x, None).double()
+    assert ref.isnan().sum().item() == 24 * k * k  # every channel of the pixels whose window holds (4, 4)
+    assert torch.equal(y.isnan(), ref.isnan())
+    torch.testing.assert_close(y.nan_to_num(0.0), ref.nan_to_num(0.0), rtol=1e-5, atol=1e-5)

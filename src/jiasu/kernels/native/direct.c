@@ -121,7 +121,7 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
                        const float *bias, float lo, float hi, int ho, int wo, int nt) {
     static const dense_fn blocks[3][DENSE_NV + 1] = DENSE_BLOCKS;
     static const int block_px[3][DENSE_NV + 1] = DENSE_PX;
-    int cop = padded(cout), nvec = cop / CB;
+    int cop = padded(cout), nvec = vectors(cout);
     /* Output columns whose taps all lie inside the image along x: [xa, xb). */
     int xa, xb;
     interior(wo, sw, pl, dw, kw, w, &xa, &xb);

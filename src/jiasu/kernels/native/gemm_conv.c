@@ -50,7 +50,7 @@ int jiasu_gemm_conv(const float *x, const float *z, float *y, int n, int h, int 
     long K = (long)kh * kw * cin, P = (long)n * ho * wo;
     long R = PATCH_BYTES / 4 / K;
     R = R < 12 ? 12 : R > 96 ? 96 : R / 12 * 12; /* whole 12-row register blocks */
-    int nvec = padded(cout) / CB, panels = (nvec + NVMAX - 1) / NVMAX;
+    int nvec = vectors(cout), panels = (nvec + NVMAX - 1) / NVMAX;
     /* Where the weight outweighs the patches (more output channels than pixels: 512 -> 512 on a 7x7 map at
      * batch 1, a 9 MiB weight), every block would stream all of it again: one block of every pixel instead,
      * its panels split over the threads, so the weight is read once in all (as jiasu_pointwise splits). */

@@ -50,7 +50,7 @@ static float *buffer(long floats) { return aligned_alloc(64, ((size_t)floats * s
 /* A run of pixels (row stride cin) through every panel of a packed weight, into y (row stride cout). */
 static void product(const float *x, long pixels, int cin, const float *wp, int cout, const float *bias, const float *z,
                     vf lo, vf hi, float *y, int stream) {
-    int nvec = padded(cout) / CB; /* the packed panels' vectors */
+    int nvec = vectors(cout); /* the packed panels' vectors */
     for (int vb = 0; vb < nvec; vb += NVMAX) panel_rows(x, 0, pixels, cin, wp, vb, nvec, cout, bias, z, lo, hi, y, stream);
 }
 
@@ -90,14 +90,14 @@ static void rows_out(const block *b, long img, int oy0, int oy1, const float *ro
  * as jiasu_pointwise decides: a weight larger than the pixels' share (7x7 maps at batch 1) is then read once
  * in all, not once by each thread. */
 static int by_panels(long p, int cout, int nt) {
-    int cop = padded(cout), panels = (cop / CB + NVMAX - 1) / NVMAX;
+    int cop = padded(cout), panels = (vectors(cout) + NVMAX - 1) / NVMAX;
     return (long)cop > p && panels >= 2 * nt;
 }
 
 /* Thread t of T's share of a product of p pixels: its panels (all pixels), or its pixels (all panels). */
 static void product_share(const float *x, long p, int cin, const float *wp, int cout, const float *bias, const float *z,
                           vf lo, vf hi, float *y, int stream, int panels_split, int t, int T) {
-    int nvec = padded(cout) / CB; /* the packed panels' vectors */
+    int nvec = vectors(cout); /* the packed panels' vectors */
     if (panels_split) {
         int panels = (nvec + NVMAX - 1) / NVMAX;
         for (int j = panels * t / T; j < panels * (t + 1) / T; j++)

@@ -19,11 +19,11 @@
 #define PS 48 /* at most this many pixel rows a strip */
 
 /* wp[...] from w (cout, cin) row-major (an ONNX 1x1 weight): the panel layout of pointwise.h. wp holds
- * cin * cop floats, cop = cout rounded up to 16. */
+ * cin * padded(cout) floats, of which the panels fill cin * vectors(cout) * CB (vec.h). */
 void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) {
-    int cop = padded(cout);
-    for (int cb = 0; cb < cop; cb += NVMAX * CB) {
-        int width = cop - cb < NVMAX * CB ? cop - cb : NVMAX * CB;
+    int cov = vectors(cout) * CB; /* the columns the panels hold; the rest of the cin * padded(cout) stays unused */
+    for (int cb = 0; cb < cov; cb += NVMAX * CB) {
+        int width = cov - cb < NVMAX * CB ? cov - cb : NVMAX * CB;
         float *panel = wp + (long)cb * cin;
         for (int k = 0; k < cin; k++)
             for (int j = 0; j < width; j++) panel[(long)k * width + j] = cb + j < cout ? w[(long)(cb + j) * cin + k] : 0.0f;
@@ -32,7 +32,7 @@ void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) {
 
 int jiasu_pointwise(const float *x, const float *z, float *y, long p, int cin, const float *wp, int cout,
                     const float *bias, float lo, float hi, int nt) {
-    int cop = padded(cout), nvec = cop / CB;
+    int cop = padded(cout), nvec = vectors(cout);
     vf lov = lo + (vf){0}, hiv = hi + (vf){0};
     /* Strips of at most PS rows, as many as a multiple of nt, of equal length: a 7x7 map at batch 1
      * (49 rows) is 25 + 24, not 48 + 1. */

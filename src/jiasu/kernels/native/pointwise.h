@@ -55,6 +55,25 @@
             }                                                                                             \
         }                                                                                                 \
         int full = cb + NV * CB <= cout;                                                                  \
+        if (full && !stream) { /* the common case, straight-line: whole vectors, plain stores */          \
+            if (z) {                                                                                      \
+                _Pragma("GCC unroll 16") for (int p = 0; p < P; p++)                                      \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                \
+                        long o = (long)p * cout + cb + v * CB;                                            \
+                        vf zv;                                                                           \
+                        memcpy(&zv, z + o, sizeof zv);                                                    \
+                        vf r = vclamp(acc[p][v] + zv, lo, hi);                                           \
+                        memcpy(y + o, &r, sizeof r);                                                      \
+                    }                                                                                     \
+            } else {                                                                                      \
+                _Pragma("GCC unroll 16") for (int p = 0; p < P; p++)                                      \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                \
+                        vf r = vclamp(acc[p][v], lo, hi);                                                \
+                        memcpy(y + (long)p * cout + cb + v * CB, &r, sizeof r);                           \
+                    }                                                                                     \
+            }                                                                                             \
+            return;                                                                                       \
+        }                                                                                                 \
         _Pragma("GCC unroll 16") for (int p = 0; p < P; p++)                                              \
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                        \
                 long o = (long)p * cout + cb + v * CB;                                                    \

@@ -136,7 +136,7 @@ int jiasu_winograd_output(int alpha, const float *mm, long T, int co, const floa
  * over all T rows (at batch 1 a call has 36 x 4 or more pairs and few rows), or where pairs are fewer
  * than 4 threads a pair, each pair's rows too. Returns 0, or -1 where the zero bias cannot be allocated. */
 int jiasu_winograd_product(const float *v, long T, int cin, const float *up, int cout, float *mm, int positions, int nt) {
-    int cop = padded(cout), nvec = cop / CB, panels = (nvec + NVMAX - 1) / NVMAX;
+    int cop = padded(cout), nvec = vectors(cout), panels = (nvec + NVMAX - 1) / NVMAX;
     float *zero = calloc((size_t)cop, sizeof(float));
     if (!zero) return -1;
     long pairs = (long)positions * panels;
