@@ -70,6 +70,21 @@ static void dense_pixel(const float *xr, int w, int cin, long ps, long cs, const
                 for (int v = 0; v < NV; v++) acc[p][v] += xv * wv[v];                                     \
             }                                                                                             \
         }                                                                                                 \
+        if (cb + NV * CB <= cout && !stream) { /* the common case, straight-line (pointwise.h's BLOCK) */  \
+            for (int p = 0; p < P; p++)                                                                   \
+                for (int v = 0; v < NV; v++) {                                                            \
+                    long o = (long)(ox + p) * cout + cb + v * CB;                                         \
+                    vf r = acc[p][v];                                                                    \
+                    if (zr) {                                                                             \
+                        vf zv;                                                                           \
+                        memcpy(&zv, zr + o, sizeof zv);                                                   \
+                        r += zv;                                                                          \
+                    }                                                                                     \
+                    r = vclamp(r, lo, hi);                                                                \
+                    memcpy(yr + o, &r, sizeof r);                                                         \
+                }                                                                                         \
+            return;                                                                                       \
+        }                                                                                                 \
         for (int p = 0; p < P; p++)                                                                       \
             for (int v = 0; v < NV; v++) {                                                                \
                 int c0 = cb + v * CB, cw = cout - c0 < CB ? cout - c0 : CB;                               \
