@@ -198,3 +198,30 @@ def test_a_failing_c_call_names_its_node():
     chain._steps[3].args = ctypes.cast(refusing, ctypes.POINTER(Arg))
     with pytest.raises(JiasuError, match=r"^node 'fc': its C kernel could not allocate its buffers$"):
         engine.run(feeds)
+
+
+def test_chain_times_lists_every_c_call_in_run_order():
+    """Engine.chain_times: each C call of the chains, in order, timed in C during whole runs; nothing without chains."""
+    model = _optimized("mobilenet_v2")
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    feeds = jiasu.example_feeds(model, batch=1)
+    rows = engine.chain_times(feeds, repeats=3)
+    views = {s.kernel.node.name for s in engine.steps if s.kernel.node.op_type == "Flatten"}  # a view makes no call
+    assert [r["node"] for r in rows] == [s.kernel.node.name for s in engine.steps if s.kernel.node.name not in views]
+    assert [r["op"] for r in rows][:2] == ["FusedConv", "InvertedResidual"] and rows[-1]["op"] == "Gemm"
+    assert all(0 < r["ms"] < 1e3 for r in rows)
+    forward, _ = engine._forward_for(engine._arguments(engine._check_feeds(feeds)))
+    assert all(c.times is None for c in forward.chains)  # timing is off again for ordinary runs
+    assert forward.only_chains  # so run() skips torch.inference_mode()
+    assert torch.equal(engine.run(feeds)["output"], _stepwise(engine, feeds)["output"])
+    off = jiasu.Engine(model, conv_algorithm="auto", native_chains=False)
+    assert off.chain_times(feeds) == []
+
+
+def test_a_python_step_keeps_the_inference_mode():
+    """smallcnn's Softmax runs in Python between chains: its forward is not only chains."""
+    model = _optimized("smallcnn")
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    feeds = jiasu.example_feeds(model, batch=1)
+    forward, _ = engine._forward_for(engine._arguments(engine._check_feeds(feeds)))
+    assert forward.chains and not forward.only_chains

@@ -39,7 +39,13 @@ class _Step(ctypes.Structure):
 def _library():
     from ..kernels.native import typed
 
-    return typed("chain", {"jiasu_run_chain": ([ctypes.c_void_p, ctypes.c_int], ctypes.c_int)})
+    return typed(
+        "chain",
+        {
+            "jiasu_run_chain": ([ctypes.c_void_p, ctypes.c_int], ctypes.c_int),
+            "jiasu_run_chain_timed": ([ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p], ctypes.c_int),
+        },
+    )
 
 
 @dataclass
@@ -62,6 +68,9 @@ class Chain:
     _called: list[str] = field(default_factory=list)  # the nodes of the C calls, in order (views make none)
     _count: int = 0
     _run: Any = None
+    _run_timed: Any = None
+    #: where set (``Engine.chain_times``), each run writes its C calls' times in seconds here, in ``_called``'s order
+    times: Any = None
 
     def __call__(self, *values: torch.Tensor) -> tuple:
         for t, (shape, stride, dtype) in zip(values, self._meta_in):
@@ -72,7 +81,10 @@ class Chain:
         outs = tuple(torch.empty_strided(shape, stride, dtype=dtype) for shape, stride, dtype in self._meta_out)
         for slots, k, i in self._patch_out:
             slots[k].p = outs[i].data_ptr()
-        failed = self._run(self._steps, self._count)
+        if self.times is None:
+            failed = self._run(self._steps, self._count)
+        else:
+            failed = self._run_timed(self._steps, self._count, self.times)
         if failed:
             raise JiasuError(f"node {self._called[failed - 1]!r}: its C kernel could not allocate its buffers")
         return outs
@@ -202,6 +214,7 @@ def _build(lib, steps, calls, meta, readers, graph_outputs, constants, a, b) -> 
     chain._steps = (_Step * len(raw))(*[_Step(fn, args) for fn, args in raw])
     chain._count = len(raw)
     chain._run = lib.jiasu_run_chain
+    chain._run_timed = lib.jiasu_run_chain_timed
     return chain
 
 

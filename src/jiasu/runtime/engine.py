@@ -195,6 +195,10 @@ class Engine:
         # per engine piled up to an out-of-memory kill in the test suite).
         forward = env.pop("forward")
         forward.chains = list(chains)
+        # Whether every step runs inside a chain: then run() calls it outside torch.inference_mode(), whose
+        # entry and exit cost 60-100 us a run after the kernels have pushed torch's code out of the caches
+        # (mobilenet_v2 at batch 1 is one chain). A chain's fallback enters the mode itself.
+        forward.only_chains = bool(chains) and not any(f"k{i}" in env for i in range(len(self.steps)))
         return source, forward
 
     def _steps_function(self, chain):
@@ -203,6 +207,7 @@ class Engine:
         steps = self.steps[chain.start : chain.stop]
         inputs, outputs, constants = list(chain.inputs), list(chain.outputs), self._constants  # not self: no cycle through the chain
 
+        @torch.inference_mode()
         def run(*values):
             local = dict(zip(inputs, values))
             for kernel, step in zip(kernels, steps):
@@ -263,7 +268,9 @@ class Engine:
         args = self._arguments(checked)
         forward, results = self._forward_for(args) if self._chainable else (self._forward, None)
         try:
-            if results is None:
+            if results is None and getattr(forward, "only_chains", False):
+                results = forward(*args)
+            elif results is None:
                 with torch.inference_mode():
                     results = forward(*args)
         except JiasuError:
@@ -315,6 +322,32 @@ class Engine:
             return []
         forward, _ = self._forward_for(self._arguments(self._check_feeds(feeds)))
         return [c.names for c in getattr(forward, "chains", [])]
+
+    def chain_times(self, feeds: Mapping[str, Any], repeats: int = 10) -> list[dict[str, Any]]:
+        """Per C call inside the chains ``run`` makes on ``feeds``, in run order: node, op and its best-of-``repeats``
+        time in ms, measured in C around the call during whole runs (:meth:`node_times` runs each step alone,
+        through Python: caches warm from the step's own last run, not from the kernel before it). Nodes outside
+        chains (and views, which make no call) are not listed; empty where no chain forms."""
+        import ctypes
+
+        if not self._chainable:
+            return []
+        forward, _ = self._forward_for(self._arguments(self._check_feeds(feeds)))
+        chains = getattr(forward, "chains", [])
+        ops = {step.kernel.node.name: step.kernel.node.op_type for step in self.steps}
+        best: dict[str, float] = {}
+        for chain in chains:
+            chain.times = (ctypes.c_double * chain._count)()
+        try:
+            for _ in range(max(1, repeats) + 1):  # the first run warms up
+                self.run(feeds)
+                for chain in chains:
+                    for name, t in zip(chain._called, chain.times):
+                        best[name] = min(best.get(name, float("inf")), t)
+        finally:
+            for chain in chains:
+                chain.times = None
+        return [{"node": name, "op": ops[name], "ms": best[name] * 1e3} for chain in chains for name in chain._called]
 
     def _run_steps(self, args: list[Optional[torch.Tensor]], on_step=None) -> list[Optional[torch.Tensor]]:
         """The interpreted path: one step at a time, naming the node that fails.
