@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+import onnx_ir as ir
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
@@ -219,9 +221,32 @@ def test_chain_times_lists_every_c_call_in_run_order():
 
 
 def test_a_python_step_keeps_the_inference_mode():
-    """smallcnn's Softmax runs in Python between chains: its forward is not only chains."""
+    """A step with no C call (a Sigmoid after the classifier) runs in Python after the chain: the forward is not only
+    chains, and runs under torch.inference_mode()."""
+    original, model = _pointwise_net()
+    graph = model.graph
+    y = graph.outputs[0]
+    sigmoid = ir.node("Sigmoid", [y], name="sig")
+    graph.append(sigmoid)
+    sigmoid.outputs[0].name, sigmoid.outputs[0].shape, sigmoid.outputs[0].type = "s", y.shape, y.type
+    graph.outputs[0] = sigmoid.outputs[0]
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    feeds = jiasu.example_feeds(model, batch=2)
+    forward, _ = engine._forward_for(engine._arguments(engine._check_feeds(feeds)))
+    assert forward.chains and not forward.only_chains
+    ref = run_onnxruntime(original, feeds)["y"]
+    assert relative_l2(engine.run_numpy(feeds)["s"], 1 / (1 + np.exp(-ref))) < 1e-4
+
+
+def test_smallcnn_runs_as_one_chain_to_its_softmax():
+    """At batch 1 its last conv's channels_last output is flattened in C, its classifier is two C products of one row,
+    and its softmax runs in C: one chain, every step."""
     model = _optimized("smallcnn")
     engine = jiasu.Engine(model, conv_algorithm="auto")
     feeds = jiasu.example_feeds(model, batch=1)
-    forward, _ = engine._forward_for(engine._arguments(engine._check_feeds(feeds)))
-    assert forward.chains and not forward.only_chains
+    assert [len(c) for c in engine.chains(feeds)] == [len(engine.steps)]
+    assert [engine.steps[-1].kernel.node.op_type, engine.steps[-4].kernel.node.op_type] == ["Softmax", "Flatten"]
+    ours, steps = engine.run(feeds), _stepwise(engine, feeds)
+    assert all(torch.equal(ours[k], steps[k]) for k in steps)
+    ref = run_onnxruntime(_models("smallcnn")[0], feeds)
+    assert all(relative_l2(ours[k].numpy(), ref[k]) < 1e-4 for k in ref)

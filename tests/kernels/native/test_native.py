@@ -68,7 +68,7 @@ def test_a_failed_compile_says_so_and_leaves_nothing(fresh, monkeypatch):
 
 
 def test_unknown_source_lists_the_ones_there(fresh):
-    with pytest.raises(Exception, match=r"no native source .*nope.c; available: chain, concat, direct, gemm_conv, gemv, inverted_residual, pointwise, pool, winograd$"):
+    with pytest.raises(Exception, match=r"no native source .*nope.c; available: chain, concat, direct, flatten, gemm_conv, gemv, inverted_residual, pointwise, pool, softmax, winograd$"):
         native.library("nope")
 
 

@@ -5,3 +5,4 @@ from .softmax import Softmax
 
 class LogSoftmax(Softmax):
     fn = staticmethod(torch.log_softmax)
+    native = False
