@@ -145,7 +145,7 @@ def test_an_input_unlike_the_traced_one_runs_the_steps_one_by_one():
     engine = jiasu.Engine(model, conv_algorithm="auto")
     feeds = jiasu.example_feeds(model, batch=2)
     (chain,) = engine._forward_for(engine._arguments(engine._check_feeds(feeds)))[0].chains
-    assert chain.names == ["pool", "pw2", "gap"]  # pw1 copies the NCHW input to channels_last first: not a chain's
+    assert chain.names == ["pool", "pw2", "gap", "flat", "fc"]  # pw1 copies the NCHW input to channels_last first: not a chain's
     (shape, stride, _), = chain._meta_in
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     traced = x.contiguous(memory_format=torch.channels_last)

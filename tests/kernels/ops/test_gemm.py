@@ -1,4 +1,5 @@
-"""Gemm as a fully-connected layer: one row through jiasu's C GEMV (kernels/native/gemv.c), more rows through
+"""Gemm as a fully-connected layer: one row through jiasu's C GEMV (kernels/native/gemv.c), 2-16 rows through
+pointwise's C panel product (kernels/native/pointwise.c), more rows (or an activation that is not a clamp) through
 oneDNN's inner product, against ONNX Runtime; with the activation a fused jiasu::FusedGemm carries."""
 
 from __future__ import annotations
@@ -6,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 import pytest
-import torch
 from onnx import helper, numpy_helper
 
 import jiasu.kernels.ops.gemm as gemm_op
@@ -43,16 +43,21 @@ def _model(k: int, n: int, trans_b: bool, activation: str):
 @needs_native
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("rows, k, n", [(1, 1280, 1000), (1, 37, 5), (1, 6144, 128), (3, 200, 70)])
+@pytest.mark.parametrize("rows, k, n", [(1, 1280, 1000), (1, 37, 5), (1, 6144, 128), (3, 200, 70), (8, 512, 1000), (16, 33, 24), (17, 64, 40)])
 def test_fully_connected_matches_onnxruntime(rows, k, n, trans_b, activation, monkeypatch):
     calls = []
-    original = gemm_op._gemv
+    for name in ("_gemv", "_few_rows"):
+        original = getattr(gemm_op, name)
 
-    def spy(weight, bias, epilogue):
-        fn = original(weight, bias, epilogue)
-        return lambda a: calls.append(a.shape) or fn(a)
+        def spy(weight, bias, epilogue, original=original, name=name):
+            fn = original(weight, bias, epilogue)
+            if fn is None:
+                return None
+            wrapped = lambda a: calls.append((name, a.shape[0])) or fn(a)  # noqa: E731
+            wrapped.__dict__.update(fn.__dict__)
+            return wrapped
 
-    monkeypatch.setattr(gemm_op, "_gemv", spy)
+        monkeypatch.setattr(gemm_op, name, spy)
     model = _model(k, n, trans_b, activation)
     x = np.random.default_rng(1).standard_normal((rows, k)).astype(np.float32)
     (ref,) = run_onnxruntime(model, {"x": x})
@@ -60,7 +65,9 @@ def test_fully_connected_matches_onnxruntime(rows, k, n, trans_b, activation, mo
     assert [node.op_type for node in optimized.graph] == (["FusedGemm"] if activation else ["Gemm"])
     y = Engine(optimized).run({"x": x})["y"].numpy()
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
-    assert calls == ([torch.Size([1, k])] if rows == 1 else [])  # one row: the C GEMV; more: oneDNN
+    clamp = activation != "LeakyRelu"  # the C loops fuse a clamp; a LeakyRelu takes oneDNN's post-op
+    want = [("_gemv", 1)] if rows == 1 else [("_few_rows", rows)] if rows <= gemm_op.FEW_ROWS and clamp else []
+    assert calls == want
 
 
 def test_one_row_without_native_kernels_runs_f_linear(monkeypatch):
