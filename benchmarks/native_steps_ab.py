@@ -1,6 +1,7 @@
-"""Session 14's changes, each against the engine without it, in one process: runs alternate, the ratio is the median of paired runs.
+"""Sessions 14 and 15's changes, each against the engine without it, in one process: runs alternate, the ratio is
+the median of paired runs.
 
-    python benchmarks/native_steps_ab.py MODEL BATCH CHANGE [--seconds 15] [--threads 2]
+    python benchmarks/native_steps_ab.py MODEL BATCH CHANGE [--seconds 15] [--threads 2] [--base REV]
 
 CHANGE is one of:
 
@@ -8,7 +9,14 @@ CHANGE is one of:
 - ``winograd_product``: Winograd's channel products in C, the whole conv one C call, against ``torch.bmm``
   between the C transforms (``Winograd.native_product``);
 - ``concat``: Concat of channels_last images in C (``kernels/native/concat.c``) against ``torch.cat``;
-- ``nhwc_gemm``: the heuristic's ``nhwc_gemm`` for the dense convs oneDNN ran before, against oneDNN.
+- ``nhwc_gemm``: the heuristic's ``nhwc_gemm`` for the dense convs oneDNN ran before, against oneDNN;
+- ``classifier_tail`` (session 15): Flatten of a channels_last batch and a small Softmax in C, so the chain runs on
+  to the output, against torch's reshape and softmax;
+- ``gemm_rows`` (session 15): Gemm of 2-16 rows by ``pointwise``'s C product, against oneDNN's inner product;
+- ``sources``: the C kernels of this checkout against those of git revision ``--base`` (built from
+  ``git archive``; the chain runner stays this checkout's), for a change made inside the C files. Both engines
+  must run the model as one chain, so that each keeps the kernels it traced with (Python's own calls look the
+  library up again).
 
 Both engines run the heuristic's plan (no tuning) on the zoo model, and their outputs are compared first.
 Prints ms per image (min, 10th percentile, median) for each and the paired median ratio (above 1: the change
@@ -18,24 +26,51 @@ is faster). The machine is shared and noisy: only the paired ratio of one run me
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
+import jiasu.kernels.ops.gemm as gemm_op
 from jiasu.frontends.inputs import example_feeds
+from jiasu.kernels import native
 from jiasu.kernels.conv import get_algorithm
 from jiasu.kernels.conv.winograd import Winograd
 from jiasu.plan import compile_model
 
-CHANGES = ("chains", "winograd_product", "concat", "nhwc_gemm")
+CHANGES = ("chains", "winograd_product", "concat", "nhwc_gemm", "classifier_tail", "gemm_rows", "sources")
 
 
 @contextmanager
-def _without(change: str):
+def _without(change: str, base: str = "HEAD"):
     """Build (and first run) an engine without ``change`` inside this block."""
-    if change == "winograd_product":
+    if change == "gemm_rows":
+        few = gemm_op._few_rows
+        gemm_op._few_rows = lambda *args: None
+        try:
+            yield
+        finally:
+            gemm_op._few_rows = few
+    elif change == "sources":
+        sources = native._SOURCES
+        with tempfile.TemporaryDirectory() as tmp:
+            repo = Path(__file__).resolve().parent.parent
+            path = "src/jiasu/kernels/native"
+            archive = subprocess.run(["git", "-C", str(repo), "archive", base, path], capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+            # the chain runner is not under test, and older ones lack what runtime/chain.py binds
+            shutil.copy(sources / "chain.c", Path(tmp) / path / "chain.c")
+            native._SOURCES, native._loaded = Path(tmp) / path, {}
+            try:
+                yield
+            finally:
+                native._SOURCES, native._loaded = sources, {}
+    elif change == "winograd_product":
         Winograd.native_product = False
         try:
             yield
@@ -57,6 +92,12 @@ def _engine(model: str, batch: int, threads: int, change: str, on: bool):
     engine, feeds = compiled.engine, example_feeds(compiled.model, batch=batch)
     if not on and change == "chains":
         engine._forward_for = lambda args: (engine._forward, None)
+    if not on and change == "classifier_tail":
+        for step in engine.steps:
+            if step.kernel.node.op_type == "Flatten":
+                step.kernel._transposes = lambda x: False
+            if step.kernel.node.op_type == "Softmax":
+                step.kernel.native = False
     if not on and change == "concat":
         for step in engine.steps:
             if step.kernel.node.op_type == "Concat":
@@ -73,11 +114,17 @@ def main() -> None:
     parser.add_argument("change", choices=CHANGES)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--base", default="HEAD", help="for sources: the git revision whose C kernels run without the change")
     args = parser.parse_args()
 
-    with _without(args.change):
+    with _without(args.change, args.base):
         off = _engine(args.model, args.batch, args.threads, args.change, on=False)
     on = _engine(args.model, args.batch, args.threads, args.change, on=True)
+    if args.change == "sources":
+        for engine, feeds, _ in (off, on):
+            if [len(c) for c in engine.chains(feeds)] != [len(engine.steps)]:
+                raise SystemExit(f"sources: {args.model} at batch {args.batch} is not one chain here, so the engine built "
+                                 "with the other sources would run this checkout's kernels in its Python steps; pick another")
     worst = max(((off[2][k] - on[2][k]).abs().max() / off[2][k].abs().max().clamp_min(1e-30)).item() for k in off[2])
     chains = [len(c) for c in on[0].chains(on[1])]
     print(f"{args.model} batch {args.batch}, {args.change}: outputs differ by at most {worst:.1e} (relative to max |y|); "
