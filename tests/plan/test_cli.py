@@ -78,6 +78,18 @@ def test_run_per_node_times(model_path):
     assert "per node (best of the runs, step by step)" in r.output and "Relu" in r.output
 
 
+def test_run_per_node_times_inside_chains():
+    """smallcnn at batch 1 is one chain: every node also has its time inside whole runs, measured in C."""
+    r = invoke("run", "zoo:smallcnn", "--per-node", "--repeats", 2, "--json")
+    assert r.exit_code == 0, r.output
+    nodes = json.loads(r.output)["nodes"]
+    assert [n["op"] for n in nodes][-3:] == ["FusedGemm", "Gemm", "Softmax"]
+    assert all(n["chain_ms"] is not None and 0 < n["chain_ms"] < 1e3 for n in nodes)
+    r = invoke("run", "zoo:smallcnn", "--per-node", "--repeats", 2)
+    assert r.exit_code == 0, r.output
+    assert "in chains (timed in C inside whole runs) sum" in r.output and "in chain ms" in r.output
+
+
 def test_bench_runs_the_engine_under_a_strategy(model_path):
     r = invoke("bench", model_path, "--backends", "jiasu", "--config", "jiasu:strategy=batch", "--batch", 4, "--repeats", 2,
                "--threads", 2, "--no-isolate", "--json")

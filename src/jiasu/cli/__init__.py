@@ -252,6 +252,9 @@ def run_cmd(
     }
     if per_node:
         result["nodes"] = engine.node_times(feeds, repeats=repeats)
+        in_chains = {r["node"]: r["ms"] for r in engine.chain_times(feeds, repeats=repeats)}
+        for n in result["nodes"]:
+            n["chain_ms"] = in_chains.get(n["node"])  # timed in C inside whole runs; None outside chains
     if compare:
         ref = run_onnxruntime(loaded, feeds, threads=threads or None)
         result["compare"] = {
@@ -264,13 +267,21 @@ def run_cmd(
 
 
 def print_node_times(nodes: list[dict], run_ms: float) -> None:
-    """The per-node table of ``Engine.node_times``, most costly first."""
+    """The per-node table of ``Engine.node_times`` (with ``Engine.chain_times``' column where chains ran), most costly first."""
     total = sum(n["ms"] for n in nodes) or 1.0
-    table = Table(title=f"per node (best of the runs, step by step): sum {total:.3f} ms; whole run median {run_ms:.3f} ms")
-    for col in ("node", "op", "algorithm", "ms", "share"):
-        table.add_column(col, overflow="fold", justify="right" if col in ("ms", "share") else "left")
+    chained = [n["chain_ms"] for n in nodes if n.get("chain_ms") is not None]
+    title = f"per node (best of the runs, step by step): sum {total:.3f} ms; whole run median {run_ms:.3f} ms"
+    if chained:
+        title += f"; in chains (timed in C inside whole runs) sum {sum(chained):.3f} ms"
+    table = Table(title=title)
+    columns = ("node", "op", "algorithm", "ms", "in chain ms", "share") if chained else ("node", "op", "algorithm", "ms", "share")
+    for col in columns:
+        table.add_column(col, overflow="fold", justify="left" if col in ("node", "op", "algorithm") else "right")
     for n in sorted(nodes, key=lambda n: -n["ms"]):
-        table.add_row(n["node"], n["op"], n["algorithm"] or "", f"{n['ms']:.3f}", f"{100 * n['ms'] / total:.1f}%")
+        row = [n["node"], n["op"], n["algorithm"] or "", f"{n['ms']:.3f}"]
+        if chained:
+            row.append("" if n.get("chain_ms") is None else f"{n['chain_ms']:.3f}")
+        table.add_row(*row, f"{100 * n['ms'] / total:.1f}%")
     console.print(table)
 
 
