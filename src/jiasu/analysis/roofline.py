@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from ..cpuinfo import first_processor
+
 DEFAULT_THREADS = 2
 CACHE_ENV = "JIASU_CACHE_DIR"
 CACHE_FILE = "machine.json"
@@ -82,13 +84,7 @@ def fingerprint_key(cpu: str, cores: int, threads: int, torch: str) -> str:
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown cpu"
+    return first_processor().get("model name") or platform.processor() or platform.machine() or "unknown cpu"
 
 
 def cache_dir() -> Path:

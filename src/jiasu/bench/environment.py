@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from ..cpuinfo import first_processor
+
 # cpuinfo flag -> the name people use. x86 flags on "flags", ARM on "Features".
 ISA_FLAGS = {
     "sse4_2": "SSE4.2",
@@ -38,25 +40,8 @@ ISA_FLAGS = {
 LIBRARIES = ("jiasu", "torch", "onnxruntime", "openvino", "numpy", "onnx", "onnx-ir")
 
 
-def _cpuinfo() -> dict[str, str]:
-    """The first processor block of /proc/cpuinfo (empty off Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    info: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip():
-            if info:
-                break
-            continue
-        key, _, value = line.partition(":")
-        info.setdefault(key.strip(), value.strip())
-    return info
-
-
 def cpu() -> dict[str, Any]:
-    info = _cpuinfo()
+    info = first_processor()
     flags = set((info.get("flags") or info.get("Features") or "").split())
     model = info.get("model name") or info.get("Model") or platform.processor() or platform.machine()
     out = {

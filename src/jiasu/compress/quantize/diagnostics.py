@@ -23,6 +23,8 @@ from typing import Any, Mapping
 
 import onnx_ir as ir
 
+from ...cpuinfo import first_processor
+
 #: cpuinfo flag -> what it means for quantized inference
 X86_FLAGS: dict[str, str] = {
     "avx2": "AVX2 (int8 via vpmaddubsw: 3 instructions per 4-byte dot product)",
@@ -62,20 +64,12 @@ class CpuFeatures:
 
 def cpu_features(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> CpuFeatures:
     """The int8-relevant flags of the first CPU listed in ``cpuinfo`` (every flag present is True)."""
-    try:
-        text = open(cpuinfo).read()
-    except OSError:
+    info = first_processor(cpuinfo)
+    if not info:
         return CpuFeatures("unknown (no /proc/cpuinfo)", {})
-    flags: set[str] = set()
-    model = "unknown"
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key in ("flags", "Features") and not flags:
-            flags = set(value.split())
-        elif key in ("model name", "CPU part") and model == "unknown":
-            model = value.strip()
-    known = X86_FLAGS if "avx2" in flags or "sse2" in flags or "flags" in text else ARM_FLAGS
+    flags = set((info.get("flags") or info.get("Features") or "").split())
+    model = info.get("model name") or info.get("CPU part") or "unknown"
+    known = X86_FLAGS if "avx2" in flags or "sse2" in flags or "flags" in info else ARM_FLAGS
     return CpuFeatures(model, {f: f in flags for f in known})
 
 

@@ -49,6 +49,7 @@ from typing import Any, Optional
 
 import torch  # noqa: F401  (loaded first, so that our -fopenmp libraries bind to torch's libgomp)
 
+from ...cpuinfo import first_processor
 from ...errors import JiasuError
 
 ENV = "JIASU_NATIVE"
@@ -85,12 +86,9 @@ def _compiler() -> str:
 
 
 def _cpu() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.machine()
-    keep = [line for line in lines if line.split(":")[0].strip() in ("model name", "flags", "Features")]
-    return "\n".join(sorted(set(keep)))
+    """What of this CPU the build's digest covers: its model and flags (``-march=native`` compiles for them)."""
+    info = first_processor()
+    return "\n".join(f"{key}: {info[key]}" for key in ("model name", "flags", "Features") if key in info) or platform.machine()
 
 
 def _flags() -> list[str]:
