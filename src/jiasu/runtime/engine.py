@@ -162,6 +162,7 @@ class Engine:
         lines = [f"def forward({args}):"]
         starts = {c.start: (j, c) for j, c in enumerate(chains)}
         hidden: set[int] = set()  # values inside a chain
+        python_steps = 0
         i = 0
         while i < len(self.steps):
             if i in starts:
@@ -179,6 +180,7 @@ class Engine:
                 i = chain.stop
                 continue
             step = self.steps[i]
+            python_steps += 1
             env[f"k{i}"] = step.kernel.run
             ins = ", ".join("None" if s is None else f"v{s}" for s in step.inputs)
             outs = "".join(f"v{s}, " for s in step.outputs)
@@ -198,7 +200,7 @@ class Engine:
         # Whether every step runs inside a chain: then run() calls it outside torch.inference_mode(), whose
         # entry and exit cost 60-100 us a run after the kernels have pushed torch's code out of the caches
         # (mobilenet_v2 at batch 1 is one chain). A chain's fallback enters the mode itself.
-        forward.only_chains = bool(chains) and not any(f"k{i}" in env for i in range(len(self.steps)))
+        forward.only_chains = bool(chains) and python_steps == 0
         return source, forward
 
     def _steps_function(self, chain):

@@ -140,6 +140,11 @@ class ConvSpec:
         )
 
 
+def clamp_of(epilogue: Optional[Epilogue]) -> tuple[float, float, Optional[Epilogue]]:
+    """:meth:`Epilogue.as_clamp` of an optional epilogue: no epilogue is no clamp, ``(-inf, inf, None)``."""
+    return epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
+
+
 def pad_input(x: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
     """Zero-pad ``x`` by ``spec.pads`` explicitly (for algorithms that need it)."""
     n = spec.ndim

@@ -27,13 +27,12 @@ same convolution, so a plan that names this algorithm still runs.
 from __future__ import annotations
 
 import ctypes
-import math
 from typing import Optional
 
 import torch
 
 from ..native import padded_channels
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, conv2d_fused, native_conv, output_size
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, clamp_of, conv2d_fused, native_conv, output_size
 from .pointwise import padded_bias
 
 #: Dense convs with more input channels than this are left to GEMM-based paths: the C
@@ -88,7 +87,7 @@ class NHWCDirect(FusingConvAlgorithm):
         pt, pl, pb, pr = spec.pads
         c_out = spec.out_channels
         depthwise = spec.groups != 1
-        lo, hi, after = epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
+        lo, hi, after = clamp_of(epilogue)
         lib = _library() if weight.device.type == "cpu" and weight.dtype == torch.float32 else None
         if lib is None:
             return conv2d_fused(weight, bias, spec, epilogue)

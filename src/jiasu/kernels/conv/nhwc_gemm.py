@@ -14,12 +14,11 @@ kernels do not build) the callable runs ``F.conv2d``.
 from __future__ import annotations
 
 import ctypes
-import math
 from typing import Optional
 
 import torch
 
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, conv2d_fused, native_conv, output_size
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, clamp_of, conv2d_fused, native_conv, output_size
 from .pointwise import _library as _pointwise_library
 from .pointwise import pack_weight, padded_bias
 
@@ -59,7 +58,7 @@ class NHWCGemm(FusingConvAlgorithm):
         (kh, kw), (sh, sw), (dh, dw) = spec.kernel, spec.stride, spec.dilation
         pt, pl, pb, pr = spec.pads
         c_in, c_out = spec.in_channels, spec.out_channels
-        lo, hi, after = epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
+        lo, hi, after = clamp_of(epilogue)
         lib = _library() if weight.device.type == "cpu" and weight.dtype == torch.float32 else None
         pointwise = _pointwise_library() if lib is not None else None
         if lib is None or pointwise is None:

@@ -19,14 +19,12 @@ still runs.
 from __future__ import annotations
 
 import ctypes
-import math
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 from ..native import padded_channels
-from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, native_conv
+from .base import ConvSpec, Epilogue, FusedConvFn, FusingConvAlgorithm, check_2d, clamp_of, conv2d_fused, native_conv
 
 
 def _library() -> Optional[ctypes.CDLL]:
@@ -90,10 +88,10 @@ class Pointwise(FusingConvAlgorithm):
     ) -> FusedConvFn:
         """Pack the weight once into the C loop's panels (``C_in`` x ``C_out`` rounded up to 16)."""
         c_out, c_in = spec.out_channels, spec.in_channels
-        lo, hi, after = epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
+        lo, hi, after = clamp_of(epilogue)
         lib = _library() if weight.device.type == "cpu" and weight.dtype == torch.float32 else None
         if lib is None:
-            return self._fallback(weight, bias, epilogue)
+            return conv2d_fused(weight, bias, spec, epilogue)
         packed, b = pack_weight(lib, weight), padded_bias(bias, c_out)
 
         def prepare(shape: torch.Size, nchw: bool, threads: int) -> tuple:
@@ -101,14 +99,4 @@ class Pointwise(FusingConvAlgorithm):
             # The pointers are read here, so the closure keeps packed and b alive.
             return (n, c_out, h, w), (n * h * w, c_in, packed.data_ptr(), c_out, b.data_ptr(), lo, hi, threads)
 
-        return native_conv(self.name, lib, "jiasu_pointwise", c_in, prepare, after, lambda: self._fallback(weight, bias, epilogue))
-
-    @staticmethod
-    def _fallback(weight: torch.Tensor, bias: Optional[torch.Tensor], epilogue: Optional[Epilogue]) -> FusedConvFn:
-        """``F.conv2d``, then the epilogue: where the C kernels do not run."""
-
-        def run(x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-            y = F.conv2d(x, weight, bias)
-            return epilogue.apply(y, z) if epilogue is not None else y
-
-        return run
+        return native_conv(self.name, lib, "jiasu_pointwise", c_in, prepare, after, lambda: conv2d_fused(weight, bias, spec, epilogue))

@@ -1,11 +1,11 @@
 import ctypes
-import math
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 from ..base import Kernel
+from ..conv.base import clamp_of
 from ..conv.onednn import available as onednn_available
 from ..conv.onednn import unary_post_op
 from ..native.call import In, NativeCall, Out
@@ -99,20 +99,24 @@ class Gemm(Kernel):
     def native_call(self, a, b=None, c=None):
         """The C call where one runs ``a``: the GEMV for one float32 row (contiguous, no activation after it), the
         panel product for a few rows."""
-        if self._linear is None:
-            self._linear = self._prepare_linear() or False
-        gemv = getattr(self._linear, "gemv", None)
+        linear = self._linear_path()
+        gemv = getattr(linear, "gemv", None)
         native = getattr(gemv, "native_call", None)
         if native is not None and a.dim() == 2 and a.shape[0] == 1 and a.dtype == torch.float32 and a.is_contiguous():
             return native(a)
-        few = getattr(self._linear, "few", None)
+        few = getattr(linear, "few", None)
         return few.native_call(a) if few is not None and few.takes(a) else None
 
-    def run(self, a, b, c=None):
+    def _linear_path(self):
+        """:meth:`_prepare_linear`'s function, made on first use (False where this node is not such a layer)."""
         if self._linear is None:
             self._linear = self._prepare_linear() or False
-        if self._linear and a.dim() == 2 and a.dtype == self.b.dtype:
-            return (self._linear(a),)
+        return self._linear
+
+    def run(self, a, b, c=None):
+        linear = self._linear_path()
+        if linear and a.dim() == 2 and a.dtype == self.b.dtype:
+            return (linear(a),)
         if self.trans_a:
             a = a.t()
         if self.b is not None:
@@ -146,7 +150,7 @@ def _gemv(weight: torch.Tensor, bias: Optional[torch.Tensor], epilogue):
     if lib is None:
         return None
     n, k = weight.shape
-    lo, hi, after = epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
+    lo, hi, after = clamp_of(epilogue)
 
     def run(a: torch.Tensor) -> torch.Tensor:
         a = a.contiguous()
@@ -179,7 +183,7 @@ def _few_rows(weight: torch.Tensor, bias: Optional[torch.Tensor], epilogue):
     from ..conv.pointwise import pack_weight, padded_bias
 
     lib = pointwise_library()
-    lo, hi, after = epilogue.as_clamp() if epilogue is not None else (-math.inf, math.inf, None)
+    lo, hi, after = clamp_of(epilogue)
     if lib is None or after is not None:
         return None
     n, k = weight.shape
