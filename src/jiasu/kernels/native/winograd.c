@@ -17,6 +17,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "entry.h"
 #include "pointwise.h"
@@ -30,91 +31,196 @@ static inline long tile_of(long t, int th, int tw, int *ty, int *tx) {
     return t / ((long)th * tw);
 }
 
-/* v[(i*A + j), t - base, c] = (B^T d B)[i, j, c], d the A x A input tile at (ty*m - pt, tx*m - pl),
- * zero outside the h x w image. x is (n, h, w, c); bt is B^T, A x A, row-major. */
-#define INPUT_FN(A)                                                                                       \
-    static void input_##A(const float *x, int h, int w, int c, int pt, int pl, int th, int tw, int m,    \
-                          const float *bt, long t0, long t1, long base, long T, float *v, int nt) {      \
-        _Pragma("omp parallel for num_threads(nt) schedule(static)") for (long t = t0; t < t1; t++) {    \
-            vf d[A][A], s[A][A];                                                                         \
-            int ty, tx;                                                                                   \
-            long img = tile_of(t, th, tw, &ty, &tx);                                                      \
-            int y0 = ty * m - pt, x0 = tx * m - pl;                                                       \
-            const float *xi = x + img * (long)h * w * c;                                                  \
-            for (int cb = 0; cb < c; cb += CB) {                                                          \
-                int cw = c - cb < CB ? c - cb : CB;                                                       \
-                for (int i = 0; i < A; i++)                                                               \
-                    for (int j = 0; j < A; j++) {                                                         \
-                        int yy = y0 + i, xx = x0 + j;                                                     \
-                        d[i][j] = (yy >= 0 && yy < h && xx >= 0 && xx < w)                                \
-                                      ? vload(xi + ((long)yy * w + xx) * c + cb, cw)                     \
-                                      : (vf){0};                                                         \
-                    }                                                                                     \
-                for (int i = 0; i < A; i++)                                                               \
-                    for (int j = 0; j < A; j++) {                                                         \
-                        vf acc = (vf){0};                                                               \
-                        for (int q = 0; q < A; q++) acc += bt[i * A + q] * d[q][j];                       \
-                        s[i][j] = acc;                                                                    \
-                    }                                                                                     \
-                for (int i = 0; i < A; i++)                                                               \
-                    for (int j = 0; j < A; j++) {                                                         \
-                        vf acc = (vf){0};                                                               \
-                        for (int q = 0; q < A; q++) acc += bt[j * A + q] * s[i][q];                       \
-                        vstore(v + ((long)(i * A + j) * T + (t - base)) * c + cb, acc, cw);              \
-                    }                                                                                     \
-            }                                                                                             \
-        }                                                                                                 \
+/* The transform matrices of winograd.py's F(4x4, 3x3) (alpha 6, points 0, 1, -1, 1/2, -2) and F(6x6, 3x3)
+ * (alpha 8, points 0, +-1, +-2, +-1/2; its B^T also serves the larger kernels on 8x8 tiles), row-major, as
+ * cook_toom makes them (every entry exact in float32). A call whose matrix equals one of these runs the
+ * transform compiled with it (see TERM_KNOWN); any other matrix, the general loops. */
+static const float BT6[36] = {1, -1.5f, -2, 1.5f, 1, 0, 0, -1, 0.5f, 2.5f, 1, 0, 0, 1, -2.5f, 0.5f, 1, 0,
+                              0, -2, -1, 2, 1, 0, 0, 0.5f, -1, -0.5f, 1, 0, 0, 1, -1.5f, -2, 1.5f, 1};
+static const float AT6[24] = {1, 1, 1, 1, 1, 0, 0, 1, -1, 0.5f, -2, 0, 0, 1, 1, 0.25f, 4, 0, 0, 1, -1, 0.125f, -8, 1};
+static const float BT8[64] = {-1, 0,     5.25f, 0,     -5.25f, 0,     1, 0, 0, 1,  1,     -4.25f, -4.25f, 1,     1, 0,
+                              0,  -1,    1,     4.25f, -4.25f, -1,    1, 0, 0, .5f, .25f, -2.5f,  -1.25f, 2,     1, 0,
+                              0,  -.5f,  .25f,  2.5f,  -1.25f, -2,    1, 0, 0, 2,  4,     -2.5f,  -5,     .5f,   1, 0,
+                              0,  -2,    4,     2.5f,  -5,     -.5f,  1, 0, 0, -1, 0,     5.25f,  0,      -5.25f, 0, 1};
+static const float AT8[48] = {1, 1, 1,  1,  1, 1,      1,       0, 0, 1, -1, 2,  -2,  .5f,    -.5f,    0,
+                              0, 1, 1,  4,  4, .25f,   .25f,    0, 0, 1, -1, 8,  -8,  .125f,  -.125f,  0,
+                              0, 1, 1, 16, 16, .0625f, .0625f,  0, 0, 1, -1, 32, -32, .03125f, -.03125f, 1};
+
+/* acc + k x for an entry k of a transform matrix. The transforms below are inlined with a matrix the compiler
+ * sees (known = 1: the built-in ones above) or one it does not (known = 0: any other, read at run time). With a
+ * known matrix and the loops unrolled, k is a constant: a zero costs nothing and +-1 an add, where a matrix
+ * read at run time costs a multiply-add for every entry. Both transforms are a quarter to a half zeros, and at
+ * 64 channels (resnet18's layer1) they took more time than the channel products. Sums start at -0.0, which the
+ * compiler drops from the first add (x + -0.0 is x for every x; x + 0.0 is not, for x = -0.0). */
+static inline __attribute__((always_inline)) vf term(vf acc, float k, vf x, int known) {
+    if (!known) return acc + k * x;
+    return k == 0.0f ? acc : k == 1.0f ? acc + x : k == -1.0f ? acc - x : acc + k * x;
+}
+
+/* One vector of cw channels of one tile: o[(i*A + j) * ps] = (B^T d B)[i][j], with d[q][j] at src + q*rs + j*cs
+ * and mat B^T, A x A. Column by column, then row by row, so that a column's A vectors and the A sums it feeds
+ * fit in the registers, and the A^2 stores go out in order, one pointer step apart. */
+static inline __attribute__((always_inline)) void input_tile(int A, const float *mat, int known, const float *src,
+                                                              long rs, long cs, float *o, long ps, int cw) {
+    vf s[8][8];
+    _Pragma("GCC unroll 8") for (int j = 0; j < A; j++) {
+        vf d[8];
+        _Pragma("GCC unroll 8") for (int q = 0; q < A; q++) d[q] = vload(src + q * rs + j * cs, cw);
+        _Pragma("GCC unroll 8") for (int i = 0; i < A; i++) {
+            vf acc = -(vf){0};
+            _Pragma("GCC unroll 8") for (int q = 0; q < A; q++) acc = term(acc, mat[i * A + q], d[q], known);
+            s[i][j] = acc;
+        }
+    }
+    _Pragma("GCC unroll 8") for (int i = 0; i < A; i++) _Pragma("GCC unroll 8") for (int j = 0; j < A; j++) {
+        vf acc = -(vf){0};
+        _Pragma("GCC unroll 8") for (int q = 0; q < A; q++) acc = term(acc, mat[j * A + q], s[i][q], known);
+        vstore(o, acc, cw);
+        o += ps;
+    }
+}
+
+/* v[(i*A + j) * ps + (t - base) * c + c'] = (B^T d B)[i, j, c'], d the A x A input tile at (ty*m - pt, tx*m - pl), zero outside
+ * the h x w image. x is (n, h, w, c); MAT is B^T, A x A, row-major: bt, or a known matrix (KNOWN 1). A tile
+ * inside the image is read in place; one on the border through a zero-filled copy. */
+#define INPUT_FN(NAME, A, MAT, KNOWN)                                                                            \
+    static void NAME(const float *x, int h, int w, int c, int pt, int pl, int th, int tw, int m, const float *bt, \
+                     long t0, long t1, long base, long ps, float *v, int nt) {                                   \
+        (void)bt;                                                                                                \
+        long rs = (long)w * c;                                                                                   \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)") for (long t = t0; t < t1; t++) {           \
+            int ty, tx;                                                                                          \
+            long img = tile_of(t, th, tw, &ty, &tx);                                                             \
+            int y0 = ty * m - pt, x0 = tx * m - pl;                                                              \
+            const float *xi = x + img * (long)h * w * c;                                                         \
+            float *o = v + (t - base) * c;                                                                       \
+            if (y0 >= 0 && x0 >= 0 && y0 + A <= h && x0 + A <= w) {                                             \
+                const float *src = xi + ((long)y0 * w + x0) * c;                                                 \
+                int cb = 0;                                                                                      \
+                for (; cb + CB <= c; cb += CB) input_tile(A, MAT, KNOWN, src + cb, rs, c, o + cb, ps, CB);       \
+                if (cb < c) input_tile(A, MAT, KNOWN, src + cb, rs, c, o + cb, ps, c - cb);                      \
+                continue;                                                                                        \
+            }                                                                                                    \
+            float d[A * A * CB] __attribute__((aligned(64)));                                                    \
+            for (int cb = 0; cb < c; cb += CB) {                                                                 \
+                int cw = c - cb < CB ? c - cb : CB;                                                              \
+                for (int i = 0; i < A; i++)                                                                      \
+                    for (int j = 0; j < A; j++) {                                                                \
+                        int yy = y0 + i, xx = x0 + j;                                                            \
+                        vf e = (yy >= 0 && yy < h && xx >= 0 && xx < w) ? vload(xi + ((long)yy * w + xx) * c + cb, cw) \
+                                                                         : (vf){0};                             \
+                        memcpy(d + (i * A + j) * CB, &e, sizeof e);                                              \
+                    }                                                                                            \
+                input_tile(A, MAT, KNOWN, d, A * CB, CB, o + cb, ps, cw);                                        \
+            }                                                                                                    \
+        }                                                                                                        \
     }
 
-/* y[img, ty*m + a, tx*m + b, :] = relu?((A^T M A)[a, b] + bias + z[same place]) for the m x m outputs
- * of tile t inside ho x wo (the rest of the tile is dropped). mm is (A*A, T, co); at is A^T, m x A;
- * bias (co) and z (n, ho, wo, co) may be NULL; y is (n, ho, wo, co). */
-#define OUTPUT_FN(A)                                                                                      \
-    static void output_##A(const float *mm, long T, int co, const float *at, int m, const float *bias,    \
-                           const float *z, int relu, float *y, int ho, int wo, int th, int tw, long t0,   \
-                           long t1, long base, int nt) {                                                  \
-        _Pragma("omp parallel for num_threads(nt) schedule(static)") for (long t = t0; t < t1; t++) {    \
-            vf v[A][A], s[A][A];                                                                         \
-            int ty, tx;                                                                                   \
-            long img = tile_of(t, th, tw, &ty, &tx);                                                      \
-            for (int cb = 0; cb < co; cb += CB) {                                                         \
-                int cw = co - cb < CB ? co - cb : CB;                                                     \
-                vf bv = bias ? vload(bias + cb, cw) : (vf){0};                                         \
-                for (int i = 0; i < A; i++)                                                               \
-                    for (int j = 0; j < A; j++)                                                           \
-                        v[i][j] = vload(mm + ((long)(i * A + j) * T + (t - base)) * co + cb, cw);        \
-                for (int a = 0; a < m; a++)                                                               \
-                    for (int j = 0; j < A; j++) {                                                         \
-                        vf acc = (vf){0};                                                               \
-                        for (int q = 0; q < A; q++) acc += at[a * A + q] * v[q][j];                       \
-                        s[a][j] = acc;                                                                    \
-                    }                                                                                     \
-                for (int a = 0; a < m && ty * m + a < ho; a++)                                            \
-                    for (int b = 0; b < m && tx * m + b < wo; b++) {                                      \
-                        vf acc = bv;                                                                     \
-                        for (int q = 0; q < A; q++) acc += at[b * A + q] * s[a][q];                       \
-                        long off = ((img * ho + ty * m + a) * (long)wo + tx * m + b) * co + cb;           \
-                        if (z) acc += vload(z + off, cw);                                                \
-                        if (relu) acc = (vf)((vi)acc & (acc > (vf){0}));                              \
-                        vstore(y + off, acc, cw);                                                        \
-                    }                                                                                     \
-            }                                                                                             \
-        }                                                                                                 \
+/* One vector of cw channels of one tile: y[a*rs + b*cs] = relu?((A^T M A)[a][b] + bias + z[a*rs + b*cs]) for
+ * a < ra, b < rb (the part of the m x m outputs inside the image), with M[q][j] at src + (q*A + j) * ps and mat
+ * A^T, m x A. z may be NULL. */
+static inline __attribute__((always_inline)) void output_tile(int A, int m, const float *mat, int known,
+                                                               const float *src, long ps, vf bias, const float *z,
+                                                               float *y, long rs, long cs, int ra, int rb, int relu,
+                                                               int cw) {
+    vf s[8][8];
+    _Pragma("GCC unroll 8") for (int j = 0; j < A; j++) {
+        vf v[8];
+        const float *p = src + j * ps;
+        _Pragma("GCC unroll 8") for (int q = 0; q < A; q++, p += A * ps) v[q] = vload(p, cw);
+        _Pragma("GCC unroll 8") for (int a = 0; a < m; a++) {
+            vf acc = -(vf){0};
+            _Pragma("GCC unroll 8") for (int q = 0; q < A; q++) acc = term(acc, mat[a * A + q], v[q], known);
+            s[a][j] = acc;
+        }
+    }
+    _Pragma("GCC unroll 8") for (int a = 0; a < m; a++) _Pragma("GCC unroll 8") for (int b = 0; b < m; b++) {
+        if (a >= ra || b >= rb) continue;
+        vf acc = bias;
+        _Pragma("GCC unroll 8") for (int q = 0; q < A; q++) acc = term(acc, mat[b * A + q], s[a][q], known);
+        long off = a * rs + b * cs;
+        if (z) acc += vload(z + off, cw);
+        if (relu) acc = (vf)((vi)acc & (acc > (vf){0}));
+        vstore(y + off, acc, cw);
+    }
+}
+
+/* y[img, ty*m + a, tx*m + b, :] = relu?((A^T M A)[a, b] + bias + z[same place]) for the m x m outputs of tile t
+ * inside ho x wo (the rest of the tile is dropped). mm holds M[q] (T, co) at mm + q * ps; MAT is A^T, M x A (at with M = m, or a
+ * known matrix with its M); bias (co) and z (n, ho, wo, co) may be NULL; y is (n, ho, wo, co). */
+#define OUTPUT_FN(NAME, A, M, MAT, KNOWN)                                                                        \
+    static void NAME(const float *mm, long ps, int co, const float *at, int m, const float *bias, const float *z, \
+                     int relu, float *y, int ho, int wo, int th, int tw, long t0, long t1, long base, int nt) {  \
+        (void)at;                                                                                                \
+        long rs = (long)wo * co;                                                                                 \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)") for (long t = t0; t < t1; t++) {           \
+            int ty, tx;                                                                                          \
+            long img = tile_of(t, th, tw, &ty, &tx);                                                             \
+            int ra = ho - ty * m < m ? ho - ty * m : m, rb = wo - tx * m < m ? wo - tx * m : m;                  \
+            const float *src = mm + (t - base) * co;                                                             \
+            long off = ((img * ho + ty * m) * (long)wo + tx * m) * co;                                           \
+            const float *zt = z ? z + off : NULL;                                                                \
+            float *yt = y + off;                                                                                 \
+            for (int cb = 0; cb < co; cb += CB) {                                                                \
+                int cw = co - cb < CB ? co - cb : CB;                                                            \
+                vf bv = bias ? vload(bias + cb, cw) : (vf){0};                                                   \
+                const float *zc = zt ? zt + cb : NULL;                                                           \
+                if (cw == CB && ra == M && rb == M)                                                              \
+                    output_tile(A, M, MAT, KNOWN, src + cb, ps, bv, zc, yt + cb, rs, co, M, M, relu, CB);        \
+                else                                                                                             \
+                    output_tile(A, M, MAT, KNOWN, src + cb, ps, bv, zc, yt + cb, rs, co, ra, rb, relu, cw);      \
+            }                                                                                                    \
+        }                                                                                                        \
     }
 
-INPUT_FN(4)
-INPUT_FN(6)
-INPUT_FN(8)
-OUTPUT_FN(4)
-OUTPUT_FN(6)
-OUTPUT_FN(8)
+INPUT_FN(input_4, 4, bt, 0)
+INPUT_FN(input_6, 6, bt, 0)
+INPUT_FN(input_8, 8, bt, 0)
+INPUT_FN(input_6_known, 6, BT6, 1)
+INPUT_FN(input_8_known, 8, BT8, 1)
+OUTPUT_FN(output_4, 4, m, at, 0)
+OUTPUT_FN(output_6, 6, m, at, 0)
+OUTPUT_FN(output_8, 8, m, at, 0)
+OUTPUT_FN(output_6_known, 6, 4, AT6, 1)
+OUTPUT_FN(output_8_known, 8, 6, AT8, 1)
+
+/* Whether the matrix at p (count floats) is the known one. */
+static int same(const float *p, const float *known, int count) { return memcmp(p, known, sizeof(float) * (size_t)count) == 0; }
+
+/* The input transform: see INPUT_FN (v's positions ps floats apart). */
+static int input_strided(int alpha, const float *x, int h, int w, int c, int pt, int pl, int th, int tw, int m,
+                         const float *bt, long t0, long t1, long base, long ps, float *v, int nt) {
+    switch (alpha) {
+    case 4: input_4(x, h, w, c, pt, pl, th, tw, m, bt, t0, t1, base, ps, v, nt); return 0;
+    case 6:
+        (same(bt, BT6, 36) ? input_6_known : input_6)(x, h, w, c, pt, pl, th, tw, m, bt, t0, t1, base, ps, v, nt);
+        return 0;
+    case 8:
+        (same(bt, BT8, 64) ? input_8_known : input_8)(x, h, w, c, pt, pl, th, tw, m, bt, t0, t1, base, ps, v, nt);
+        return 0;
+    default: return -1;
+    }
+}
 
 int jiasu_winograd_input(int alpha, const float *x, int h, int w, int c, int pt, int pl, int th, int tw, int m,
                          const float *bt, long t0, long t1, long base, long T, float *v, int nt) {
+    return input_strided(alpha, x, h, w, c, pt, pl, th, tw, m, bt, t0, t1, base, T * c, v, nt);
+}
+
+/* The output transform of M (alpha^2 positions ps apart, T x co each): see OUTPUT_FN. */
+static int output_strided(int alpha, const float *mm, long ps, int co, const float *at, int m, const float *bias,
+                          const float *z, int relu, float *y, int ho, int wo, int th, int tw, long t0, long t1,
+                          long base, int nt) {
     switch (alpha) {
-    case 4: input_4(x, h, w, c, pt, pl, th, tw, m, bt, t0, t1, base, T, v, nt); return 0;
-    case 6: input_6(x, h, w, c, pt, pl, th, tw, m, bt, t0, t1, base, T, v, nt); return 0;
-    case 8: input_8(x, h, w, c, pt, pl, th, tw, m, bt, t0, t1, base, T, v, nt); return 0;
+    case 4: output_4(mm, ps, co, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, base, nt); return 0;
+    case 6:
+        (m == 4 && same(at, AT6, 24) ? output_6_known : output_6)(mm, ps, co, at, m, bias, z, relu, y, ho, wo, th, tw,
+                                                                  t0, t1, base, nt);
+        return 0;
+    case 8:
+        (m == 6 && same(at, AT8, 48) ? output_8_known : output_8)(mm, ps, co, at, m, bias, z, relu, y, ho, wo, th, tw,
+                                                                  t0, t1, base, nt);
+        return 0;
     default: return -1;
     }
 }
@@ -122,12 +228,7 @@ int jiasu_winograd_input(int alpha, const float *x, int h, int w, int c, int pt,
 int jiasu_winograd_output(int alpha, const float *mm, long T, int co, const float *at, int m, const float *bias,
                           const float *z, int relu, float *y, int ho, int wo, int th, int tw, long t0, long t1,
                           long base, int nt) {
-    switch (alpha) {
-    case 4: output_4(mm, T, co, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, base, nt); return 0;
-    case 6: output_6(mm, T, co, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, base, nt); return 0;
-    case 8: output_8(mm, T, co, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, base, nt); return 0;
-    default: return -1;
-    }
+    return output_strided(alpha, mm, T * co, co, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, base, nt);
 }
 
 /* The channel products of the alpha^2 positions: mm[q] (T, cout) = v[q] (T, cin) . U[q], q < positions, with
@@ -135,7 +236,8 @@ int jiasu_winograd_output(int alpha, const float *mm, long T, int co, const floa
  * position, in up). pointwise.h's register blocks; the threads split the (position, panel) pairs, each
  * over all T rows (at batch 1 a call has 36 x 4 or more pairs and few rows), or where pairs are fewer
  * than 4 threads a pair, each pair's rows too. Returns 0, or -1 where the zero bias cannot be allocated. */
-int jiasu_winograd_product(const float *v, long T, int cin, const float *up, int cout, float *mm, int positions, int nt) {
+static int product_strided(const float *v, long vps, long T, int cin, const float *up, int cout, float *mm, long mps,
+                           int positions, int nt) {
     int cop = padded(cout), nvec = vectors(cout), panels = (nvec + NVMAX - 1) / NVMAX;
     float *zero = calloc((size_t)cop, sizeof(float));
     if (!zero) return -1;
@@ -149,11 +251,24 @@ int jiasu_winograd_product(const float *v, long T, int cin, const float *up, int
         long pair = it / strips, strip = it % strips;
         int q = (int)(pair / panels), j = (int)(pair % panels);
         long r0 = T * strip / strips, r1 = T * (strip + 1) / strips;
-        panel_rows(v + (long)q * T * cin, r0, r1, cin, up + (long)q * cin * cop, j * NVMAX, nvec, cout, zero, 0, lo,
-                   hi, mm + (long)q * T * cout, 0);
+        panel_rows(v + q * vps, r0, r1, cin, up + (long)q * cin * cop, j * NVMAX, nvec, cout, zero, 0, lo, hi,
+                   mm + q * mps, 0);
     }
     free(zero);
     return 0;
+}
+
+int jiasu_winograd_product(const float *v, long T, int cin, const float *up, int cout, float *mm, int positions, int nt) {
+    return product_strided(v, T * cin, T, cin, up, cout, mm, T * cout, positions, nt);
+}
+
+/* The floats between the positions of a chunk's V or M, rows x c each: rows * c rounded up to a whole number of
+ * 64-byte lines, and an odd number of them. The transforms touch all alpha^2 positions of a tile at once; a
+ * stride of a multiple of 4 KiB (64 channels by 16k tiles) put them all in one set of the 8-way L1 cache, and
+ * resnet18's layer1 transforms ran 2.5x slower than with the lines spread over the sets. */
+static long position_stride(long rows, int c) {
+    long lines = (rows * c + 15) / 16;
+    return 16 * (lines | 1);
 }
 
 /* A whole Winograd convolution: per chunk of at most `chunk` tiles (0: all of them at once), the input
@@ -168,14 +283,15 @@ int jiasu_winograd_conv(const float *x, const float *z, float *y, int alpha, int
     long count = chunk > 0 ? (tiles + chunk - 1) / chunk : 1;
     if (count < 1) count = 1;
     long most = (tiles + count - 1) / count, a2 = (long)alpha * alpha;
-    float *v = malloc(sizeof(float) * (size_t)(a2 * most * cin + 1));
-    float *mm = malloc(sizeof(float) * (size_t)(a2 * most * cout + 1));
+    long vps = position_stride(most, cin), mps = position_stride(most, cout);
+    float *v = malloc(sizeof(float) * (size_t)(a2 * vps));
+    float *mm = malloc(sizeof(float) * (size_t)(a2 * mps));
     int failed = !v || !mm;
     for (long i = 0; i < count && !failed; i++) {
         long t0 = tiles * i / count, t1 = tiles * (i + 1) / count, rows = t1 - t0;
-        failed = jiasu_winograd_input(alpha, x, h, w, cin, pt, pl, th, tw, m, bt, t0, t1, t0, rows, v, nt) ||
-                 jiasu_winograd_product(v, rows, cin, up, cout, mm, (int)a2, nt) ||
-                 jiasu_winograd_output(alpha, mm, rows, cout, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, t0, nt);
+        failed = input_strided(alpha, x, h, w, cin, pt, pl, th, tw, m, bt, t0, t1, t0, vps, v, nt) ||
+                 product_strided(v, vps, rows, cin, up, cout, mm, mps, (int)a2, nt) ||
+                 output_strided(alpha, mm, mps, cout, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, t0, nt);
     }
     free(v);
     free(mm);
