@@ -19,6 +19,7 @@
 
 #include "entry.h"
 #include "pointwise.h"
+#include "scratch.h"
 
 /* Bytes of patches a block holds at most (a quarter of a 512 KiB L2: the weight panel streams past it). */
 #define PATCH_BYTES (128 << 10)
@@ -64,7 +65,7 @@ int jiasu_gemm_conv(const float *x, const float *z, float *y, int n, int h, int 
     int failed = 0;
 #pragma omp parallel num_threads(nt) reduction(| : failed)
     {
-        float *buf = malloc(sizeof(float) * (size_t)(R * K));
+        float *buf = scratch(0, (size_t)(R * K)); /* each OpenMP thread's own, kept for its next call */
         if (!buf) failed = 1;
         int t = omp_get_thread_num(), T = omp_get_num_threads();
         long have = -1;
@@ -80,7 +81,6 @@ int jiasu_gemm_conv(const float *x, const float *z, float *y, int n, int h, int 
                 panel_rows(buf, 0, p1 - p0, (int)K, wp, j * NVMAX, nvec, cout, bias, z ? z + p0 * cout : 0, lov, hiv,
                            y + p0 * cout, 0);
         }
-        free(buf);
     }
     return failed ? -1 : 0;
 }

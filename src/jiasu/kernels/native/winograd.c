@@ -21,6 +21,7 @@
 
 #include "entry.h"
 #include "pointwise.h"
+#include "scratch.h"
 #include "vec.h"
 
 /* Tile t's image and tile row/column in an n x th x tw grid. */
@@ -275,7 +276,8 @@ static long position_stride(long rows, int c) {
  * transform, the channel products and the output transform, into y (n, ho, wo, cout) with the bias, the
  * residual z and a ReLU (relu != 0). th x tw tiles an image; bt, at as for the transforms; up as for
  * jiasu_winograd_product. The chunks are as even as winograd.py's even_chunks makes them. Returns 0, or
- * -1 where alpha is not 4, 6 or 8 or a buffer cannot be allocated. */
+ * -1 where alpha is not 4, 6 or 8 or a buffer cannot be allocated. V and M are the calling thread's scratch
+ * (scratch.h). */
 int jiasu_winograd_conv(const float *x, const float *z, float *y, int alpha, int n, int h, int w, int cin, int pt,
                         int pl, int th, int tw, int m, const float *bt, const float *up, int cout, const float *at,
                         const float *bias, int relu, int ho, int wo, long chunk, int nt) {
@@ -284,8 +286,7 @@ int jiasu_winograd_conv(const float *x, const float *z, float *y, int alpha, int
     if (count < 1) count = 1;
     long most = (tiles + count - 1) / count, a2 = (long)alpha * alpha;
     long vps = position_stride(most, cin), mps = position_stride(most, cout);
-    float *v = malloc(sizeof(float) * (size_t)(a2 * vps));
-    float *mm = malloc(sizeof(float) * (size_t)(a2 * mps));
+    float *v = scratch(0, (size_t)(a2 * vps)), *mm = scratch(1, (size_t)(a2 * mps));
     int failed = !v || !mm;
     for (long i = 0; i < count && !failed; i++) {
         long t0 = tiles * i / count, t1 = tiles * (i + 1) / count, rows = t1 - t0;
@@ -293,8 +294,6 @@ int jiasu_winograd_conv(const float *x, const float *z, float *y, int alpha, int
                  product_strided(v, vps, rows, cin, up, cout, mm, mps, (int)a2, nt) ||
                  output_strided(alpha, mm, mps, cout, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, t0, nt);
     }
-    free(v);
-    free(mm);
     return failed ? -1 : 0;
 }
 
