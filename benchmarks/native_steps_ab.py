@@ -13,6 +13,10 @@ CHANGE is one of:
 - ``classifier_tail`` (session 15): Flatten of a channels_last batch and a small Softmax in C, so the chain runs on
   to the output, against torch's reshape and softmax;
 - ``gemm_rows`` (session 15): Gemm of 2-16 rows by ``pointwise``'s C product, against oneDNN's inner product;
+- ``winograd_f6`` (session 16): F(6x6, 3x3) where the heuristic runs F(4x4, 3x3) on maps of 14x14 or more, against
+  F(4x4, 3x3) there;
+- ``winograd_f2`` (session 16): the heuristic's F(2x2, 3x3) for 3x3 calls with few tiles
+  (``heuristic.WINOGRAD_F2_TILES``), against F(4x4, 3x3) or ``nhwc_gemm`` there;
 - ``sources``: the C kernels of this checkout against those of git revision ``--base`` (built from
   ``git archive``; the chain runner stays this checkout's), for a change made inside the C files. Both engines
   must run the model as one chain, so that each keeps the kernels it traced with (Python's own calls look the
@@ -41,9 +45,9 @@ from jiasu.frontends.inputs import example_feeds
 from jiasu.kernels import native
 from jiasu.kernels.conv import get_algorithm
 from jiasu.kernels.conv.winograd import Winograd
-from jiasu.plan import compile_model
+from jiasu.plan import compile_model, heuristic
 
-CHANGES = ("chains", "winograd_product", "concat", "nhwc_gemm", "classifier_tail", "gemm_rows", "sources")
+CHANGES = ("chains", "winograd_product", "concat", "nhwc_gemm", "classifier_tail", "gemm_rows", "sources", "winograd_f6", "winograd_f2")
 
 
 @contextmanager
@@ -76,6 +80,15 @@ def _without(change: str, base: str = "HEAD"):
             yield
         finally:
             Winograd.native_product = True
+    elif change == "winograd_f6":
+        yield  # the engine without it is the heuristic's own
+    elif change == "winograd_f2":
+        tiles = heuristic.WINOGRAD_F2_TILES
+        heuristic.WINOGRAD_F2_TILES = 0
+        try:
+            yield
+        finally:
+            heuristic.WINOGRAD_F2_TILES = tiles
     elif change == "nhwc_gemm":
         algo = get_algorithm("nhwc_gemm")
         algo.check = lambda spec: "off for the comparison"
@@ -85,6 +98,25 @@ def _without(change: str, base: str = "HEAD"):
             del algo.check
     else:
         yield
+
+
+@contextmanager
+def _with(change: str):
+    """Build (and first run) an engine with ``change`` inside this block, where it is not the default."""
+    if change != "winograd_f6":
+        yield
+        return
+    choose = heuristic._winograd
+
+    def f6(spec, input_size, batch=None):
+        name = choose(spec, input_size, batch)
+        return "winograd_f6" if name == "winograd" and min(input_size) >= 14 else name
+
+    heuristic._winograd = f6
+    try:
+        yield
+    finally:
+        heuristic._winograd = choose
 
 
 def _engine(model: str, batch: int, threads: int, change: str, on: bool):
@@ -119,7 +151,8 @@ def main() -> None:
 
     with _without(args.change, args.base):
         off = _engine(args.model, args.batch, args.threads, args.change, on=False)
-    on = _engine(args.model, args.batch, args.threads, args.change, on=True)
+    with _with(args.change):
+        on = _engine(args.model, args.batch, args.threads, args.change, on=True)
     if args.change == "sources":
         for engine, feeds, _ in (off, on):
             if [len(c) for c in engine.chains(feeds)] != [len(engine.steps)]:

@@ -199,12 +199,15 @@ _POINTWISE = ConvSpec(16, 96, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1)
     "spec, size, batch, expected",
     [
         (_LAYER4, (7, 7), None, "nhwc_gemm"),  # batch unknown: the load-time rule (maps of 14x14 and more)
-        (_LAYER4, (7, 7), 1, "nhwc_gemm"),  # 4 tiles: 0.46x oneDNN measured
-        (_LAYER4, (7, 7), 4, "nhwc_gemm"),  # 16 tiles: 0.92x
+        (_LAYER4, (7, 7), 1, "winograd_f2"),  # 4 F(4x4) tiles: F(4x4) 0.46x oneDNN; F(2x2) reads 16/9 of the weights
+        (_LAYER4, (7, 7), 4, "winograd_f2"),  # 16 tiles: F(4x4) 0.92x
+        (_LAYER4, (7, 7), 7, "winograd_f2"),  # 28 tiles
         (_LAYER4, (7, 7), 8, "winograd"),  # 32 tiles: 1.27x
+        (_LAYER4, (14, 14), 2, "winograd"),  # 32 tiles
         (ConvSpec(64, 64, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), (8, 8), 16, "winograd"),
         (_LAYER4, (4, 4), 64, "nhwc_gemm"),  # under 7x7 most of each 6x6 tile is padding, whatever the batch
-        (_LAYER4, (14, 14), 1, "winograd"),
+        (_LAYER4, (14, 14), 1, "winograd_f2"),  # 16 tiles
+        (_LAYER4, (28, 28), 1, "winograd"),  # 49 tiles
         (_FIRST_GRAY, (88, 88), 1, "nhwc_direct"),  # a first layer (one to three input channels): jiasu's C loop
         (_FIRST_GRAY, (88, 88), 8, "nhwc_direct"),  # at any batch
         (_FIRST_GRAY, None, None, "nhwc_direct"),
@@ -246,8 +249,8 @@ def test_which_choices_depend_on_the_shape():
 
 @pytest.mark.skipif(not native_available(), reason="no native kernels here")
 def test_default_plan_picks_per_input_shape():
-    """The engine's default plan asks the heuristic per input shape: a 3x3 conv on 7x7 maps runs nhwc_gemm at batch 1
-    and Winograd at batch 8 (32 tiles), and both match ONNX Runtime."""
+    """The engine's default plan asks the heuristic per input shape: a 3x3 conv on 7x7 maps runs F(2x2, 3x3) at batch
+    1 and F(4x4, 3x3) at batch 8 (32 tiles), and both match ONNX Runtime."""
     import onnx
     import onnx_ir as ir
     from onnx import helper, numpy_helper
@@ -275,9 +278,9 @@ def test_default_plan_picks_per_input_shape():
         (ref,) = session.run(None, {"x": x})
         assert relative_l2(engine.run_numpy({"x": x})["y"], ref) < 1e-5
     (kernel,) = [step.kernel for step in engine.steps]
-    assert {shape[0]: algo.name for shape, algo in kernel._shape_choice.items()} == {1: "nhwc_gemm", 8: "winograd"}
+    assert {shape[0]: algo.name for shape, algo in kernel._shape_choice.items()} == {1: "winograd_f2", 8: "winograd"}
     # per-node times name the algorithm that ran on their feeds, not the load-time choice
-    for batch, ran in ((1, "nhwc_gemm"), (8, "winograd")):
+    for batch, ran in ((1, "winograd_f2"), (8, "winograd")):
         feeds = {"x": rng.standard_normal((batch, 64, 7, 7)).astype(np.float32)}
         assert [row["algorithm"] for row in engine.node_times(feeds, repeats=1)] == [ran]
 

@@ -16,7 +16,8 @@ tuning measures ``gemm`` per node and keeps it only if the whole model is faster
 
 Winograd is the default where its C tile transforms run (``kernels/native``)
 and the graph fixes the input's spatial size: ``winograd`` (F(4x4)) for 3x3
-stride-1 convs with at least 16 input channels on inputs of 14x14 or more, and
+stride-1 convs with at least 16 input channels on inputs of 14x14 or more (``winograd_f2`` where a call has
+few tiles, below), and
 ``winograd_large`` for square 4x4..7x7 stride-1 kernels with at least 8 input
 channels on inputs of 12x12 or more. Every such layer measured here beat oneDNN,
 at batch 1 and 8 (1.07-2.9x, ``benchmarks/winograd_layers.py``); the ones that
@@ -38,6 +39,14 @@ when the call has at least :data:`WINOGRAD_MIN_TILES` 4x4 output tiles (on maps 
 on resnet18's layer4 (512 channels, 7x7, 4 tiles an image), against oneDNN:
 batch 1 0.46x, 2 0.66x, 4 0.92x (16 tiles), 8 1.27x (32 tiles)
 (``benchmarks/winograd_layers.py --batches 1 2 4 8``).
+
+A call with fewer tiles than that (:data:`WINOGRAD_F2_TILES`: a 14x14 map at batch 1, a 7x7 one up to batch 7)
+runs ``winograd_f2``, F(2x2, 3x3), since session 16's faster transforms: it reads 16/9 of the weights where
+F(4x4) reads 4x them, and such a call is bound by reading them. Whole models, paired median against F(4x4) on
+the 14x14 maps and ``nhwc_gemm`` on the 7x7 ones (``benchmarks/native_steps_ab.py MODEL BATCH winograd_f2``):
+resnet18 1.059x at batch 1 (the 7x7 maps alone 1.031x; at batch 4 1.083x), resnet50 1.024x, googlenet 1.021x.
+Where F(4x4) has 32 tiles or more, F(2x2) lost: resnet18 at batch 8 0.93x, on 28x28 maps at batch 1 0.95x, on
+14x14 ones at batch 2 0.98x.
 
 A 1x1 stride-1 conv runs ``pointwise``, jiasu's C matrix product, at any batch:
 oneDNN's call costs 25-40 us before any arithmetic. Against oneDNN, layer by layer
@@ -101,6 +110,9 @@ WINOGRAD_MIN_CHANNELS = {3: 16, 4: 8, 5: 8, 6: 8, 7: 8}
 #: 3x3 convs on maps under WINOGRAD_MIN_SIZE[3] (but at least WINOGRAD_MIN_SIZE_BATCHED): Winograd F(4x4)
 #: when a call has this many output tiles (see the docstring).
 WINOGRAD_MIN_TILES = 32
+#: 3x3 calls (on maps of WINOGRAD_MIN_SIZE_BATCHED or more) with fewer F(4x4) tiles than this run F(2x2) (see the
+#: docstring); 0 turns the rule off.
+WINOGRAD_F2_TILES = 32
 WINOGRAD_MIN_SIZE_BATCHED = 7
 #: Depthwise convs run nhwc_direct past batch 1 when their output is at least this large: there the C loop
 #: stores past the caches (``STREAM_MIN_BYTES`` in ``kernels/native/vec.h``) and beat oneDNN (see the docstring).
@@ -190,7 +202,12 @@ def _winograd(spec: ConvSpec, input_size: Optional[tuple[int, ...]], batch: Opti
         return None
     if spec.in_channels < WINOGRAD_MIN_CHANNELS[r]:
         return None
-    if min(input_size) < WINOGRAD_MIN_SIZE[r]:
+    few_tiles = (
+        r == 3 and batch is not None and min(input_size) >= WINOGRAD_MIN_SIZE_BATCHED and winograd_tiles(input_size, batch, spec) < WINOGRAD_F2_TILES
+    )
+    if few_tiles:
+        name = "winograd_f2"
+    elif min(input_size) < WINOGRAD_MIN_SIZE[r]:
         enough_tiles = (
             r == 3
             and batch is not None

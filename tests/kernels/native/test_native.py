@@ -120,14 +120,17 @@ def _lib() -> ctypes.CDLL:
 
 
 @needs_native
-@pytest.mark.parametrize("alpha, m, pads", [(6, 4, (1, 1)), (8, 6, (0, 2)), (4, 2, (1, 0)), (8, 3, (2, 1))])
+@pytest.mark.parametrize(
+    "alpha, m, pads, points",
+    [(6, 4, (1, 1), None), (8, 6, (0, 2), None), (4, 2, (1, 0), None), (8, 3, (2, 1), None), (4, 2, (1, 1), (0, 2, -1)), (6, 4, (1, 1), (0, 1, -1, 2, -2))],
+)
 @pytest.mark.parametrize("channels", [1, 16, 21])  # under one vector, exactly one, one and a remainder
 @pytest.mark.parametrize("n, h, w", [(2, 9, 7), (1, 22, 19)])  # tiles on the border only; inside the image too
-def test_input_transform_matches_torch(alpha, m, pads, channels, n, h, w):
-    """V = B^T d B for every tile, padding read as zeros, for a tile range written at an offset (base). Alpha 6 and 8
-    run the transforms compiled with F(4x4, 3x3)'s and F(6x6, 3x3)'s B^T, alpha 4 the general ones."""
+def test_input_transform_matches_torch(alpha, m, pads, points, channels, n, h, w):
+    """V = B^T d B for every tile, padding read as zeros, for a tile range written at an offset (base). winograd.py's
+    points (None) run the transforms compiled with their B^T (see winograd.c); other points the general ones."""
     r = alpha - m + 1
-    at, g, bt = cook_toom(_POINTS[alpha], m, r)
+    at, g, bt = cook_toom(points or _POINTS[alpha], m, r)
     gen = torch.Generator().manual_seed(alpha * 100 + channels)
     x = torch.randn(n, h, w, channels, generator=gen)
     pt, pl = pads
@@ -147,11 +150,12 @@ def test_input_transform_matches_torch(alpha, m, pads, channels, n, h, w):
 
 @needs_native
 @pytest.mark.parametrize("with_bias, with_z, relu", [(False, False, False), (True, False, True), (True, True, True), (False, True, False)])
-@pytest.mark.parametrize("alpha, m", [(6, 4), (8, 6), (4, 2), (8, 3)])  # the first two: the known A^T (see winograd.c)
+# winograd.py's points (None): the A^T compiled into winograd.c, except F(3x3, 6x6)'s; other points: the general loops
+@pytest.mark.parametrize("alpha, m, points", [(6, 4, None), (8, 6, None), (4, 2, None), (8, 3, None), (4, 2, (0, 2, -1)), (6, 4, (0, 1, -1, 2, -2))])
 @pytest.mark.parametrize("co, ho, wo", [(19, 10, 7), (16, 24, 24)])  # cropped tiles and a channel tail; neither
-def test_output_transform_matches_torch(with_bias, with_z, relu, alpha, m, co, ho, wo):
+def test_output_transform_matches_torch(with_bias, with_z, relu, alpha, m, points, co, ho, wo):
     """y = relu?(A^T M A + bias + z), cropped to the output size, tiles [t0, t1) only."""
-    at, _, _ = cook_toom(_POINTS[alpha], m, alpha - m + 1)
+    at, _, _ = cook_toom(points or _POINTS[alpha], m, alpha - m + 1)
     gen = torch.Generator().manual_seed(7)
     n = 2
     th, tw = -(-ho // m), -(-wo // m)

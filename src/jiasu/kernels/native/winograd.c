@@ -32,10 +32,13 @@ static inline long tile_of(long t, int th, int tw, int *ty, int *tx) {
     return t / ((long)th * tw);
 }
 
-/* The transform matrices of winograd.py's F(4x4, 3x3) (alpha 6, points 0, 1, -1, 1/2, -2) and F(6x6, 3x3)
+/* The transform matrices of winograd.py's F(2x2, 3x3) (alpha 4, points 0, 1, -1), F(4x4, 3x3) (alpha 6, points
+ * 0, 1, -1, 1/2, -2) and F(6x6, 3x3)
  * (alpha 8, points 0, +-1, +-2, +-1/2; its B^T also serves the larger kernels on 8x8 tiles), row-major, as
  * cook_toom makes them (every entry exact in float32). A call whose matrix equals one of these runs the
  * transform compiled with it (see TERM_KNOWN); any other matrix, the general loops. */
+static const float BT4[16] = {-1, 0, 1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, -1, 0, 1};
+static const float AT4[8] = {1, 1, 1, 0, 0, 1, -1, 1};
 static const float BT6[36] = {1, -1.5f, -2, 1.5f, 1, 0, 0, -1, 0.5f, 2.5f, 1, 0, 0, 1, -2.5f, 0.5f, 1, 0,
                               0, -2, -1, 2, 1, 0, 0, 0.5f, -1, -0.5f, 1, 0, 0, 1, -1.5f, -2, 1.5f, 1};
 static const float AT6[24] = {1, 1, 1, 1, 1, 0, 0, 1, -1, 0.5f, -2, 0, 0, 1, 1, 0.25f, 4, 0, 0, 1, -1, 0.125f, -8, 1};
@@ -177,11 +180,13 @@ static inline __attribute__((always_inline)) void output_tile(int A, int m, cons
 INPUT_FN(input_4, 4, bt, 0)
 INPUT_FN(input_6, 6, bt, 0)
 INPUT_FN(input_8, 8, bt, 0)
+INPUT_FN(input_4_known, 4, BT4, 1)
 INPUT_FN(input_6_known, 6, BT6, 1)
 INPUT_FN(input_8_known, 8, BT8, 1)
 OUTPUT_FN(output_4, 4, m, at, 0)
 OUTPUT_FN(output_6, 6, m, at, 0)
 OUTPUT_FN(output_8, 8, m, at, 0)
+OUTPUT_FN(output_4_known, 4, 2, AT4, 1)
 OUTPUT_FN(output_6_known, 6, 4, AT6, 1)
 OUTPUT_FN(output_8_known, 8, 6, AT8, 1)
 
@@ -192,7 +197,9 @@ static int same(const float *p, const float *known, int count) { return memcmp(p
 static int input_strided(int alpha, const float *x, int h, int w, int c, int pt, int pl, int th, int tw, int m,
                          const float *bt, long t0, long t1, long base, long ps, float *v, int nt) {
     switch (alpha) {
-    case 4: input_4(x, h, w, c, pt, pl, th, tw, m, bt, t0, t1, base, ps, v, nt); return 0;
+    case 4:
+        (same(bt, BT4, 16) ? input_4_known : input_4)(x, h, w, c, pt, pl, th, tw, m, bt, t0, t1, base, ps, v, nt);
+        return 0;
     case 6:
         (same(bt, BT6, 36) ? input_6_known : input_6)(x, h, w, c, pt, pl, th, tw, m, bt, t0, t1, base, ps, v, nt);
         return 0;
@@ -213,7 +220,10 @@ static int output_strided(int alpha, const float *mm, long ps, int co, const flo
                           const float *z, int relu, float *y, int ho, int wo, int th, int tw, long t0, long t1,
                           long base, int nt) {
     switch (alpha) {
-    case 4: output_4(mm, ps, co, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, base, nt); return 0;
+    case 4:
+        (m == 2 && same(at, AT4, 8) ? output_4_known : output_4)(mm, ps, co, at, m, bias, z, relu, y, ho, wo, th, tw,
+                                                                 t0, t1, base, nt);
+        return 0;
     case 6:
         (m == 4 && same(at, AT6, 24) ? output_6_known : output_6)(mm, ps, co, at, m, bias, z, relu, y, ho, wo, th, tw,
                                                                   t0, t1, base, nt);
