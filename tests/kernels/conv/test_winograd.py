@@ -280,3 +280,31 @@ def test_large_kernels_chunked_match_conv2d(r, pads, native):
         y = fn(x, z)
         assert y.shape == ref.shape and y.is_contiguous(memory_format=torch.channels_last)
         assert relative_error(y, ref, x, w) <= 1e-5
+
+
+@needs_native
+def test_native_conv_in_several_threads_each_with_its_own_scratch():
+    """V and M are each calling thread's scratch (``kernels/native/scratch.h``), kept and grown between calls: threads
+    running convs of different sizes at once, each twice (the second time a smaller one, in the buffers the first
+    grew), all match ``F.conv2d``, and the threads exit (their scratch freed) without harm."""
+    import threading
+
+    gen = torch.Generator().manual_seed(11)
+    cases = []
+    for n, c, size in ((1, 16, 12), (2, 24, 20), (3, 32, 9)):
+        x = torch.randn(n, c, size, size, generator=gen).contiguous(memory_format=torch.channels_last)
+        w, b = torch.randn(c, c, 3, 3, generator=gen), torch.randn(c, generator=gen)
+        spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
+        cases.append((x, w, b, spec, WinogradF4().prepare(w, b, spec)))
+    errors: list[float] = []
+
+    def work(k):
+        for x, w, b, spec, fn in (cases[k], cases[(k + 1) % 3], cases[k]):
+            errors.append(relative_error(fn(x), reference(x, w, b, spec), x, w))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 9 and max(errors) <= 1e-5

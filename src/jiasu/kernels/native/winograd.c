@@ -33,10 +33,9 @@ static inline long tile_of(long t, int th, int tw, int *ty, int *tx) {
 }
 
 /* The transform matrices of winograd.py's F(2x2, 3x3) (alpha 4, points 0, 1, -1), F(4x4, 3x3) (alpha 6, points
- * 0, 1, -1, 1/2, -2) and F(6x6, 3x3)
- * (alpha 8, points 0, +-1, +-2, +-1/2; its B^T also serves the larger kernels on 8x8 tiles), row-major, as
- * cook_toom makes them (every entry exact in float32). A call whose matrix equals one of these runs the
- * transform compiled with it (see TERM_KNOWN); any other matrix, the general loops. */
+ * 0, 1, -1, 1/2, -2) and F(6x6, 3x3) (alpha 8, points 0, +-1, +-2, +-1/2; its B^T also serves the larger kernels
+ * on 8x8 tiles), row-major, as cook_toom makes them (every entry exact in float32). A call whose matrix equals
+ * one of these runs the transform compiled with it (see term); any other matrix, the general loops. */
 static const float BT4[16] = {-1, 0, 1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, -1, 0, 1};
 static const float AT4[8] = {1, 1, 1, 0, 0, 1, -1, 1};
 static const float BT6[36] = {1, -1.5f, -2, 1.5f, 1, 0, 0, -1, 0.5f, 2.5f, 1, 0, 0, 1, -2.5f, 0.5f, 1, 0,
@@ -84,9 +83,9 @@ static inline __attribute__((always_inline)) void input_tile(int A, const float 
     }
 }
 
-/* v[(i*A + j) * ps + (t - base) * c + c'] = (B^T d B)[i, j, c'], d the A x A input tile at (ty*m - pt, tx*m - pl), zero outside
- * the h x w image. x is (n, h, w, c); MAT is B^T, A x A, row-major: bt, or a known matrix (KNOWN 1). A tile
- * inside the image is read in place; one on the border through a zero-filled copy. */
+/* v[(i*A + j) * ps + (t - base) * c + c'] = (B^T d B)[i, j, c'], d the A x A input tile at (ty*m - pt, tx*m - pl),
+ * zero outside the h x w image. x is (n, h, w, c); MAT is B^T, A x A, row-major: bt, or a known matrix (KNOWN 1).
+ * A tile inside the image is read in place; one on the border through a zero-filled copy. */
 #define INPUT_FN(NAME, A, MAT, KNOWN)                                                                            \
     static void NAME(const float *x, int h, int w, int c, int pt, int pl, int th, int tw, int m, const float *bt, \
                      long t0, long t1, long base, long ps, float *v, int nt) {                                   \
@@ -150,8 +149,9 @@ static inline __attribute__((always_inline)) void output_tile(int A, int m, cons
 }
 
 /* y[img, ty*m + a, tx*m + b, :] = relu?((A^T M A)[a, b] + bias + z[same place]) for the m x m outputs of tile t
- * inside ho x wo (the rest of the tile is dropped). mm holds M[q] (T, co) at mm + q * ps; MAT is A^T, M x A (at with M = m, or a
- * known matrix with its M); bias (co) and z (n, ho, wo, co) may be NULL; y is (n, ho, wo, co). */
+ * inside ho x wo (the rest of the tile is dropped). Position q's row for tile t is at mm + q * ps + (t - base) * co;
+ * MAT is A^T, M x A (at with M = m, or a known matrix with its M); bias (co) and z (n, ho, wo, co) may be NULL;
+ * y is (n, ho, wo, co). */
 #define OUTPUT_FN(NAME, A, M, MAT, KNOWN)                                                                        \
     static void NAME(const float *mm, long ps, int co, const float *at, int m, const float *bias, const float *z, \
                      int relu, float *y, int ho, int wo, int th, int tw, long t0, long t1, long base, int nt) {  \
@@ -191,7 +191,9 @@ OUTPUT_FN(output_6_known, 6, 4, AT6, 1)
 OUTPUT_FN(output_8_known, 8, 6, AT8, 1)
 
 /* Whether the matrix at p (count floats) is the known one. */
-static int same(const float *p, const float *known, int count) { return memcmp(p, known, sizeof(float) * (size_t)count) == 0; }
+static int same(const float *p, const float *known, int count) {
+    return memcmp(p, known, sizeof(float) * (size_t)count) == 0;
+}
 
 /* The input transform: see INPUT_FN (v's positions ps floats apart). */
 static int input_strided(int alpha, const float *x, int h, int w, int c, int pt, int pl, int th, int tw, int m,
@@ -247,6 +249,7 @@ int jiasu_winograd_output(int alpha, const float *mm, long T, int co, const floa
  * position, in up). pointwise.h's register blocks; the threads split the (position, panel) pairs, each
  * over all T rows (at batch 1 a call has 36 x 4 or more pairs and few rows), or where pairs are fewer
  * than 4 threads a pair, each pair's rows too. Returns 0, or -1 where the zero bias cannot be allocated. */
+/* jiasu_winograd_product with v's positions vps floats apart and mm's mps. */
 static int product_strided(const float *v, long vps, long T, int cin, const float *up, int cout, float *mm, long mps,
                            int positions, int nt) {
     int cop = padded(cout), nvec = vectors(cout), panels = (nvec + NVMAX - 1) / NVMAX;
