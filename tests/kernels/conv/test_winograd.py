@@ -308,3 +308,22 @@ def test_native_conv_in_several_threads_each_with_its_own_scratch():
     for t in threads:
         t.join()
     assert len(errors) == 9 and max(errors) <= 1e-5
+
+
+@needs_native
+@pytest.mark.parametrize("n, size, channels", [(2, 22, 64), (4, 30, 32), (5, 30, 20)])
+def test_native_conv_threads_take_their_own_tiles(n, size, channels):
+    """With U of at most 1 MiB and enough tiles, each of 2 threads takes its own tiles through the transforms and the
+    products, a step of tiles at a time in its own scratch (``own_tiles`` in winograd.c): these shapes have 4 steps
+    or more, cropped tiles, a channel tail (20), a residual and a ReLU; the result matches ``F.conv2d``."""
+    gen = torch.Generator().manual_seed(size + channels)
+    x = torch.randn(n, channels, size, size, generator=gen).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(channels, channels, 3, 3, generator=gen), torch.randn(channels, generator=gen)
+    z = torch.randn(n, channels, size, size, generator=gen)
+    spec = ConvSpec.from_weight(w, pads=(1, 1, 1, 1))
+    fn = WinogradF4().prepare_fused(w, b, spec, Epilogue("Relu", residual=True))
+    torch.set_num_threads(2)  # the one_thread fixture restores it
+    with torch.inference_mode():
+        y = fn(x, z)
+    ref = (reference(x, w, b, spec) + z.double()).relu()
+    assert relative_error(y, ref, x, w) <= 1e-5

@@ -285,16 +285,60 @@ static long position_stride(long rows, int c) {
     return 16 * (lines | 1);
 }
 
+/* Where U is at most OWN_TILES_U_BYTES (64 and 128 channels with F(4x4)), each thread takes its own share of
+ * the tiles through all three steps, own_step_rows tiles (a multiple of the products' 6-row blocks) at a time:
+ * about OWN_STEP_BYTES of V, so that V and M stay in the thread's L2 and only x and y cross the L3, where in
+ * chunks shared by all threads (the threads split a chunk's tiles in the transforms and its positions in the
+ * products) V and M went out to the L3 and back, three times x's and y's traffic at 64 channels. Larger U
+ * keeps the shared chunks: each thread would read all of U for every step of its tiles. */
+#ifndef OWN_TILES_U_BYTES
+#define OWN_TILES_U_BYTES (1L << 20)
+#endif
+#ifndef OWN_STEP_BYTES
+#define OWN_STEP_BYTES (192L << 10)
+#endif
+static long own_step_rows(long v_tile) {
+    long rows = OWN_STEP_BYTES / v_tile / 6 * 6;
+    return rows < 12 ? 12 : rows;
+}
+
+/* jiasu_winograd_conv on each thread's own tiles (see OWN_TILES_U_BYTES). */
+static int own_tiles(const float *x, const float *z, float *y, int alpha, long tiles, int h, int w, int cin, int pt,
+                     int pl, int th, int tw, int m, const float *bt, const float *up, int cout, const float *at,
+                     const float *bias, int relu, int ho, int wo, int nt) {
+    long a2 = (long)alpha * alpha, step = own_step_rows(a2 * cin * (long)sizeof(float));
+    long vps = position_stride(step, cin), mps = position_stride(step, cout);
+    int failed = 0;
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        long first = tiles * t / T, last = tiles * (t + 1) / T;
+        /* each thread's own scratch; the steps' transforms and products below run on this thread alone */
+        float *v = scratch(0, (size_t)(a2 * vps)), *mm = scratch(1, (size_t)(a2 * mps));
+        if (!v || !mm) failed = 1;
+        for (long t0 = first; t0 < last && !failed; t0 += step) {
+            long t1 = t0 + step < last ? t0 + step : last;
+            failed = input_strided(alpha, x, h, w, cin, pt, pl, th, tw, m, bt, t0, t1, t0, vps, v, 1) ||
+                     product_strided(v, vps, t1 - t0, cin, up, cout, mm, mps, (int)a2, 1) ||
+                     output_strided(alpha, mm, mps, cout, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, t0, 1);
+        }
+    }
+    return failed ? -1 : 0;
+}
+
 /* A whole Winograd convolution: per chunk of at most `chunk` tiles (0: all of them at once), the input
- * transform, the channel products and the output transform, into y (n, ho, wo, cout) with the bias, the
- * residual z and a ReLU (relu != 0). th x tw tiles an image; bt, at as for the transforms; up as for
- * jiasu_winograd_product. The chunks are as even as winograd.py's even_chunks makes them. Returns 0, or
- * -1 where alpha is not 4, 6 or 8 or a buffer cannot be allocated. V and M are the calling thread's scratch
- * (scratch.h). */
+ * transform, the channel products and the output transform (or each thread's own tiles through all three, see
+ * OWN_TILES_U_BYTES), into y (n, ho, wo, cout) with the bias, the residual z and a ReLU (relu != 0). th x tw
+ * tiles an image; bt, at as for the transforms; up as for jiasu_winograd_product. The chunks are as even as
+ * winograd.py's even_chunks makes them. Returns 0, or -1 where alpha is not 4, 6 or 8 or a buffer cannot be
+ * allocated. V and M are the scratch (scratch.h) of the thread that fills them. */
 int jiasu_winograd_conv(const float *x, const float *z, float *y, int alpha, int n, int h, int w, int cin, int pt,
                         int pl, int th, int tw, int m, const float *bt, const float *up, int cout, const float *at,
                         const float *bias, int relu, int ho, int wo, long chunk, int nt) {
     long tiles = (long)n * th * tw;
+    long u_bytes = (long)alpha * alpha * cin * padded(cout) * (long)sizeof(float);
+    if (nt > 1 && u_bytes <= OWN_TILES_U_BYTES && tiles >= 2L * nt * own_step_rows((long)alpha * alpha * cin * 4))
+        return own_tiles(x, z, y, alpha, tiles, h, w, cin, pt, pl, th, tw, m, bt, up, cout, at, bias, relu, ho, wo, nt);
     long count = chunk > 0 ? (tiles + chunk - 1) / chunk : 1;
     if (count < 1) count = 1;
     long most = (tiles + count - 1) / count, a2 = (long)alpha * alpha;
