@@ -44,9 +44,9 @@ A call with fewer tiles than that (:data:`WINOGRAD_F2_TILES`: a 14x14 map at bat
 runs ``winograd_f2``, F(2x2, 3x3), since session 16's faster transforms: it reads 16/9 of the weights where
 F(4x4) reads 4x them, and such a call is bound by reading them. Whole models, paired median against F(4x4) on
 the 14x14 maps and ``nhwc_gemm`` on the 7x7 ones (``benchmarks/native_steps_ab.py MODEL BATCH winograd_f2``):
-resnet18 1.059x at batch 1 (the 7x7 maps alone 1.031x; at batch 4 1.083x), resnet50 1.024x, googlenet 1.021x.
-Where F(4x4) has 32 tiles or more, F(2x2) lost: resnet18 at batch 8 0.93x, on 28x28 maps at batch 1 0.95x, on
-14x14 ones at batch 2 0.98x.
+resnet18 1.058x at batch 1 (with the rule held to the 7x7 maps 1.031x; at batch 4, where only those change,
+1.083x), resnet50 1.027x, googlenet 1.022x. Where F(4x4) has 32 tiles or more, F(2x2) lost: resnet18 at batch 8
+0.93x, on 28x28 maps at batch 1 0.95x, on 14x14 ones at batch 2 0.98x.
 
 A 1x1 stride-1 conv runs ``pointwise``, jiasu's C matrix product, at any batch:
 oneDNN's call costs 25-40 us before any arithmetic. Against oneDNN, layer by layer
