@@ -45,6 +45,12 @@ def _input_check(spec: ir.Value):
         return lambda t: dtype is None or t.dtype == dtype
     rank = len(spec.shape)
     fixed = [(axis, d) for axis, d in enumerate(spec.shape) if isinstance(d, int)]
+    if dtype is not None and [a for a, _ in fixed] == list(range(1, rank)):
+        # the usual declaration, a free batch axis and fixed others: one comparison of the shape's tail (runs are
+        # short at batch 1, and the Python around the C call, with the kernels' data in the caches, costs microseconds
+        # a bytecode)
+        tail = tuple(d for _, d in fixed)
+        return lambda t: t.dtype == dtype and t.shape[1:] == tail and t.dim() == rank
     return lambda t: (dtype is None or t.dtype == dtype) and t.dim() == rank and all(t.shape[a] == d for a, d in fixed)
 
 
@@ -94,7 +100,9 @@ class Engine:
         self._accepts = {v.name: _input_check(v) for v in self.inputs}
         self._feedable = {v.name for v in graph.inputs}  # declared inputs plus overridable initializers
         self._input_slots = [slot(v) for v in graph.inputs]
+        self._input_names = [v.name for v in graph.inputs]
         self.outputs = list(graph.outputs)
+        self._output_names = [v.name for v in self.outputs]
 
         ctx_options = {"conv_algorithm": self.options.conv_algorithm, "conv_algorithms": dict(self.options.conv_algorithms)}
         self.steps: list[_Step] = []
@@ -223,12 +231,13 @@ class Engine:
     # ---- running -------------------------------------------------------------------
     def _check_feeds(self, feeds: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         declared = self._declared
-        unknown = [k for k in feeds if k not in self._feedable]
-        if unknown:
-            raise InputError(f"unknown input {unknown[0]!r}; the model's inputs are: {', '.join(declared)}")
-        missing = [k for k in declared if k not in feeds]
-        if missing:
-            raise InputError(f"missing input {missing[0]!r}; the model's inputs are: {', '.join(declared)}")
+        if feeds.keys() != declared.keys():  # the usual feeds, every declared input and no more, skip the searches
+            unknown = [k for k in feeds if k not in self._feedable]
+            if unknown:
+                raise InputError(f"unknown input {unknown[0]!r}; the model's inputs are: {', '.join(declared)}")
+            missing = [k for k in declared if k not in feeds]
+            if missing:
+                raise InputError(f"missing input {missing[0]!r}; the model's inputs are: {', '.join(declared)}")
         out = {}
         for name, value in feeds.items():
             try:
@@ -262,7 +271,8 @@ class Engine:
 
     def _arguments(self, checked: dict[str, torch.Tensor]) -> list[Optional[torch.Tensor]]:
         """One value per graph input: the feed, else the initializer it overrides."""
-        return [checked[v.name] if v.name in checked else self._constants.get(s) for v, s in zip(self.model.graph.inputs, self._input_slots)]
+        constants = self._constants
+        return [checked[n] if n in checked else constants.get(s) for n, s in zip(self._input_names, self._input_slots)]
 
     def run(self, feeds: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """Run the model. ``feeds`` maps input names to numpy arrays or torch tensors; returns output name -> tensor."""
@@ -280,7 +290,7 @@ class Engine:
         except Exception:  # a kernel failed on these inputs: find which, keep the cause
             self._run_steps(args)
             raise
-        return {v.name: r for v, r in zip(self.outputs, results)}
+        return dict(zip(self._output_names, results))
 
     def _forward_for(self, args: list[Optional[torch.Tensor]]) -> tuple[Any, Optional[list]]:
         """The forward function with chains for these inputs (``jiasu.runtime.chain``), and None; or, on
@@ -383,7 +393,7 @@ class Engine:
     def trace(self, feeds: Mapping[str, Any], on_step) -> dict[str, torch.Tensor]:
         """Run step by step, calling ``on_step(index, inputs, outputs)`` after each node (shapes, timing)."""
         results = self._run_steps(self._arguments(self._check_feeds(feeds)), on_step)
-        return {v.name: r for v, r in zip(self.outputs, results)}
+        return dict(zip(self._output_names, results))
 
     def node_times(self, feeds: Mapping[str, Any], repeats: int = 10) -> list[dict[str, Any]]:
         """Per step: node, op, the algorithm that ran and its best-of-``repeats`` time in ms (step by step, traced).
@@ -416,7 +426,9 @@ class Engine:
 
     def run_numpy(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Like :meth:`run`, as numpy arrays the caller owns (copies: an output may be an engine constant)."""
-        return {k: v.detach().cpu().numpy().copy() for k, v in self.run(feeds).items()}
+        # a CPU tensor outside autograd (the usual output) without detach() and cpu(): each a dispatch and a new
+        # tensor object, tens of microseconds of a batch-1 run when the kernels have evicted the interpreter
+        return {k: (v if v.is_cpu and not v.requires_grad else v.detach().cpu()).numpy().copy() for k, v in self.run(feeds).items()}
 
     def algorithm_report(self) -> list[NodeChoice]:
         """Per Conv node: the algorithm that runs it and, where it fell back, why."""
