@@ -80,8 +80,6 @@ def _without(change: str, base: str = "HEAD"):
             yield
         finally:
             Winograd.native_product = True
-    elif change == "winograd_f6":
-        yield  # the engine without it is the heuristic's own
     elif change == "winograd_f2":
         tiles = heuristic.WINOGRAD_F2_TILES
         heuristic.WINOGRAD_F2_TILES = 0

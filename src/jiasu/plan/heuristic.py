@@ -202,20 +202,13 @@ def _winograd(spec: ConvSpec, input_size: Optional[tuple[int, ...]], batch: Opti
         return None
     if spec.in_channels < WINOGRAD_MIN_CHANNELS[r]:
         return None
-    few_tiles = (
-        r == 3 and batch is not None and min(input_size) >= WINOGRAD_MIN_SIZE_BATCHED and winograd_tiles(input_size, batch, spec) < WINOGRAD_F2_TILES
-    )
-    if few_tiles:
+    # F(4x4)'s tiles in this call, where the batch is known and the map is not too small for tiles to count
+    counted = r == 3 and batch is not None and min(input_size) >= WINOGRAD_MIN_SIZE_BATCHED
+    tiles = winograd_tiles(input_size, batch, spec) if counted else None
+    if tiles is not None and tiles < WINOGRAD_F2_TILES:
         name = "winograd_f2"
-    elif min(input_size) < WINOGRAD_MIN_SIZE[r]:
-        enough_tiles = (
-            r == 3
-            and batch is not None
-            and min(input_size) >= WINOGRAD_MIN_SIZE_BATCHED
-            and winograd_tiles(input_size, batch, spec) >= WINOGRAD_MIN_TILES
-        )
-        if not enough_tiles:
-            return None
+    elif min(input_size) < WINOGRAD_MIN_SIZE[r] and (tiles is None or tiles < WINOGRAD_MIN_TILES):
+        return None
     from ..kernels.conv.winograd import native_available
 
     return name if native_available() else None
