@@ -110,14 +110,18 @@ static const block_fn blocks[5][PMAX + 1] = {
     {0, block_4_1, block_4_2, block_4_3, block_4_4, block_4_5, block_4_6},
 };
 
-/* Panel vb (its first vector) over pixel rows [r0, r1), in blocks of the panel's largest height and
- * one smaller block for the rows left. */
+/* Panel vb (its first vector) over pixel rows [r0, r1), in as few blocks as the panel's largest height
+ * allows, of heights that differ by at most one. A short last block is a few dependent chains of
+ * multiply-adds, bound by their latency and not the units' throughput: 49 rows (a 7x7 map at batch 1)
+ * as 8 x 6 + 1 spent on the 1 row two thirds of a 6-row block's time; as 4 x 6 + 5 x 5, a 5-row block
+ * keeps 10 chains going, enough for two FMA units of latency 4. */
 static void panel_rows(const float *x, long r0, long r1, int cin, const float *wp, int vb, int nvec, int cout,
                        const float *bias, const float *z, vf lo, vf hi, float *y, int stream) {
     int nv = nvec - vb < NVMAX ? nvec - vb : NVMAX, cb = vb * CB;
     const float *panel = wp + (long)cb * cin;
     for (long r = r0; r < r1;) {
-        int q = r1 - r < rows[nv] ? (int)(r1 - r) : rows[nv];
+        long left = r1 - r, n = (left + rows[nv] - 1) / rows[nv]; /* the blocks left */
+        int q = (int)((left + n - 1) / n);
         blocks[nv][q](x + r * cin, cin, panel, cb, cout, bias, z ? z + r * cout : 0, lo, hi, y + r * cout, stream);
         r += q;
     }
