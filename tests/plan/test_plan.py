@@ -31,7 +31,7 @@ def _private_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def compiled():
-    return compile_model(MODEL, batch=2, budget_s=60, per_candidate_s=0.01, use_cache=False, validate=False)
+    return compile_model(MODEL, batch=2, budget_s=60, per_candidate_s=0.01, use_cache=False, validate=False, in_context=False)
 
 
 def test_time_candidates_ranks_by_measured_time():
@@ -85,11 +85,11 @@ def test_memory_plan_is_recorded(compiled):
 
 def test_second_compile_is_served_from_the_cache(tmp_path):
     cache = TuningCache.open(tmp_path / "tuning.json")
-    first = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=cache, validate=False)
+    first = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=cache, validate=False, in_context=False)
     assert {n.source for n in first.plan.nodes} == {"tuned"}
     assert (tmp_path / "tuning.json").is_file()
     start = time.perf_counter()
-    second = compile_model("zoo:smallcnn", batch=1, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False)
+    second = compile_model("zoo:smallcnn", batch=1, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False, in_context=False)
     assert {n.source for n in second.plan.nodes} == {"cache"}
     assert second.plan.conv_algorithms == first.plan.conv_algorithms
     assert [n.timings_ms for n in second.plan.nodes] == [n.timings_ms for n in first.plan.nodes]
@@ -99,27 +99,27 @@ def test_second_compile_is_served_from_the_cache(tmp_path):
 def test_a_changed_algorithm_is_retuned(tmp_path, monkeypatch):
     """Bumping an algorithm's revision (its speed changed) keys new timings: the old ones are not reused."""
     cache = TuningCache.open(tmp_path / "tuning.json")
-    compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=cache, validate=False)
+    compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=cache, validate=False, in_context=False)
     monkeypatch.setattr(CONV_ALGORITHMS["im2col"], "revision", 7)
     assert "im2col@7" in machine_key(1)
-    again = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False)
+    again = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False, in_context=False)
     assert {n.source for n in again.plan.nodes} == {"tuned"}
 
 
 def test_a_newly_registered_algorithm_is_timed_not_passed_over(tmp_path, monkeypatch):
     """A cache entry that never timed an algorithm which now applies does not serve the node: it is tuned again, the newcomer included."""
     cache = TuningCache.open(tmp_path / "tuning.json")
-    compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=cache, validate=False)
+    compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=cache, validate=False, in_context=False)
     # Forget one candidate in every entry, as if it had been registered after they were written.
     data = TuningCache.open(tmp_path / "tuning.json")
     for entry in next(iter(data.data.values())).values():
         entry["timings_ms"].pop("im2col")
         entry["best"] = next(iter(entry["timings_ms"]))
     data.save()
-    again = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False)
+    again = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False, in_context=False)
     assert {n.source for n in again.plan.nodes} == {"tuned"}
     assert all("im2col" in n.timings_ms for n in again.plan.nodes)
-    third = compile_model("zoo:smallcnn", batch=1, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False)
+    third = compile_model("zoo:smallcnn", batch=1, cache=TuningCache.open(tmp_path / "tuning.json"), validate=False, in_context=False)
     assert {n.source for n in third.plan.nodes} == {"cache"}
 
 
@@ -419,7 +419,7 @@ def test_a_tuned_plan_slower_as_a_whole_is_not_kept(monkeypatch):
 
     monkeypatch.setattr(tune_module, "time_candidates", rigged)
     monkeypatch.setattr(jiasu.bench.timing, "interleaved", rigged_rounds)
-    c = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, use_cache=False)
+    c = compile_model("zoo:smallcnn", batch=1, per_candidate_s=0.01, use_cache=False, in_context=False)
     assert c.plan.validation == {"kept": "heuristic", "whole_model_ms": {"heuristic": 1.0, "tuned": 2.0}}
     assert [(n.algorithm, n.source) for n in c.plan.nodes] == [(a, "heuristic (tuned plan was slower as a whole)") for a in SMALLCNN_HEURISTIC]
     assert [ch.choice for ch in c.engine.algorithm_report()] == SMALLCNN_HEURISTIC
@@ -446,3 +446,53 @@ def test_mobilenet_plan_tunes_the_convs_the_blocks_leave_and_round_trips(tmp_pat
     rebuilt = engine_from_plan(model, str(path))
     feeds = example_feeds(model, batch=2)
     assert relative_l2(rebuilt.run_numpy(feeds)["output"], run_onnxruntime(model, feeds)["output"]) <= 1e-5
+
+
+def test_in_context_tuning_lets_times_inside_whole_runs_decide():
+    """After timing alone, each node's close contenders run again inside whole runs of the model, and those
+    times decide: the contenders are the candidates within CONTEXT_WITHIN of the best alone (and the
+    heuristic's algorithm), at most CONTEXT_ENGINES of them."""
+    from jiasu.plan.tune import CONTEXT_ENGINES, CONTEXT_WITHIN
+
+    c = compile_model(MODEL, batch=2, budget_s=60, per_candidate_s=0.01, use_cache=False, validate=False)
+    heuristic = compile_model(MODEL, batch=2, tune_algorithms=False).engine
+    feeds = example_feeds(c.model, batch=2)
+    ran = {row["node"]: row["algorithm"] for row in heuristic.node_times(feeds, repeats=1)}
+    contested = [n for n in c.plan.nodes if n.context_ms]
+    assert len(contested) == c.plan.context["nodes"] >= 3 and c.plan.context["rounds"] >= 1
+    for n in contested:
+        assert n.source == "tuned in context" and n.algorithm == min(n.context_ms, key=n.context_ms.get)
+        assert 2 <= len(n.context_ms) <= CONTEXT_ENGINES and set(n.context_ms) <= set(n.timings_ms)
+        best = min(n.timings_ms.values())
+        assert all(n.timings_ms[a] <= CONTEXT_WITHIN * best or a == ran[n.node] for a in n.context_ms), (n.node, n.timings_ms, n.context_ms)
+    original = load(MODEL)
+    assert relative_l2(c.engine.run_numpy(feeds)["output"], run_onnxruntime(original, example_feeds(original, batch=2))["output"]) <= 1e-5
+
+
+@pytest.mark.skipif(not native_available(), reason="the C kernels do not build here: no chains to keep")
+def test_in_context_tuning_keeps_the_chains(monkeypatch):
+    """A torch algorithm that wins alone does not replace a C call inside a chain: the chain would split, and
+    the cost lands on the Python between chains and the layers after it, not on the node's own time."""
+    import importlib
+
+    tune_module = importlib.import_module("jiasu.plan.tune")
+    real = tune_module.time_candidates
+
+    def onednn_wins_alone(fns, **kw):
+        t = real(fns, **kw)
+        if "onednn" in t:
+            t["onednn"] = min(t.values()) / 10
+        return t
+
+    monkeypatch.setattr(tune_module, "time_candidates", onednn_wins_alone)
+    heuristic = compile_model(MODEL, batch=2, tune_algorithms=False).engine
+    feeds = example_feeds(heuristic.model, batch=2)
+    chains = heuristic.chains(feeds)
+    assert chains and sum(map(len, chains)) >= 10
+    alone = compile_model(MODEL, batch=2, per_candidate_s=0.01, use_cache=False, validate=False, in_context=False)
+    assert {n.algorithm for n in alone.plan.nodes} == {"onednn"} and alone.engine.chains(feeds) != chains
+    tuned = compile_model(MODEL, batch=2, per_candidate_s=0.01, use_cache=False, validate=False)
+    assert tuned.engine.chains(feeds) == chains
+    assert "onednn" not in {n.algorithm for n in tuned.plan.nodes}
+    kept = [n for n in tuned.plan.nodes if n.source == "heuristic (no other C call within reach)"]
+    assert all(n.algorithm != min(n.timings_ms, key=n.timings_ms.get) for n in kept)

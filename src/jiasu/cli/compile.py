@@ -92,13 +92,17 @@ def _print_plan(plan) -> None:
     table.add_column("input")
     table.add_column("chosen")
     table.add_column("how")
-    table.add_column("candidates (ms)", overflow="fold")
+    table.add_column("candidates alone (ms)", overflow="fold")
+    table.add_column("in the whole model (ms)", overflow="fold")
     for n in plan.nodes:
-        cands = ", ".join(f"{k} {v:.3f}" for k, v in sorted(n.timings_ms.items(), key=lambda kv: kv[1]))
-        table.add_row(n.node, n.op_type, "x".join(map(str, n.input_shape or [])), n.algorithm, n.source, cands)
+        alone, inside = ((", ".join(f"{k} {v:.3f}" for k, v in sorted(t.items(), key=lambda kv: kv[1]))) for t in (n.timings_ms, n.context_ms))
+        table.add_row(n.node, n.op_type, "x".join(map(str, n.input_shape or [])), n.algorithm, n.source, alone, inside)
     console.print(table)
     counts = collections.Counter(n.algorithm for n in plan.nodes)
     console.print("  algorithms: " + ", ".join(f"{k} x{v}" for k, v in counts.most_common()))
+    if plan.context.get("nodes"):
+        c = plan.context
+        console.print(f"  in context: {c['nodes']} nodes' close contenders timed inside whole runs ({c['engines']} engines, {c['rounds']} rounds, {c['seconds']} s); {c['changed']} changed their pick")
     v = plan.validation
     if v.get("whole_model_ms"):
         ms = v["whole_model_ms"]

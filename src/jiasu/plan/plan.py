@@ -22,15 +22,19 @@ VERSION = 1
 
 @dataclass
 class NodePlan:
-    """One node's decision: ``algorithm`` ran it; ``timings_ms`` per candidate (empty if not tuned)."""
+    """One node's decision: ``algorithm`` ran it; ``timings_ms`` per candidate timed alone (empty if not tuned);
+    ``context_ms`` per contender timed inside whole runs of the model (empty where there was no contest)."""
 
     node: str
     op_type: str
     algorithm: str
-    source: str = "heuristic"  # "heuristic", "tuned", "cache" (tuned earlier on this machine) or "user"
+    #: "heuristic", "tuned" (fastest alone), "tuned in context" (fastest inside whole runs), "cache" (tuned
+    #: alone earlier on this machine) or "user"
+    source: str = "heuristic"
     timings_ms: dict[str, float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # candidate -> why it does not apply
     input_shape: Optional[list[int]] = None
+    context_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,6 +56,9 @@ class Plan:
     strategy: dict[str, Any] = field(default_factory=dict)
     #: tuned vs heuristic plan, timed on the whole model: {"kept": ..., "whole_model_ms": {...}}
     validation: dict[str, Any] = field(default_factory=dict)
+    #: the contest inside whole runs (jiasu.plan.tune.tune_in_context): {"nodes", "engines", "rounds",
+    #: "changed", "seconds"}; empty where it did not run
+    context: dict[str, Any] = field(default_factory=dict)
 
     @property
     def conv_algorithms(self) -> dict[str, str]:

@@ -3,7 +3,9 @@
 The model runs once step by step to capture each Conv/FusedConv's actual
 inputs (shape, dtype, memory layout, and the residual for a fused add). Every
 algorithm that applies is then prepared with the node's own weights and
-epilogue and timed on those inputs; the fastest wins. Results are cached on
+epilogue and timed on those inputs; the fastest wins, or with
+:func:`tune_in_context` the fastest of the close contenders timed again inside
+whole runs of the model. Times alone are cached on
 disk (``$JIASU_CACHE_DIR`` or ``~/.cache/jiasu``, ``tuning.json``) keyed by the
 node's signature, the machine fingerprint and the thread count, so tuning the
 same layer again on this machine is a lookup. A time budget bounds the whole
@@ -218,3 +220,124 @@ def tune(
     if cache is not None:
         cache.save()
     return plans
+
+
+#: In context, a node's contenders are its candidates whose time alone is within this factor of its best
+#: alone (noise and the caches move times by tens of percent between the two settings; FFT or im2col at
+#: several times the best do not come back), plus the heuristic's choice.
+CONTEXT_WITHIN = 1.5
+#: At most this many contenders a node, hence engines built at once (each holds its own packed weights).
+CONTEXT_ENGINES = 4
+
+
+def tune_in_context(
+    engine,
+    nodes: list[NodePlan],
+    feeds: Mapping[str, Any],
+    *,
+    within: float = CONTEXT_WITHIN,
+    max_engines: int = CONTEXT_ENGINES,
+    rounds: int = 3,
+    repeats: int = 3,
+    budget_s: float = 60.0,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Decide again, by its time inside whole runs of the model, each node that :func:`tune` timed alone.
+
+    Alone, a node runs on the input and weights it left in the caches on its last run. Inside the model its
+    input comes hot from the layer before and its weights cold from memory (resnet50's 100 MB do not fit the
+    L3), and Winograd's transformed weights are 4-16x the plain ones: resnet50 at batch 1, its choices by
+    time alone ran 53.7 ms step by step where the heuristic's ran 50.1, and its first 3x3 layers took
+    0.70 ms in the model where they took 1.18 alone.
+
+    ``engine`` runs the heuristic's choices. Contenders per node: its candidates within ``within`` of its
+    best time alone, fastest first, and the algorithm the heuristic runs on it, at most ``max_engines``.
+    Where the heuristic's algorithm is a C call inside a chain, so must its contenders be: a torch
+    algorithm there splits the chain, and its cost falls on the Python between chains and on the layouts
+    of the layers after it, not on its own time (resnet18 at batch 1 with a torch stem: 25 ms a run
+    against 17, its stem 0.1 ms faster). Such nodes are timed in C inside whole runs
+    (:meth:`~jiasu.runtime.Engine.chain_times`), the others step by step
+    (:meth:`~jiasu.runtime.Engine.node_times`).
+
+    Engine k runs contender k mod n of every node with n of them, so that ``max(n)`` engines cover
+    every contender; they take turns, ``rounds`` times (fewer once ``budget_s`` is spent, never under
+    one), ``repeats`` runs a turn. A node keeps the contender with the lowest time seen. ``nodes`` are
+    updated in place (``algorithm``, ``source="tuned in context"``, ``context_ms``); returns a record of
+    the contest for the plan.
+    """
+    from ..runtime import Engine
+
+    start = time.perf_counter()
+    captured = {engine.steps[i].kernel.node.name: (engine.steps[i].kernel, x, z) for i, (x, z) in capture_conv_inputs(engine, feeds).items()}
+    contenders: dict[str, list[str]] = {}
+    in_chain: set[str] = set()
+    with torch.inference_mode():
+        for n in nodes:
+            if n.source not in ("tuned", "cache") or len(n.timings_ms) < 2 or n.node not in captured:
+                continue
+            kernel, x, z = captured[n.node]
+            chosen = kernel.algorithm_for(x)
+            best = min(n.timings_ms.values())
+            ranked = sorted((a for a, t in n.timings_ms.items() if t <= within * best), key=n.timings_ms.get)
+            if _native(kernel, chosen, x, z):
+                in_chain.add(n.node)
+                ranked = [a for a in ranked if a == chosen or _native(kernel, a, x, z)]
+            if chosen in n.timings_ms and chosen not in ranked[:max_engines]:
+                ranked = ranked[: max_engines - 1] + [chosen]
+            else:
+                ranked = ranked[:max_engines]
+            if len(ranked) > 1:
+                contenders[n.node] = ranked
+            elif ranked == [chosen] and n.algorithm != chosen:  # the pick alone would have split a chain
+                n.algorithm, n.source = chosen, "heuristic (no other C call within reach)"
+    if not contenders:
+        return {"nodes": 0}
+    fixed = {n.node: n.algorithm for n in nodes}
+    count = max(len(c) for c in contenders.values())
+    assigned = [{node: c[k % len(c)] for node, c in contenders.items()} for k in range(count)]
+    engines = [Engine(engine.model, engine.options, conv_algorithms={**fixed, **a}) for a in assigned]
+    seen: dict[str, dict[str, float]] = {node: {} for node in contenders}
+    stepwise = set(contenders) - in_chain
+
+    def note(node: str, algorithm: str, ms: float) -> None:
+        times = seen[node]
+        times[algorithm] = min(times.get(algorithm, float("inf")), ms)
+
+    done = 0
+    for r in range(rounds):
+        if r and time.perf_counter() - start > budget_s:
+            break
+        order = list(range(count)) if r % 2 == 0 else list(range(count))[::-1]  # who goes first alternates
+        for k in order:
+            for row in engines[k].chain_times(feeds, repeats=repeats) if in_chain else ():
+                if row["node"] in in_chain and row["node"] in contenders:
+                    note(row["node"], assigned[k][row["node"]], row["ms"])
+            for row in engines[k].node_times(feeds, repeats=repeats) if stepwise else ():
+                if row["node"] in stepwise:
+                    note(row["node"], row["algorithm"], row["ms"])
+        done = r + 1
+        if progress is not None:
+            progress(done, rounds, f"whole-model round {done} of {rounds}")
+    changed = 0
+    for n in nodes:
+        times = seen.get(n.node)
+        if not times:
+            continue
+        n.context_ms = {a: round(t, 4) for a, t in times.items()}
+        pick = min(times, key=times.get)
+        changed += pick != n.algorithm
+        n.algorithm, n.source = pick, "tuned in context"
+    return {
+        "nodes": len(contenders), "in_chains": len(in_chain), "engines": count, "rounds": done, "changed": changed,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def _native(kernel: Conv, name: str, x: torch.Tensor, z: Optional[torch.Tensor]) -> bool:
+    """Whether ``kernel`` with algorithm ``name`` runs ``x`` as one C call (so inside a chain)."""
+    try:
+        fn = kernel.prepare_candidate(name, x)
+    except Exception:
+        return False
+    call = getattr(fn, "native_call", None)
+    return call is not None and call(x, z) is not None
