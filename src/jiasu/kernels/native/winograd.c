@@ -249,12 +249,12 @@ int jiasu_winograd_output(int alpha, const float *mm, long T, int co, const floa
  * position, in up). pointwise.h's register blocks; the threads split the (position, panel) pairs, each
  * over all T rows (at batch 1 a call has 36 x 4 or more pairs and few rows), or where pairs are fewer
  * than 4 threads a pair, each pair's rows too. Returns 0, or -1 where the zero bias cannot be allocated. */
-/* jiasu_winograd_product with v's positions vps floats apart and mm's mps. */
-static int product_strided(const float *v, long vps, long T, int cin, const float *up, int cout, float *mm, long mps,
-                           int positions, int nt) {
-    int cop = padded(cout), nvec = vectors(cout), panels = (nvec + NVMAX - 1) / NVMAX;
-    float *zero = calloc((size_t)cop, sizeof(float));
-    if (!zero) return -1;
+/* jiasu_winograd_product with v's positions vps floats apart and mm's mps, and zero: padded(cout) zeros (the
+ * products' bias), allocated once per convolution by the caller. */
+static void product_strided(const float *v, long vps, long T, int cin, const float *up, int cout, float *mm, long mps,
+                            int positions, const float *zero, int nt) {
+    int nvec = vectors(cout), panels = (nvec + NVMAX - 1) / NVMAX;
+    long cop = padded(cout);
     long pairs = (long)positions * panels;
     long strips = pairs >= 4L * nt ? 1 : (4L * nt + pairs - 1) / pairs;
     if (strips > T) strips = T > 0 ? T : 1;
@@ -268,12 +268,14 @@ static int product_strided(const float *v, long vps, long T, int cin, const floa
         panel_rows(v + q * vps, r0, r1, cin, up + (long)q * cin * cop, j * NVMAX, nvec, cout, zero, 0, lo, hi,
                    mm + q * mps, 0);
     }
-    free(zero);
-    return 0;
 }
 
 int jiasu_winograd_product(const float *v, long T, int cin, const float *up, int cout, float *mm, int positions, int nt) {
-    return product_strided(v, T * cin, T, cin, up, cout, mm, T * cout, positions, nt);
+    float *zero = calloc((size_t)padded(cout), sizeof(float));
+    if (!zero) return -1;
+    product_strided(v, T * cin, T, cin, up, cout, mm, T * cout, positions, zero, nt);
+    free(zero);
+    return 0;
 }
 
 /* The floats between the positions of a chunk's V or M, rows x c each: rows * c rounded up to a whole number of
@@ -308,6 +310,8 @@ static int own_tiles(const float *x, const float *z, float *y, int alpha, long t
                      const float *bias, int relu, int ho, int wo, int nt) {
     long a2 = (long)alpha * alpha, step = own_step_rows(a2 * cin * (long)sizeof(float));
     long vps = position_stride(step, cin), mps = position_stride(step, cout);
+    float *zero = calloc((size_t)padded(cout), sizeof(float));
+    if (!zero) return -1;
     int failed = 0;
 #pragma omp parallel num_threads(nt) reduction(| : failed)
     {
@@ -318,11 +322,12 @@ static int own_tiles(const float *x, const float *z, float *y, int alpha, long t
         if (!v || !mm) failed = 1;
         for (long t0 = first; t0 < last && !failed; t0 += step) {
             long t1 = t0 + step < last ? t0 + step : last;
-            failed = input_strided(alpha, x, h, w, cin, pt, pl, th, tw, m, bt, t0, t1, t0, vps, v, 1) ||
-                     product_strided(v, vps, t1 - t0, cin, up, cout, mm, mps, (int)a2, 1) ||
-                     output_strided(alpha, mm, mps, cout, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, t0, 1);
+            failed = input_strided(alpha, x, h, w, cin, pt, pl, th, tw, m, bt, t0, t1, t0, vps, v, 1);
+            if (!failed) product_strided(v, vps, t1 - t0, cin, up, cout, mm, mps, (int)a2, zero, 1);
+            failed = failed || output_strided(alpha, mm, mps, cout, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, t0, 1);
         }
     }
+    free(zero);
     return failed ? -1 : 0;
 }
 
@@ -344,13 +349,15 @@ int jiasu_winograd_conv(const float *x, const float *z, float *y, int alpha, int
     long most = (tiles + count - 1) / count, a2 = (long)alpha * alpha;
     long vps = position_stride(most, cin), mps = position_stride(most, cout);
     float *v = scratch(0, (size_t)(a2 * vps)), *mm = scratch(1, (size_t)(a2 * mps));
-    int failed = !v || !mm;
+    float *zero = calloc((size_t)padded(cout), sizeof(float));
+    int failed = !v || !mm || !zero;
     for (long i = 0; i < count && !failed; i++) {
         long t0 = tiles * i / count, t1 = tiles * (i + 1) / count, rows = t1 - t0;
-        failed = input_strided(alpha, x, h, w, cin, pt, pl, th, tw, m, bt, t0, t1, t0, vps, v, nt) ||
-                 product_strided(v, vps, rows, cin, up, cout, mm, mps, (int)a2, nt) ||
-                 output_strided(alpha, mm, mps, cout, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, t0, nt);
+        failed = input_strided(alpha, x, h, w, cin, pt, pl, th, tw, m, bt, t0, t1, t0, vps, v, nt);
+        if (!failed) product_strided(v, vps, rows, cin, up, cout, mm, mps, (int)a2, zero, nt);
+        failed = failed || output_strided(alpha, mm, mps, cout, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, t0, nt);
     }
+    free(zero);
     return failed ? -1 : 0;
 }
 
