@@ -250,3 +250,50 @@ def test_smallcnn_runs_as_one_chain_to_its_softmax():
     assert all(torch.equal(ours[k], steps[k]) for k in steps)
     ref = run_onnxruntime(_models("smallcnn")[0], feeds)
     assert all(relative_l2(ours[k].numpy(), ref[k]) < 1e-4 for k in ref)
+
+
+def test_run_numpy_goes_straight_to_a_whole_model_chain():
+    """A model that is one chain from its input to its outputs: run_numpy calls the chain on the feed's memory and
+    returns new arrays on every run, the same floats as the steps one by one; feeds unlike the last ones (another
+    batch, bad shapes, dtypes or names) take the long way, with its checks and its errors."""
+    from jiasu.errors import InputError
+
+    model = _optimized("mobilenet_v2")
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    a, b, two = ({k: np.asarray(v) for k, v in jiasu.example_feeds(model, batch=n, seed=s).items()} for n, s in ((1, 1), (1, 2), (2, 3)))
+    first = engine.run_numpy(a)["output"]
+    shortcut, taken = engine._fast, []
+    assert callable(shortcut)
+    engine._fast = lambda feeds: taken.append(shortcut(feeds)) or taken[-1]
+    second = engine.run_numpy(a)["output"]
+    kept = second.copy()
+    third = engine.run_numpy(b)["output"]
+    assert len(taken) == 2 and all(t is not None for t in taken)
+    assert np.array_equal(first, second) and second is not first
+    assert np.array_equal(second, kept), "the next run overwrote a returned output"
+    assert np.array_equal(third, _stepwise(engine, b)["output"].numpy())
+    for bad, message in (
+        ({"input": a["input"][:, :2]}, "input 'input' has shape (1, 2, 64, 64), but the model expects (batch, 3, 64, 64): dim 1 must be 3, got 2"),
+        ({"input": a["input"].astype(np.float64)}, "input 'input' has dtype float64, but the model expects float32; convert it first (e.g. x.astype(np.float32))"),
+        ({"input": a["input"], "extra": a["input"]}, "unknown input 'extra'; the model's inputs are: input"),
+    ):
+        with pytest.raises(InputError) as e:
+            engine.run_numpy(bad)
+        assert str(e.value) == message
+    assert taken[-1] is None
+    engine._fast = shortcut
+    assert np.array_equal(engine.run_numpy(two)["output"], _stepwise(engine, two)["output"].numpy())  # a new batch: a new chain
+    assert engine._fast is not shortcut and callable(engine._fast)
+    assert np.array_equal(engine.run_numpy(b)["output"], third)
+
+
+def test_run_numpy_from_several_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = _optimized("smallcnn")
+    engine = jiasu.Engine(model, conv_algorithm="auto")
+    feeds = [{k: np.asarray(v) for k, v in jiasu.example_feeds(model, batch=1, seed=s).items()} for s in range(4)]
+    want = [{k: v.numpy() for k, v in _stepwise(engine, f).items()} for f in feeds]
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(engine.run_numpy, feeds * 5))
+    assert all(np.array_equal(g[k], want[i % 4][k]) for i, g in enumerate(got) for k in want[0])

@@ -76,18 +76,23 @@ class Chain:
         for t, (shape, stride, dtype) in zip(values, self._meta_in):
             if t.shape != shape or t.stride() != stride or t.dtype != dtype:
                 return self.fallback(*values)
-        for slots, k, i in self._patch_in:
-            slots[k].p = values[i].data_ptr()
         outs = tuple(torch.empty_strided(shape, stride, dtype=dtype) for shape, stride, dtype in self._meta_out)
+        self.run_at([t.data_ptr() for t in values], [t.data_ptr() for t in outs])
+        return outs
+
+    def run_at(self, inputs: list[int], outputs: list[int]) -> None:
+        """Run the C calls on inputs and outputs at these addresses: memory laid out as traced (``_meta_in``,
+        ``_meta_out``), which the caller vouches for."""
+        for slots, k, i in self._patch_in:
+            slots[k].p = inputs[i]
         for slots, k, i in self._patch_out:
-            slots[k].p = outs[i].data_ptr()
+            slots[k].p = outputs[i]
         if self.times is None:
             failed = self._run(self._steps, self._count)
         else:
             failed = self._run_timed(self._steps, self._count, self.times)
         if failed:
             raise JiasuError(f"node {self._called[failed - 1]!r}: its C kernel could not allocate its buffers")
-        return outs
 
 
 def plan_chains(steps, output_slots, constants: set[int], trace: Callable) -> list[Chain]:
