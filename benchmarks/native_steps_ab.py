@@ -17,12 +17,15 @@ CHANGE is one of:
   F(4x4, 3x3) there;
 - ``winograd_f2`` (session 16): the heuristic's F(2x2, 3x3) for 3x3 calls with few tiles
   (``heuristic.WINOGRAD_F2_TILES``), against F(4x4, 3x3) or ``nhwc_gemm`` there;
+- ``shortcut`` (session 17): ``run_numpy`` straight to a model that is one chain (``Engine._shortcut``), against
+  the long way through the feeds' checks, the forward and torch tensors;
 - ``sources``: the C kernels of this checkout against those of git revision ``--base`` (built from
   ``git archive``; the chain runner stays this checkout's), for a change made inside the C files. Both engines
   must run the model as one chain, so that each keeps the kernels it traced with (Python's own calls look the
   library up again).
 
-Both engines run the heuristic's plan (no tuning) on the zoo model, and their outputs are compared first.
+Both engines run the heuristic's plan (no tuning) on the zoo model, and their outputs are compared first. Runs
+are timed through ``run_numpy`` on numpy feeds, as ``jiasu bench`` times them (before session 17, through ``run``).
 Prints ms per image (min, 10th percentile, median) for each and the paired median ratio (above 1: the change
 is faster). The machine is shared and noisy: only the paired ratio of one run means much.
 """
@@ -38,7 +41,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
+import numpy as np
 
 import jiasu.kernels.ops.gemm as gemm_op
 from jiasu.frontends.inputs import example_feeds
@@ -47,7 +50,7 @@ from jiasu.kernels.conv import get_algorithm
 from jiasu.kernels.conv.winograd import Winograd
 from jiasu.plan import compile_model, heuristic
 
-CHANGES = ("chains", "winograd_product", "concat", "nhwc_gemm", "classifier_tail", "gemm_rows", "sources", "winograd_f6", "winograd_f2")
+CHANGES = ("chains", "winograd_product", "concat", "nhwc_gemm", "classifier_tail", "gemm_rows", "sources", "winograd_f6", "winograd_f2", "shortcut")
 
 
 @contextmanager
@@ -119,7 +122,7 @@ def _with(change: str):
 
 def _engine(model: str, batch: int, threads: int, change: str, on: bool):
     compiled = compile_model(f"zoo:{model}", batch=batch, threads=threads, tune_algorithms=False)
-    engine, feeds = compiled.engine, example_feeds(compiled.model, batch=batch)
+    engine, feeds = compiled.engine, {k: np.asarray(v) for k, v in example_feeds(compiled.model, batch=batch).items()}
     if not on and change == "chains":
         engine._forward_for = lambda args: (engine._forward, None)
     if not on and change == "classifier_tail":
@@ -134,6 +137,9 @@ def _engine(model: str, batch: int, threads: int, change: str, on: bool):
                 step.kernel._native_applies = lambda xs: False
     for _ in range(3):  # per-shape plans, weight packing, chains
         out = engine.run(feeds)
+        engine.run_numpy(feeds)
+    if not on and change == "shortcut":
+        engine._fast = False
     return engine, feeds, out
 
 
@@ -162,12 +168,11 @@ def main() -> None:
           f"chains with it: {chains} of {len(on[0].steps)} steps")
     times: list[list[float]] = [[], []]
     end = time.perf_counter() + args.seconds
-    with torch.inference_mode():
-        while time.perf_counter() < end:
-            for i, (engine, feeds, _) in enumerate((off, on)):
-                t0 = time.perf_counter()
-                engine.run(feeds)
-                times[i].append((time.perf_counter() - t0) * 1e3 / args.batch)
+    while time.perf_counter() < end:
+        for i, (engine, feeds, _) in enumerate((off, on)):
+            t0 = time.perf_counter()
+            engine.run_numpy(feeds)
+            times[i].append((time.perf_counter() - t0) * 1e3 / args.batch)
     for name, t in zip(("without", "with"), times):
         s = sorted(t)
         print(f"  {name:8s} runs {len(t)}  ms per image: min {s[0]:.3f}  p10 {s[len(s) // 10]:.3f}  median {statistics.median(t):.3f}")
