@@ -496,3 +496,29 @@ def test_in_context_tuning_keeps_the_chains(monkeypatch):
     assert "onednn" not in {n.algorithm for n in tuned.plan.nodes}
     kept = [n for n in tuned.plan.nodes if n.source == "heuristic (no other C call within reach)"]
     assert all(n.algorithm != min(n.timings_ms, key=n.timings_ms.get) for n in kept)
+
+
+@pytest.mark.skipif(not native_available(), reason="the C kernels do not build here: no chains to keep")
+def test_a_contender_never_timed_in_context_keeps_the_heuristic_choice(monkeypatch):
+    """No whole run timed a node (it fell out of its chain): it keeps the heuristic's algorithm rather than a
+    pick alone that would split the chain."""
+    import importlib
+
+    from jiasu.runtime import Engine
+
+    tune_module = importlib.import_module("jiasu.plan.tune")
+    real = tune_module.time_candidates
+
+    def onednn_wins_alone(fns, **kw):  # narrowly: C calls stay within reach
+        t = real(fns, **kw)
+        if "onednn" in t:
+            t["onednn"] = min(t.values()) * 0.9
+        return t
+
+    monkeypatch.setattr(tune_module, "time_candidates", onednn_wins_alone)
+    monkeypatch.setattr(Engine, "chain_times", lambda self, feeds, repeats=10: [])
+    tuned = compile_model(MODEL, batch=2, per_candidate_s=0.01, use_cache=False, validate=False)
+    assert tuned.plan.context["nodes"] >= 3
+    untimed = [n for n in tuned.plan.nodes if n.source == "heuristic (not timed in context)"]
+    assert len(untimed) == tuned.plan.context["nodes"] and not any(n.context_ms for n in untimed)
+    assert "onednn" not in {n.algorithm for n in tuned.plan.nodes}

@@ -270,6 +270,7 @@ def tune_in_context(
     start = time.perf_counter()
     captured = {engine.steps[i].kernel.node.name: (engine.steps[i].kernel, x, z) for i, (x, z) in capture_conv_inputs(engine, feeds).items()}
     contenders: dict[str, list[str]] = {}
+    heuristic: dict[str, str] = {}
     in_chain: set[str] = set()
     with torch.inference_mode():
         for n in nodes:
@@ -287,7 +288,7 @@ def tune_in_context(
             else:
                 ranked = ranked[:max_engines]
             if len(ranked) > 1:
-                contenders[n.node] = ranked
+                contenders[n.node], heuristic[n.node] = ranked, chosen
             elif ranked == [chosen] and n.algorithm != chosen:  # the pick alone would have split a chain
                 n.algorithm, n.source = chosen, "heuristic (no other C call within reach)"
     if not contenders:
@@ -321,7 +322,11 @@ def tune_in_context(
     changed = 0
     for n in nodes:
         times = seen.get(n.node)
-        if not times:
+        if times is None:
+            continue
+        if not times:  # no run timed it (it fell out of its chain): the heuristic's, unless the pick alone contends
+            if n.algorithm not in contenders[n.node]:
+                n.algorithm, n.source = heuristic[n.node], "heuristic (not timed in context)"
             continue
         n.context_ms = {a: round(t, 4) for a, t in times.items()}
         pick = min(times, key=times.get)

@@ -426,7 +426,8 @@ class Engine:
         ]
 
     def run_numpy(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Like :meth:`run`, as numpy arrays the caller owns (copies: an output may be an engine constant)."""
+        """Like :meth:`run`, as numpy arrays the caller owns: new ones on every run (copies where an output may be
+        an engine constant; a model that is one chain takes :meth:`_shortcut`, whose outputs are new anyway)."""
         fast = self._fast
         if fast:
             out = fast(feeds)
