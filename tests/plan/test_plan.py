@@ -522,3 +522,19 @@ def test_a_contender_never_timed_in_context_keeps_the_heuristic_choice(monkeypat
     untimed = [n for n in tuned.plan.nodes if n.source == "heuristic (not timed in context)"]
     assert len(untimed) == tuned.plan.context["nodes"] and not any(n.context_ms for n in untimed)
     assert "onednn" not in {n.algorithm for n in tuned.plan.nodes}
+
+
+def test_in_context_engines_go_in_groups_where_memory_is_short(monkeypatch):
+    """Where a third of the memory available holds fewer engines than there are contenders a node, they go one
+    group after another, and every contender is still timed."""
+    import importlib
+
+    tune_module = importlib.import_module("jiasu.plan.tune")
+    monkeypatch.setattr(tune_module, "_available_bytes", lambda: 0)
+    c = compile_model(MODEL, batch=2, budget_s=60, per_candidate_s=0.01, use_cache=False, validate=False)
+    record = c.plan.context
+    assert record["at_once"] == 1 and record["engines"] >= 2 and record["rounds"] >= 1
+    contested = [n for n in c.plan.nodes if n.source == "tuned in context"]
+    assert len(contested) == record["nodes"]
+    for n in contested:
+        assert len(n.context_ms) >= 2 and n.algorithm == min(n.context_ms, key=n.context_ms.get)
