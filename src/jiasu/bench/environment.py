@@ -6,10 +6,10 @@ import importlib.metadata
 import os
 import platform
 import sys
-from pathlib import Path
 from typing import Any, Optional
 
 from ..cpuinfo import first_processor
+from .memory import meminfo_kb
 
 # cpuinfo flag -> the name people use. x86 flags on "flags", ARM on "Features".
 ISA_FLAGS = {
@@ -66,13 +66,8 @@ def usable_cores() -> int:
 
 
 def memory_gb() -> Optional[float]:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) * 1024 / 1e9, 1)
-    except OSError:
-        pass
-    return None
+    kb = meminfo_kb("MemTotal")
+    return None if kb is None else round(kb * 1024 / 1e9, 1)
 
 
 def library_versions() -> dict[str, Optional[str]]:

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Optional
 
 _STATUS = Path("/proc/self/status")
+_MEMINFO = Path("/proc/meminfo")
 
 
-def _status_kb(field: str) -> Optional[int]:
+def _kb(path: Path, field: str) -> Optional[int]:
+    """``field``'s value in kB from a /proc file of ``Name: value kB`` lines; None where there is none."""
     try:
-        for line in _STATUS.read_text().splitlines():
+        for line in path.read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
@@ -29,9 +31,24 @@ def _status_kb(field: str) -> Optional[int]:
     return None
 
 
+def _status_kb(field: str) -> Optional[int]:
+    return _kb(_STATUS, field)
+
+
+def meminfo_kb(field: str) -> Optional[int]:
+    """A field of the machine's /proc/meminfo (``MemTotal``, ``MemAvailable``), kB; None where it is missing."""
+    return _kb(_MEMINFO, field)
+
+
 def rss_mb() -> Optional[float]:
     """Current resident set size, MB; None where /proc is missing."""
     kb = _status_kb("VmRSS")
+    return None if kb is None else kb * 1024 / 1e6
+
+
+def available_mb() -> Optional[float]:
+    """Memory new work can have without swapping (the kernel's MemAvailable), MB; None where /proc is missing."""
+    kb = meminfo_kb("MemAvailable")
     return None if kb is None else kb * 1024 / 1e6
 
 

@@ -268,6 +268,7 @@ def tune_in_context(
     updated in place (``algorithm``, ``source="tuned in context"``, ``context_ms``); returns a record of
     the contest for the plan.
     """
+    from ..bench.memory import available_mb, rss_mb
     from ..runtime import Engine
 
     start = time.perf_counter()
@@ -294,6 +295,7 @@ def tune_in_context(
                 contenders[n.node], heuristic[n.node] = ranked, chosen
             elif ranked == [chosen] and n.algorithm != chosen:  # the pick alone would have split a chain
                 n.algorithm, n.source = chosen, "heuristic (no other C call within reach)"
+    del captured  # every conv's input, cloned: not to be held beside the engines below
     if not contenders:
         return {"nodes": 0}
     fixed = {n.node: n.algorithm for n in nodes}
@@ -307,24 +309,29 @@ def tune_in_context(
         built.run(feeds)  # packs the weights and traces the chains: the engine's memory, all of it
         return built
 
+    def note(node: str, algorithm: str, ms: float) -> None:
+        times = seen[node]
+        times[algorithm] = min(times.get(algorithm, float("inf")), ms)
+
     def timed(k: int, built) -> None:
         for row in built.chain_times(feeds, repeats=repeats) if in_chain else ():
             if row["node"] in in_chain and row["node"] in contenders:
-                times = seen[row["node"]]
-                a = assigned[k][row["node"]]
-                times[a] = min(times.get(a, float("inf")), row["ms"])
+                note(row["node"], assigned[k][row["node"]], row["ms"])
         for row in built.node_times(feeds, repeats=repeats) if stepwise else ():
             if row["node"] in stepwise:
-                times = seen[row["node"]]
-                times[row["algorithm"]] = min(times.get(row["algorithm"], float("inf")), row["ms"])
+                note(row["node"], row["algorithm"], row["ms"])
 
     # As many engines at once as a third of the memory available holds (each packs its own weights and keeps its
     # own activations: vgg16 at batch 8, 2.4 GB an engine, and three of them next to a benchmark's other
     # workers were killed for memory); the engines of one group take turns, group after group.
-    before = _rss_bytes()
+    before = rss_mb()
     first = build(0)
-    per_engine = max(_rss_bytes() - before, 1)
-    at_once = max(1, min(count, int((_available_bytes() + per_engine) / 3 // per_engine)))
+    after, available = rss_mb(), available_mb()
+    if before is None or after is None or available is None:  # no /proc: nothing to go by
+        at_once = count
+    else:
+        per_engine = max(after - before, 1e-6)
+        at_once = max(1, min(count, int((available + per_engine) / 3 // per_engine)))
     done = turns = 0
     groups = (count + at_once - 1) // at_once
     for g0 in range(0, count, at_once):
@@ -358,25 +365,6 @@ def tune_in_context(
         "nodes": len(contenders), "in_chains": len(in_chain), "engines": count, "at_once": at_once, "rounds": done,
         "changed": changed, "seconds": round(time.perf_counter() - start, 2),
     }
-
-
-def _rss_bytes() -> int:
-    """This process's resident memory (0 where /proc is missing)."""
-    try:
-        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _available_bytes() -> int:
-    """Memory the kernel says new work can have without swapping (MemAvailable); 64 GiB where unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 64 << 30
 
 
 def _native(kernel: Conv, name: str, x: torch.Tensor, z: Optional[torch.Tensor]) -> bool:
