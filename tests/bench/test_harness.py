@@ -22,7 +22,7 @@ from .fakes import (
 
 def one(cls, batch=4, clock=None, **settings):
     model = relu_model()
-    s = BenchSettings(threads=1, **settings)
+    s = BenchSettings(threads=1, **{"min_time_s": 0.0, **settings})
     kwargs = {"clock": clock} if clock else {}
     return bench_one(cls, Configuration(cls.name), model, batch, s, reference_outputs(model, batch, s.seed, 1), 1, **kwargs)
 
@@ -49,6 +49,54 @@ def test_statistics_from_known_run_times(scripted, monkeypatch):
     assert r.rel_l2 == 0.0
     assert (r.repeats, r.warmup, r.threads, r.batch) == (5, 2, 1, 4)
     assert r.options == {"threads": 1}
+
+
+def test_min_time_adds_timed_runs_until_it_is_filled(scripted, monkeypatch):
+    # first run 1 s, one warm-up run, then runs of 0.1 s: 2 repeats are 0.2 s, so 6 runs make min_time_s = 0.55
+    monkeypatch.setattr(ScriptedBackend, "durations", [1.0, 1.0, 0.1])
+    r = one(ScriptedBackend, clock=scripted, repeats=2, warmup=1, min_time_s=0.55)
+    assert r.status == "ok" and r.repeats == 6 and r.samples_ms == pytest.approx([100.0] * 6)
+    # slow runs: the repeats alone fill it, and no more run
+    monkeypatch.setattr(ScriptedBackend, "durations", [1.0, 1.0, 0.4])
+    assert one(ScriptedBackend, clock=scripted, repeats=2, warmup=1, min_time_s=0.55).repeats == 2
+
+
+def test_min_time_stops_at_max_runs_and_at_the_deadline(scripted, monkeypatch):
+    from jiasu.bench import harness
+
+    monkeypatch.setattr(ScriptedBackend, "durations", [1.0, 0.001])
+    monkeypatch.setattr(harness, "MAX_RUNS", 7)
+    r = one(ScriptedBackend, clock=scripted, repeats=2, warmup=0, min_time_s=10.0)
+    assert r.status == "ok" and r.repeats == 7
+    # past the deadline the extra runs stop, and the result is still a good one (the repeats asked for are done)
+    monkeypatch.setattr(ScriptedBackend, "durations", [1.0, 1.0])
+    r = one(ScriptedBackend, clock=scripted, repeats=2, warmup=0, min_time_s=100.0, timeout_s=5.0)
+    assert r.status == "ok" and r.error is None and r.repeats == 4  # compile 0.5 + first run 1 + 4 runs > 5 s
+
+
+def test_turns_share_min_time_by_their_runs(scripted, monkeypatch):
+    """A turn of 2 of 6 repeats fills a third of min_time_s: 0.75 of 2.25 s, three runs of 0.25 s."""
+    from jiasu.bench.harness import _Measurement
+
+    monkeypatch.setattr(ScriptedBackend, "durations", [1.0, 0.25])
+    model = relu_model()
+    settings = BenchSettings(threads=1, repeats=6, warmup=0, rounds=3, isolate=True, min_time_s=2.25)
+    m = _Measurement(ScriptedBackend, Configuration("scripted"), model, 1, settings, None, 1, clock=scripted)
+    assert m.prepare()
+    m.time(2)
+    assert len(m.samples) == 3
+    m.time(2)
+    m.time(2)
+    assert m.finish().repeats == 9
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan")])
+def test_bad_min_time_is_refused(value):
+    from jiasu.errors import JiasuError
+
+    with pytest.raises(JiasuError) as e:
+        BenchSettings(min_time_s=value).validate()
+    assert str(e.value) == f"min_time_s must be >= 0 seconds (0: exactly repeats runs), got {value}"
 
 
 def test_real_sleep_times():
@@ -139,7 +187,7 @@ def test_configurations_take_turns_at_their_timed_runs(tmp_path, monkeypatch):
     6 repeats in 3 rounds are 2 timed runs a turn, each after one untimed run."""
     log = tmp_path / "turns.log"
     monkeypatch.setenv("JIASU_TEST_TURN_LOG", str(log))
-    settings = BenchSettings(threads=1, repeats=6, warmup=1, isolate=True, rounds=3, timeout_s=60)
+    settings = BenchSettings(threads=1, repeats=6, warmup=1, isolate=True, rounds=3, timeout_s=60, min_time_s=0)
     configs, started = [Configuration("turnlog_a"), Configuration("turnlog_b")], []
     run = run_sweep(relu_model(), configs, [1, 2], settings, on_start=started.append)
     assert started == configs
@@ -153,7 +201,7 @@ def test_configurations_take_turns_at_their_timed_runs(tmp_path, monkeypatch):
 
 def test_a_worker_lost_between_turns_costs_its_result_only(tmp_path, monkeypatch):
     monkeypatch.setenv("JIASU_TEST_TURN_LOG", str(tmp_path / "turns.log"))
-    settings = BenchSettings(threads=1, repeats=3, warmup=1, isolate=True, rounds=3, timeout_s=60)
+    settings = BenchSettings(threads=1, repeats=3, warmup=1, isolate=True, rounds=3, timeout_s=60, min_time_s=0)
     configs = [Configuration("crash_later"), Configuration("broken"), Configuration("notinstalled"), Configuration("turnlog_a")]
     run = run_sweep(relu_model(), configs, [1], settings)
     assert [(r.configuration, r.status, r.error) for r in run.results] == [

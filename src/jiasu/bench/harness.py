@@ -8,8 +8,10 @@ For each batch size (:func:`bench_one`):
    the reference (ONNX Runtime on the same feeds): the largest relative L2
    error over the outputs is recorded, and above ``tolerance`` the result is a
    ``mismatch``;
-3. ``warmup`` untimed runs, then ``repeats`` timed runs (``time_ms`` per call,
-   ``per_image_ms`` = median / batch, ``throughput_per_s`` = batch / median);
+3. ``warmup`` untimed runs, then ``repeats`` timed runs, and more until they add
+   up to ``min_time_s`` (at most :data:`MAX_RUNS`; the result's ``repeats`` is how
+   many ran): ``time_ms`` per call, ``per_image_ms`` = median / batch,
+   ``throughput_per_s`` = batch / median;
 4. ``close``. Peak RSS is taken over steps 1-3 (see :mod:`jiasu.bench.memory`).
 
 Compile and first-run time never enter the per-image time. Every failure
@@ -53,6 +55,11 @@ class BenchSettings:
 
     threads: int = knob(0, "threads given to every backend (0: all cores this process may use)")
     repeats: int = knob(20, "timed runs per (configuration, batch)")
+    min_time_s: float = knob(
+        0.5,
+        "least seconds of timed runs per (configuration, batch): a fast model runs more than repeats times (up to "
+        "MAX_RUNS), so its median rests on more than a few milliseconds of a noisy machine; 0: exactly repeats",
+    )
     warmup: int = knob(3, "untimed runs before the timed ones (after the first, checked run)")
     timeout_s: float = knob(
         300.0,
@@ -71,6 +78,8 @@ class BenchSettings:
     def validate(self) -> None:
         if self.repeats < 1:
             raise JiasuError(f"repeats must be >= 1, got {self.repeats}")
+        if not self.min_time_s >= 0:
+            raise JiasuError(f"min_time_s must be >= 0 seconds (0: exactly repeats runs), got {self.min_time_s}")
         if self.warmup < 0:
             raise JiasuError(f"warmup must be >= 0, got {self.warmup}")
         if self.threads < 0:
@@ -92,6 +101,10 @@ class BenchSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+#: The most timed runs of one (configuration, batch) that ``min_time_s`` may ask for (a 20 us model: 0.04 s).
+MAX_RUNS = 2000
 
 
 def _now() -> str:
@@ -214,11 +227,14 @@ class _Measurement:
         self._fail("timeout", f"{e} (limit {self.settings.timeout_s:g} s for compile, check, warm-up and {self.settings.repeats} runs)")
 
     def time(self, runs: int, rewarm: int = 0) -> None:
-        """``rewarm`` untimed runs, then ``runs`` timed ones, added to the samples (step 3)."""
+        """``rewarm`` untimed runs, then ``runs`` timed ones and more until they make this call's share of
+        ``min_time_s`` (``runs / repeats`` of it, and of :data:`MAX_RUNS`), added to the samples (step 3)."""
         if self.failed or runs < 1:
             return
+        share = runs / self.settings.repeats
         try:
-            measure(lambda: self.backend.run(self.feeds), runs, rewarm, clock=self.clock, deadline=self.deadline, samples=self.samples)
+            measure(lambda: self.backend.run(self.feeds), runs, rewarm, clock=self.clock, deadline=self.deadline, samples=self.samples,
+                    min_s=self.settings.min_time_s * share, max_calls=max(runs, MAX_RUNS * runs // self.settings.repeats))
         except MeasureTimeout as e:
             self._timeout(e)
         except Exception as e:
@@ -233,6 +249,7 @@ class _Measurement:
             result.per_image_ms = timing.per_item(self.batch) * 1e3
             result.throughput_per_s = timing.throughput(self.batch)
             result.samples_ms = [s * 1e3 for s in self.samples]
+            result.repeats = len(self.samples)
         if self.backend is not None:
             try:
                 result.details = self.backend.details()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Mapping, Optional
@@ -71,27 +72,40 @@ def measure(
     clock: Callable[[], float] = time.perf_counter,
     deadline: Optional[float] = None,
     samples: Optional[list[float]] = None,
+    min_s: float = 0.0,
+    max_calls: int = 0,
 ) -> Timing:
-    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed.
+    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed, and on until the timed calls of this
+    measurement add up to ``min_s`` seconds (then at most ``max_calls`` timed calls, when it is above ``repeats``; 0:
+    no limit but ``deadline``).
 
     ``deadline`` (a ``clock()`` value) is checked after every call: past it,
-    :class:`MeasureTimeout` is raised. A call in progress is never interrupted.
-    Pass a list as ``samples`` to receive the raw per-call seconds.
+    :class:`MeasureTimeout` is raised, or, once the ``repeats`` calls are done, the
+    timing ends there. A call in progress is never interrupted. Pass a list as ``samples`` to receive the raw per-call seconds; the statistics
+    cover all of it.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     samples = [] if samples is None else samples
+    limit = repeats if min_s <= 0 else max(repeats, max_calls) if max_calls else sys.maxsize
 
     def check(done: str) -> None:
         if deadline is not None and clock() > deadline:
             raise MeasureTimeout(f"ran past its deadline after {done}", samples)
 
     measure_warmup(fn, warmup, clock, deadline)
-    for i in range(repeats):
+    timed = 0.0
+    for i in range(limit):
         start = clock()
         fn()
-        samples.append(clock() - start)
-        if i + 1 < repeats:
+        took = clock() - start
+        samples.append(took)
+        timed += took
+        if i + 1 >= repeats:
+            # the runs asked for are done: time only adds samples now, and a deadline ends it without failing
+            if timed >= min_s or (deadline is not None and clock() > deadline):
+                break
+        else:
             check(f"{i + 1} of {repeats} timed calls")
     return summarize(samples)
 

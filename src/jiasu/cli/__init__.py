@@ -400,6 +400,10 @@ def profile_cmd(
         console.print(f"wrote [bold]{html_path}[/]")
 
 
+def _runs_text(repeats: int, min_time: float) -> str:
+    return f"at least {repeats} runs and {min_time:g} s a cell" if min_time > 0 else f"{repeats} runs"
+
+
 @app.command("bench")
 @_friendly_errors
 def bench_cmd(
@@ -413,6 +417,10 @@ def bench_cmd(
     ),
     batch: Optional[str] = typer.Option(None, "--batch", help="comma-separated batch sizes (default: 1,8,64; with --stream: 32)"),
     repeats: int = typer.Option(20, "--repeats", min=1, help="timed runs per (configuration, batch)"),
+    min_time: float = typer.Option(
+        0.5, "--min-time", min=0.0,
+        help="least seconds of timed runs per (configuration, batch): fast models run more than --repeats times (0: exactly --repeats)",
+    ),
     warmup: int = typer.Option(3, "--warmup", min=0, help="untimed runs before the timed ones"),
     threads: int = typer.Option(0, "--threads", min=0, help="threads for every backend (0: all usable cores)"),
     timeout: float = typer.Option(300.0, "--timeout", help="seconds allowed per (configuration, batch), compile included"),
@@ -496,7 +504,7 @@ def bench_cmd(
     configurations = parse_configurations(specs)
     batches = parse_batches(batch)
     settings = BenchSettings(
-        threads=threads, repeats=repeats, warmup=warmup, timeout_s=timeout, tolerance=tolerance, isolate=isolate, seed=seed, rounds=rounds
+        threads=threads, repeats=repeats, min_time_s=min_time, warmup=warmup, timeout_s=timeout, tolerance=tolerance, isolate=isolate, seed=seed, rounds=rounds
     )
     # With --json the progress bar goes to stderr, and so does whatever libraries print on fd 1.
     progress_console = err_console if as_json else console
@@ -517,7 +525,7 @@ def bench_cmd(
         from ..bench.store import json_safe
 
         return _print_json(json_safe(sweep.to_dict()))
-    console.print(rich_table(sweep.results, title=f"{sweep.run['model']} ({settings.resolved_threads()} threads, {repeats} runs)"))
+    console.print(rich_table(sweep.results, title=f"{sweep.run['model']} ({settings.resolved_threads()} threads, {_runs_text(repeats, min_time)})"))
     for out in report:
         console.print(f"wrote [bold]{out}[/]")
     if store is not None:
