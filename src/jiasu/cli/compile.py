@@ -106,7 +106,8 @@ def _print_plan(plan) -> None:
     v = plan.validation
     if v.get("whole_model_ms"):
         ms = v["whole_model_ms"]
-        console.print(f"  whole model: heuristic {ms['heuristic']:.3f} ms, tuned {ms['tuned']:.3f} ms -> kept the [bold]{v['kept']}[/] plan")
+        paired = f", tuned / heuristic {v['tuned_over_heuristic']:.3f} (median of the rounds)" if "tuned_over_heuristic" in v else ""
+        console.print(f"  whole model: heuristic {ms['heuristic']:.3f} ms, tuned {ms['tuned']:.3f} ms{paired} -> kept the [bold]{v['kept']}[/] plan")
     if plan.strategy:
         st = plan.strategy
         opts = "".join(f" {k}={v}" for k, v in st["options"].items())

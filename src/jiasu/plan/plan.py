@@ -54,7 +54,8 @@ class Plan:
     #: multi-core strategy: {"name", "workers", "options", "timings_ms" (per candidate, when chosen
     #: by measurement), "describe"}; empty: the engine alone, on ``threads`` torch threads.
     strategy: dict[str, Any] = field(default_factory=dict)
-    #: tuned vs heuristic plan, timed on the whole model: {"kept": ..., "whole_model_ms": {...}}
+    #: tuned vs heuristic plan, timed on the whole model: {"kept": ..., "whole_model_ms": {...} (each plan's
+    #: median), "tuned_over_heuristic": the median over the rounds of their ratio, which decided}
     validation: dict[str, Any] = field(default_factory=dict)
     #: the contest inside whole runs (jiasu.plan.tune.tune_in_context): {"nodes", "engines", "rounds",
     #: "changed", "seconds"}; empty where it did not run
