@@ -75,14 +75,14 @@ def measure(
     min_s: float = 0.0,
     max_calls: int = 0,
 ) -> Timing:
-    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed, and on until the timed calls of this
-    measurement add up to ``min_s`` seconds (then at most ``max_calls`` timed calls, when it is above ``repeats``; 0:
-    no limit but ``deadline``).
+    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed, then on while this
+    measurement's timed calls add up to less than ``min_s`` seconds: at most ``max_calls``
+    timed calls in all (when above ``repeats``; 0: no cap but ``deadline``).
 
-    ``deadline`` (a ``clock()`` value) is checked after every call: past it,
-    :class:`MeasureTimeout` is raised, or, once the ``repeats`` calls are done, the
-    timing ends there. A call in progress is never interrupted. Pass a list as ``samples`` to receive the raw per-call seconds; the statistics
-    cover all of it.
+    ``deadline`` (a ``clock()`` value) is checked after every call: past it during
+    the ``repeats`` calls, :class:`MeasureTimeout` is raised; past it after them,
+    the timing just ends. A call in progress is never interrupted. Pass a list as
+    ``samples`` to receive the raw per-call seconds; the statistics cover all of it.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
