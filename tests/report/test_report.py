@@ -82,3 +82,13 @@ def test_terminal_table_keeps_brackets_in_labels_and_errors():
     assert "jiasu[strategy=mixed]" in text
     assert "openvino[precision=f32]" in text
     assert "compile failed: [bold] is not an op" in text
+
+
+def test_runs_text_says_how_each_cell_was_timed():
+    from jiasu.report.tables import runs_text
+
+    assert runs_text({"repeats": 20}) == "20 timed runs"  # a run stored before min_time_s and rounds
+    assert runs_text({"repeats": 20, "min_time_s": 0.0, "rounds": 1}) == "20 timed runs"
+    assert runs_text({"repeats": 32, "min_time_s": 2.0, "rounds": 16}) == (
+        "32 timed runs, more until 2 s of them, in 16 turns taken in rotation"
+    )

@@ -400,10 +400,6 @@ def profile_cmd(
         console.print(f"wrote [bold]{html_path}[/]")
 
 
-def _runs_text(repeats: int, min_time: float) -> str:
-    return f"at least {repeats} runs and {min_time:g} s a cell" if min_time > 0 else f"{repeats} runs"
-
-
 @app.command("bench")
 @_friendly_errors
 def bench_cmd(
@@ -496,6 +492,7 @@ def bench_cmd(
     from ..bench import BenchSettings, parse_configurations, run_sweep
     from ..bench.sweep import parse_batches, stdout_to_stderr
     from ..report import FORMATS, rich_table, write_report
+    from ..report.tables import runs_text
 
     for out in report:  # before minutes of measuring, not after
         if out.suffix.lower() not in FORMATS:
@@ -525,7 +522,7 @@ def bench_cmd(
         from ..bench.store import json_safe
 
         return _print_json(json_safe(sweep.to_dict()))
-    console.print(rich_table(sweep.results, title=f"{sweep.run['model']} ({settings.resolved_threads()} threads, {_runs_text(repeats, min_time)})"))
+    console.print(rich_table(sweep.results, title=f"{sweep.run['model']} ({settings.resolved_threads()} threads, {runs_text(settings.to_dict())})"))
     for out in report:
         console.print(f"wrote [bold]{out}[/]")
     if store is not None:

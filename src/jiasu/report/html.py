@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from ..bench.result import BenchResult
 from ..bench.store import Store
 from .plots import PLOTS, models, plot_png
-from .tables import COLUMNS, fmt, rows
+from .tables import COLUMNS, fmt, rows, runs_text
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 16px 24px; color: #1b1b1b; }
@@ -78,16 +78,6 @@ def _env_list(items: list[tuple[str, Any]]) -> str:
     return '<dl class="env">' + "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in items if v not in (None, "")) + "</dl>"
 
 
-def _more_runs(settings: dict) -> str:
-    """How the runs were stretched to fill time and split into turns, where they were (older runs lack both)."""
-    parts = []
-    if settings.get("min_time_s"):
-        parts.append(f" (more until {settings['min_time_s']:g} s of them)")
-    if (settings.get("rounds") or 1) > 1:
-        parts.append(f" in {settings['rounds']} turns taken in rotation")
-    return "".join(parts)
-
-
 def _environment(run: dict) -> str:
     env = run.get("environment", {})
     cpu = env.get("cpu", {})
@@ -101,7 +91,7 @@ def _environment(run: dict) -> str:
         ("batch sizes", ", ".join(map(str, run.get("batches", [])))),
         (
             "settings",
-            f"threads {settings.get('threads')}, {settings.get('repeats')} timed runs{_more_runs(settings)} after {settings.get('warmup')} warm-up, "
+            f"threads {settings.get('threads')}, {runs_text(settings)}, after {settings.get('warmup')} warm-up, "
             f"timeout {settings.get('timeout_s')} s, tolerance {settings.get('tolerance')}, "
             f"isolate {settings.get('isolate')}, seed {settings.get('seed')}",
         ),

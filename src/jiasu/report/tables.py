@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from ..bench.result import BenchResult
 
@@ -24,6 +24,17 @@ COLUMNS = (
     ("rel_l2", "rel. L2 error"),
     ("error", "error"),
 )
+
+
+def runs_text(settings: Mapping[str, Any]) -> str:
+    """How a sweep timed each (configuration, batch), from its settings: "20 timed runs, more until 0.5 s of them,
+    in 4 turns taken in rotation" (runs stored before ``min_time_s`` and ``rounds`` existed lack those parts)."""
+    text = f"{settings.get('repeats')} timed runs"
+    if settings.get("min_time_s"):
+        text += f", more until {settings['min_time_s']:g} s of them"
+    if (settings.get("rounds") or 1) > 1:
+        text += f", in {settings['rounds']} turns taken in rotation"
+    return text
 
 
 def series_label(result: BenchResult, results: Sequence[BenchResult]) -> str:
