@@ -210,9 +210,6 @@ int jiasu_direct_depthwise(const float *x, const float *z, float *y, int n, int 
     vf lov = lo + (vf){0}, hiv = hi + (vf){0};
     int fast = kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2);
     int full = fast ? c / CB * CB : 0; /* channels [0, full) take the 3x3 code, the rest the general loop */
-    /* Output columns whose taps all lie inside the image along x: [xa, xb). */
-    int xa, xb;
-    interior(wo, sw, pl, dw, kw, w, &xa, &xb);
     /* A large output (a batch of big maps) skips the caches on the fast path's stores: measured on
      * mobilenet_v2's 112x112x32 and 56x56x144 layers at batch 8, 0.76 -> 0.57 and 1.84 -> 0.77 ms. */
     int stream = worth_streaming(y, (long)n * ho * wo * c, c);
@@ -232,9 +229,7 @@ int jiasu_direct_depthwise(const float *x, const float *z, float *y, int n, int 
                 for (int i = 0; i < 3; i++) rows[i] = iy0 + i >= 0 && iy0 + i < h ? xr + (long)(iy0 + i) * w * c : 0;
                 for (int cb = 0; cb < full; cb += CB) {
                     vf bv = vbias(bias, cb, CB);
-                    for (int ox = 0; ox < xa; ox++) depthwise_3x3_edge(rows, w, c, wt, sw, pl, ox, cb, bv, zr, lov, hiv, yr);
-                    (sw == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(rows, c, wt, pl, xa, xb, cb, bv, zr, lov, hiv, yr, stream);
-                    for (int ox = xb > xa ? xb : xa; ox < wo; ox++) depthwise_3x3_edge(rows, w, c, wt, sw, pl, ox, cb, bv, zr, lov, hiv, yr);
+                    depthwise_3x3_row(rows, w, c, wt, sw, pl, wo, cb, bv, zr, lov, hiv, yr, stream);
                 }
             }
             for (int cb = full; cb < c; cb += CB) {

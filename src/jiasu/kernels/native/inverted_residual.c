@@ -39,7 +39,6 @@
 #include "entry.h"
 #include "depthwise.h"
 #include "pointwise.h"
-#include "window.h"
 
 /* Rows of output a group, so that a group's products run over at least GROUP_PIXELS pixels (a 7x7 map:
  * the whole image; 56x56: one row). */
@@ -58,7 +57,7 @@ static void product(const float *x, long pixels, int cin, const float *wp, int c
 typedef struct {
     const float *x, *z, *we, *be, *wd, *bd, *wp, *bp;
     float *y;
-    int n, h, w, cin, hid, s, cout, ho, wo, xa, xb, stream;
+    int n, h, w, cin, hid, s, cout, ho, wo, stream;
     vf l1, h1, l2, h2, l3, h3;
 } block;
 
@@ -72,9 +71,7 @@ static void depthwise_rows(const block *b, int oy0, int oy1, const float *rows_a
         float *dr = d + (long)(oy - oy0) * wo * hid;
         for (int cb = 0; cb < hid; cb += CB) {
             vf bv = vbias(b->bd, cb, CB);
-            for (int ox = 0; ox < b->xa; ox++) depthwise_3x3_edge(rows, w, hid, b->wd, s, 1, ox, cb, bv, 0, b->l2, b->h2, dr);
-            (s == 1 ? depthwise_3x3_s1 : depthwise_3x3_s2)(rows, hid, b->wd, 1, b->xa, b->xb, cb, bv, 0, b->l2, b->h2, dr, 0);
-            for (int ox = b->xb; ox < wo; ox++) depthwise_3x3_edge(rows, w, hid, b->wd, s, 1, ox, cb, bv, 0, b->l2, b->h2, dr);
+            depthwise_3x3_row(rows, w, hid, b->wd, s, 1, wo, cb, bv, 0, b->l2, b->h2, dr, 0);
         }
     }
 }
@@ -159,8 +156,6 @@ int jiasu_inverted_residual(const float *x, const float *z, float *y, int n, int
     int ho = b.ho, wo = b.wo;
     b.l1 = lo1 + (vf){0}, b.h1 = hi1 + (vf){0}, b.l2 = lo2 + (vf){0}, b.h2 = hi2 + (vf){0};
     b.l3 = lo3 + (vf){0}, b.h3 = hi3 + (vf){0};
-    interior(wo, s, 1, 1, 3, w, &b.xa, &b.xb);
-    if (b.xb < b.xa) b.xb = b.xa;
     b.stream = worth_streaming(y, (long)n * ho * wo * cout, cout);
     int g = group_rows(ho, wo);
     int shared = shares_rows(n, h, w, hid, we != 0, nt);
