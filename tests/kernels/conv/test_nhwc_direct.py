@@ -57,7 +57,7 @@ def test_layer_matches_conv2d(name, activation, residual, layout):
 @pytest.mark.parametrize("pad", [0, 1, 2])
 def test_depthwise_3x3_rows_of_every_width(stride, pad):
     """The depthwise 3x3 path takes a row in blocks of 1-8 pixels; a block with a tap column in the padding at
-    either end has its own code, and wider padding (or a row narrower than the kernel) reads a zero-padded copy.
+    either end has its own code, and wider padding reads a zero-padded copy.
     Widths 1-19 run every block size and each of those cases; against F.conv2d in float64."""
     gen = torch.Generator().manual_seed(7)
     w, b = torch.randn(16, 1, 3, 3, generator=gen), torch.randn(16, generator=gen)
