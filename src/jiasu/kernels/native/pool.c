@@ -20,6 +20,21 @@ static inline vf vmax(vf acc, vf x) {
     return (vf)(((vi)x & m) | ((vi)acc & ~m));
 }
 
+/* The maxima of one window over NV channel vectors from xp's first (cw channels in the last, CB in the others),
+ * into yp; taps [ky0, ky1) x [kx0, kx1), a row of taps rs floats after the last and a column cs. NV independent
+ * chains of maxima: one chain waits on each compare-and-select's latency (googlenet's 3x3 pools took 2.3 ms of
+ * its 25 at batch 1 on AVX2 with one). Inlined with NV a constant, so the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void window_max(const float *xp, long rs, long cs, int ky0, int ky1,
+                                                             int kx0, int kx1, int NV, int cw, float *yp) {
+    vf acc[4];
+    for (int v = 0; v < NV; v++) acc[v] = -INFINITY + (vf){0};
+    for (int ky = ky0; ky < ky1; ky++)
+        for (int kx = kx0; kx < kx1; kx++)
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)
+                acc[v] = vmax(acc[v], vload(xp + ky * rs + kx * cs + v * CB, v == NV - 1 ? cw : CB));
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) vstore(yp + v * CB, acc[v], v == NV - 1 ? cw : CB);
+}
+
 int jiasu_max_pool(const float *x, int n, int h, int w, int c, int kh, int kw, int sh, int sw, int dh, int dw,
                    int pt, int pl, float *y, int ho, int wo, int nt) {
     /* Output columns whose window lies inside the image along x: [xa, xb), no per-pixel tap range. */
@@ -34,29 +49,13 @@ int jiasu_max_pool(const float *x, int n, int h, int w, int c, int kh, int kw, i
         for (int ox = 0; ox < wo; ox++) {
             int kx0 = 0, kx1 = kw;
             if (ox < xa || ox >= xb) tap_range(ox, sw, pl, dw, kw, w, &kx0, &kx1);
+            /* the window's first tap (row oy * sh - pt, column ox * sw - pl), which may lie in the padding */
+            const float *xp = xr + ((long)(oy * sh - pt) * w + ox * sw - pl) * c;
             float *yp = y + (row * wo + ox) * c;
+            long rs = (long)dh * w * c, cs = (long)dw * c;
             int cb = 0;
-            /* Four channel vectors at once: four independent chains of maxima (one chain waits on each
-             * compare-and-select's latency: googlenet's 3x3 pools took 2.3 ms of its 25 at batch 1 on AVX2). */
-            for (; cb + 4 * CB <= c; cb += 4 * CB) {
-                vf acc[4];
-                for (int v = 0; v < 4; v++) acc[v] = -INFINITY + (vf){0};
-                for (int ky = ky0; ky < ky1; ky++) {
-                    const float *xp = xr + ((long)(oy * sh - pt + ky * dh) * w + ox * sw - pl) * c + cb;
-                    for (int kx = kx0; kx < kx1; kx++)
-                        _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) acc[v] = vmax(acc[v], vload(xp + (long)kx * dw * c + v * CB, CB));
-                }
-                _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) vstore(yp + cb + v * CB, acc[v], CB);
-            }
-            for (; cb < c; cb += CB) {
-                int cw = c - cb < CB ? c - cb : CB;
-                vf acc = -INFINITY + (vf){0};
-                for (int ky = ky0; ky < ky1; ky++) {
-                    const float *xp = xr + ((long)(oy * sh - pt + ky * dh) * w + ox * sw - pl) * c + cb;
-                    for (int kx = kx0; kx < kx1; kx++) acc = vmax(acc, vload(xp + (long)kx * dw * c, cw));
-                }
-                vstore(yp + cb, acc, cw);
-            }
+            for (; cb + 4 * CB <= c; cb += 4 * CB) window_max(xp + cb, rs, cs, ky0, ky1, kx0, kx1, 4, CB, yp + cb);
+            for (; cb < c; cb += CB) window_max(xp + cb, rs, cs, ky0, ky1, kx0, kx1, 1, c - cb < CB ? c - cb : CB, yp + cb);
         }
     }
     return 0;
