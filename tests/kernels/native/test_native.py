@@ -229,3 +229,23 @@ def test_extra_flags_build_apart_and_4_float_vectors_compute_the_same(fresh, mon
     y = CONV_ALGORITHMS["pointwise"].prepare_fused(w, b, spec, Epilogue("Relu", ()))(x)
     assert native._loaded["pointwise"]._name == str(native._build("pointwise"))  # the SSE build ran
     torch.testing.assert_close(y, F.relu(F.conv2d(x, w, b)), rtol=1e-5, atol=1e-5)
+
+
+@needs_native
+def test_a_kernel_call_runs_from_python_as_a_chain_would_run_it():
+    """NativeCall.invoke fills the In/Out markers with the tensors' memory and calls the C function: Flatten's
+    transposition of a channels_last batch, the same call a chain runs. A view and a call with scratch memory
+    refuse, with the reason."""
+    from jiasu.kernels.native.call import In, NativeCall, Out, Scratch
+    from jiasu.kernels.ops.flatten import _library
+
+    x = torch.randn(2, 5, 3, 4).contiguous(memory_format=torch.channels_last)
+    y = torch.empty(2, 60)
+    call = NativeCall.of(_library(), "jiasu_flatten_nhwc", (In(0), 2, 12, 5, Out(0), 1))
+    assert call.invoke((x,), (y,)) == 0
+    assert torch.equal(y, x.reshape(2, 60))
+    with pytest.raises(ValueError, match="a view runs nothing"):
+        NativeCall.view(0).invoke((x,), (y,))
+    scratch = NativeCall.of(_library(), "jiasu_flatten_nhwc", (In(0), 2, 12, 5, Scratch(60), 1))
+    with pytest.raises(ValueError, match="scratch memory runs only in a chain"):
+        scratch.invoke((x,), (y,))

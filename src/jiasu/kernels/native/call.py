@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 
 class Arg(ctypes.Union):
@@ -47,6 +47,11 @@ class Scratch:
     floats: int
 
 
+#: (id of a loaded library, function name) -> (the ctypes function, the address of its ``_entry``); the native
+#: libraries stay loaded for the process's life, so their ids are never reused
+_FUNCTIONS: dict[tuple[int, str], tuple[Any, int]] = {}
+
+
 @dataclass(frozen=True)
 class NativeCall:
     """One C kernel call: ``function`` (a ctypes function with ``argtypes`` set) on ``values``.
@@ -64,10 +69,12 @@ class NativeCall:
 
     @classmethod
     def of(cls, lib: ctypes.CDLL, name: str, values: tuple) -> "NativeCall":
-        function = getattr(lib, name)
+        found = _FUNCTIONS.get((id(lib), name))
+        if found is None:  # looked up once: a kernel's run builds its call every time (see invoke)
+            found = _FUNCTIONS[id(lib), name] = (getattr(lib, name), ctypes.cast(getattr(lib, f"{name}_entry"), ctypes.c_void_p).value)
+        function, entry = found
         if len(values) != len(function.argtypes):
             raise ValueError(f"{name} takes {len(function.argtypes)} arguments, the call gives {len(values)}")
-        entry = ctypes.cast(getattr(lib, f"{name}_entry"), ctypes.c_void_p).value
         return cls(function, entry, tuple(_plain(v) for v in values))
 
     @classmethod
@@ -81,6 +88,25 @@ class NativeCall:
         values = tuple(In(inputs.get(v.index, v.index)) if isinstance(v, In) else v for v in self.values)
         alias = inputs.get(self.alias, self.alias) if self.alias is not None else None
         return NativeCall(self.function, self.entry, values, alias)
+
+    def invoke(self, inputs: Sequence[Any], outputs: Sequence[Any]) -> int:
+        """Runs the call now, from Python (a step outside a chain), each :class:`In`/:class:`Out` marker the data
+        pointer of ``inputs[k]``/``outputs[k]`` (tensors); returns the C function's status. So a kernel spells its
+        C arguments once, in the call it builds, for both ways of running it. Not for a view, nor for a call with
+        :class:`Scratch` markers (a chain allocates those)."""
+        if self.alias is not None:
+            raise ValueError("a view runs nothing: output 0 is the input's memory")
+        args = []
+        for value in self.values:
+            if isinstance(value, In):
+                args.append(inputs[value.index].data_ptr())
+            elif isinstance(value, Out):
+                args.append(outputs[value.index].data_ptr())
+            elif isinstance(value, Scratch):
+                raise ValueError("a call with scratch memory runs only in a chain, which allocates it")
+            else:
+                args.append(value)
+        return self.function(*args)
 
     def slots(self) -> "ctypes.Array[Arg]":
         """The argument slots with every number and fixed pointer set (markers left NULL, to be filled)."""

@@ -29,13 +29,12 @@ class Concat(Kernel):
         self.axis = int(self.attr("axis"))
 
     def run(self, *xs):
-        if self._native_applies(xs):
-            lib = _library()
-            if lib is not None:
-                n, _, h, w = xs[0].shape
-                y = nhwc_output(xs[0], (n, sum(int(x.shape[1]) for x in xs), h, w))
-                lib.jiasu_concat_channels(y.data_ptr(), n * h * w, torch.get_num_threads(), *self._inputs(xs, [x.data_ptr() for x in xs]))
-                return (y,)
+        call = self.native_call(*xs)
+        if call is not None:
+            n, _, h, w = xs[0].shape
+            y = nhwc_output(xs[0], (n, sum(int(x.shape[1]) for x in xs), h, w))
+            call.invoke(xs, (y,))
+            return (y,)
         return (torch.cat(xs, dim=self.axis),)
 
     def native_call(self, *xs):
@@ -44,14 +43,10 @@ class Concat(Kernel):
         if lib is None:
             return None
         n, _, h, w = xs[0].shape
-        values = (Out(0), n * h * w, torch.get_num_threads(), *self._inputs(xs, [In(k) for k in range(len(xs))]))
+        # the count, then each input's pointer and channels, padded with NULL and 0
+        pairs = [(In(k), int(x.shape[1])) for k, x in enumerate(xs)] + [(None, 0)] * (NATIVE_MAX_INPUTS - len(xs))
+        values = (Out(0), n * h * w, torch.get_num_threads(), len(xs), *(v for pair in pairs for v in pair))
         return NativeCall.of(lib, "jiasu_concat_channels", values)
-
-    @staticmethod
-    def _inputs(xs, pointers) -> tuple:
-        """The C loop's (count, then pointer and channels per input, padded with NULL and 0) arguments."""
-        pairs = [(p, int(x.shape[1])) for p, x in zip(pointers, xs)] + [(None, 0)] * (NATIVE_MAX_INPUTS - len(xs))
-        return (len(xs), *(v for pair in pairs for v in pair))
 
     def _native_applies(self, xs) -> bool:
         """Channels_last float32 images on the CPU, of one batch and size, joined along the channels."""

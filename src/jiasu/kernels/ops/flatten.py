@@ -29,20 +29,21 @@ class Flatten(Kernel):
         self.axis = int(self.attr("axis", 1))
 
     def run(self, x):
-        if self._transposes(x):
-            lib = _library()
-            if lib is not None:
-                n, c, h, w = x.shape
-                y = torch.empty(n, c * h * w, dtype=x.dtype)
-                lib.jiasu_flatten_nhwc(x.data_ptr(), n, h * w, c, y.data_ptr(), torch.get_num_threads())
-                return (y,)
+        call = self._transpose_call(x)
+        if call is not None:
+            n, c, h, w = x.shape
+            y = torch.empty(n, c * h * w, dtype=x.dtype)
+            call.invoke((x,), (y,))
+            return (y,)
         axis = self.axis + x.dim() if self.axis < 0 else self.axis
         return (x.reshape(math.prod(x.shape[:axis]), -1),)
 
     def native_call(self, x):
         """A view of contiguous memory (nothing to run in a chain), or the C transposition of a channels_last batch."""
-        if x.is_contiguous():
-            return NativeCall.view(0)
+        return NativeCall.view(0) if x.is_contiguous() else self._transpose_call(x)
+
+    def _transpose_call(self, x) -> Optional[NativeCall]:
+        """The C transposition's call on ``x``, or None where it does not apply or does not build here."""
         lib = _library() if self._transposes(x) else None
         if lib is None:
             return None

@@ -37,13 +37,11 @@ class Softmax(Kernel):
         self.axis = int(self.attr("axis", 1 if self.legacy else -1))
 
     def run(self, x):
-        rows = self._rows(x)
-        if rows is not None:
-            lib = _library()
-            if lib is not None:
-                y = torch.empty_like(x, memory_format=torch.contiguous_format)
-                lib.jiasu_softmax_rows(x.data_ptr(), rows, x.numel() // rows, y.data_ptr())
-                return (y,)
+        call = self.native_call(x)
+        if call is not None:
+            y = torch.empty_like(x, memory_format=torch.contiguous_format)
+            call.invoke((x,), (y,))
+            return (y,)
         if not self.legacy:
             return (self.fn(x, self.axis),)
         axis = self.axis + x.dim() if self.axis < 0 else self.axis
