@@ -485,6 +485,27 @@ def test_in_context_tuning_lets_times_inside_whole_runs_decide():
     assert relative_l2(c.engine.run_numpy(feeds)["output"], run_onnxruntime(original, example_feeds(original, batch=2))["output"]) <= 1e-5
 
 
+def test_tuning_captures_the_conv_inputs_once_and_lets_go_of_them(monkeypatch):
+    """tune and tune_in_context read the same captured inputs (one traced run), and tune_in_context empties
+    them before it builds its engines, so the clones of every conv's input do not sit beside them."""
+    import importlib
+
+    import jiasu.plan as plan_module
+
+    tune_module = importlib.import_module("jiasu.plan.tune")
+    real, made = tune_module.capture_conv_inputs, []
+
+    def counted(engine, feeds):
+        made.append(real(engine, feeds))
+        return made[-1]
+
+    monkeypatch.setattr(tune_module, "capture_conv_inputs", counted)
+    monkeypatch.setattr(plan_module, "capture_conv_inputs", counted)
+    c = compile_model(MODEL, batch=2, per_candidate_s=0.01, use_cache=False, validate=False)
+    assert c.plan.context["nodes"] >= 1
+    assert len(made) == 1 and made[0] == {}
+
+
 @pytest.mark.skipif(not native_available(), reason="the C kernels do not build here: no chains to keep")
 def test_in_context_tuning_keeps_the_chains(monkeypatch):
     """A torch algorithm that wins alone does not replace a C call inside a chain: the chain would split, and

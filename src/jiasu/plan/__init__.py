@@ -22,7 +22,7 @@ from ..errors import JiasuError
 from ..frontends import copy_model
 from .heuristic import choose_algorithm
 from .plan import NodePlan, Plan
-from .tune import TuningCache, machine_key, tune, tune_in_context
+from .tune import TuningCache, capture_conv_inputs, machine_key, tune, tune_in_context
 
 
 def model_digest(model: ir.Model) -> str:
@@ -103,14 +103,16 @@ def compile_model(
         if cache is None and use_cache:
             cache = TuningCache.open()
         start = time.perf_counter()
+        captured = capture_conv_inputs(engine, feeds)  # one traced run for both steps
         nodes = tune(
             engine, feeds, budget_s=budget_s, per_candidate_s=per_candidate_s, cache=cache if use_cache else None,
-            threads=threads_used, progress=progress,
+            threads=threads_used, progress=progress, captured=captured,
         )
         context = {}
         if in_context:
             left = max(budget_s - (time.perf_counter() - start), 0.0)
-            context = tune_in_context(engine, nodes, feeds, budget_s=left, progress=progress)
+            context = tune_in_context(engine, nodes, feeds, budget_s=left, progress=progress, captured=captured)
+        del captured
         tuned = Engine(model, conv_algorithms={n.node: n.algorithm for n in nodes}, threads=threads)
         engine, validation = _validate(engine, tuned, nodes, feeds) if validate else (tuned, {})
     else:

@@ -165,16 +165,18 @@ def tune(
     cache: Optional[TuningCache] = None,
     threads: Optional[int] = None,
     progress: Callable[[int, int, str], None] | None = None,
+    captured: Optional[dict[int, tuple[torch.Tensor, Optional[torch.Tensor]]]] = None,
 ) -> list[NodePlan]:
     """One :class:`NodePlan` per tunable conv node of ``engine`` (in graph order), chosen by measurement.
 
     ``cache`` (None: no cache) is read and updated; ``progress(done, total, node)`` is
     called after each node. Convolutions whose weight is not constant keep the
-    engine's choice (``source="heuristic"``).
+    engine's choice (``source="heuristic"``). ``captured``: :func:`capture_conv_inputs` on ``engine`` and
+    ``feeds``, where the caller has it (None: captured here).
     """
     threads = threads or torch.get_num_threads()
     machine = machine_key(threads)
-    captured = capture_conv_inputs(engine, feeds)
+    captured = capture_conv_inputs(engine, feeds) if captured is None else captured
     deadline = time.perf_counter() + budget_s
     plans: list[NodePlan] = []
     total = len(captured)
@@ -242,6 +244,7 @@ def tune_in_context(
     repeats: int = 3,
     budget_s: float = 60.0,
     progress: Callable[[int, int, str], None] | None = None,
+    captured: Optional[dict[int, tuple[torch.Tensor, Optional[torch.Tensor]]]] = None,
 ) -> dict[str, Any]:
     """Decide again, by its time inside whole runs of the model, each node that :func:`tune` timed alone.
 
@@ -267,20 +270,27 @@ def tune_in_context(
     another. A node keeps the contender with the lowest time seen. ``nodes`` are
     updated in place (``algorithm``, ``source="tuned in context"``, ``context_ms``); returns a record of
     the contest for the plan.
+
+    ``captured``: :func:`capture_conv_inputs` on ``engine`` and ``feeds``, where the caller has it from
+    :func:`tune` (None: captured here). It is emptied once read, so that the clones of every conv's input do
+    not stay in memory beside the engines built after.
     """
     from ..bench.memory import available_mb, rss_mb
     from ..runtime import Engine
 
     start = time.perf_counter()
-    captured = {engine.steps[i].kernel.node.name: (engine.steps[i].kernel, x, z) for i, (x, z) in capture_conv_inputs(engine, feeds).items()}
+    if captured is None:
+        captured = capture_conv_inputs(engine, feeds)
+    by_name = {engine.steps[i].kernel.node.name: (engine.steps[i].kernel, x, z) for i, (x, z) in captured.items()}
+    captured.clear()
     contenders: dict[str, list[str]] = {}
     heuristic: dict[str, str] = {}
     in_chain: set[str] = set()
     with torch.inference_mode():
         for n in nodes:
-            if n.source not in ("tuned", "cache") or len(n.timings_ms) < 2 or n.node not in captured:
+            if n.source not in ("tuned", "cache") or len(n.timings_ms) < 2 or n.node not in by_name:
                 continue
-            kernel, x, z = captured[n.node]
+            kernel, x, z = by_name[n.node]
             chosen = kernel.algorithm_for(x)
             best = min(n.timings_ms.values())
             ranked = sorted((a for a, t in n.timings_ms.items() if t <= within * best), key=n.timings_ms.get)
@@ -295,7 +305,7 @@ def tune_in_context(
                 contenders[n.node], heuristic[n.node] = ranked, chosen
             elif ranked == [chosen] and n.algorithm != chosen:  # the pick alone would have split a chain
                 n.algorithm, n.source = chosen, "heuristic (no other C call within reach)"
-    del captured  # every conv's input, cloned: not to be held beside the engines below
+    by_name = x = z = None  # every conv's input, cloned: not to be held beside the engines below
     if not contenders:
         return {"nodes": 0}
     fixed = {n.node: n.algorithm for n in nodes}
