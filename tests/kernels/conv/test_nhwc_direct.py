@@ -74,8 +74,8 @@ def test_depthwise_3x3_rows_of_every_width(stride, pad):
 
 @pytest.mark.parametrize("stride", [1, 2])
 def test_a_large_depthwise_output_is_streamed_and_still_right(stride):
-    """A depthwise output of 8 MiB or more (4 x 32 x 128 x 128 at stride 1) is stored past the caches on the fast
-    path, every pixel; at stride 2 (2 MiB) every store is ordinary. Both match."""
+    """A depthwise output of 8 MiB or more (4 x 32 x 128 x 128 at stride 1) is stored past the caches, every pixel
+    of it, the row's end blocks too; at stride 2 (2 MiB) every store is ordinary. Both match."""
     gen = torch.Generator().manual_seed(5)
     w, b = torch.randn(32, 1, 3, 3, generator=gen), torch.randn(32, generator=gen)
     x = torch.randn(4, 32, 128, 128, generator=gen).contiguous(memory_format=torch.channels_last)
