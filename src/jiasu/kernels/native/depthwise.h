@@ -25,7 +25,7 @@ static inline vf vbias(const float *bias, int cb, int cw) { return bias ? vload(
  * Before session 19 the row's 9 weights stayed in registers across it, which left too few for the
  * accumulators (gcc passed each input vector through the stack), and the pixels past the last whole block and at
  * the row's ends went one at a time. On one Zen 3 thread (AVX2), each of mobilenet_v2's depthwise layers alone,
- * old against new: 16-23 against 22-44 GFLOP/s, 1.4-1.9x (14x14x576: 92.7 -> 48.9 us; 112x112x32: 323 -> 195). */
+ * old against new (benchmarks/depthwise_rows.py): 12-26 against 21-41 GFLOP/s, 1.4-1.9x. */
 #define DW_BLOCK_AT(S, P, L, R, NAME)                                                                     \
     static void NAME(const float *const *rows, long xs, long c, const float *wt, vf b, const float *zr, vf lo, vf hi, \
                      float *yr, int stream) {                                                             \
