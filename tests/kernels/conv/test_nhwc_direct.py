@@ -72,6 +72,32 @@ def test_depthwise_3x3_rows_of_every_width(stride, pad):
         assert (y.double() - expected).abs().max().item() < 1e-5, f"width {width}"
 
 
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (1, 2)])
+@pytest.mark.parametrize("pads", [(0, 0, 0, 0), (1, 1, 1, 1), (3, 3, 3, 3), (0, 1, 1, 0), (1, 0, 0, 2)])
+def test_dense_rows_of_every_width(layout, stride, dilation, pads):
+    """The dense path takes a whole row in blocks of 6 or 12 (or 16), 4 and 1 pixels, borders included: a row whose
+    taps reach into the padding reads a zero-padded copy of its input rows (its window), any other row the input in
+    place. Widths 1-19, and 2-5 rows (so the padding rows are some or all of a window), run every block size with
+    the pads on either side or one, windows wider and narrower than the input; 3 input channels and 20 outputs (two
+    vectors and a tail), against F.conv2d in float64. pads: top, left, bottom, right."""
+    top, left, bottom, right = pads
+    gen = torch.Generator().manual_seed(11)
+    w, b = torch.randn(20, 3, 3, 3, generator=gen), torch.randn(20, generator=gen)
+    spec = ConvSpec.from_weight(w, stride=(stride, stride), dilation=(dilation, dilation), pads=pads)
+    run = CONV_ALGORITHMS["nhwc_direct"].prepare_fused(w, b, spec, Epilogue("Clip", (-1.0, 2.5), True))
+    reach = 2 * dilation + 1
+    for width in range(max(1, reach - left - right), 20):
+        height = max(2 + width % 4, reach - top - bottom)
+        x = torch.randn(2, 3, height, width, generator=gen).contiguous(memory_format=layout)
+        ref = F.conv2d(F.pad(x.double(), (left, right, top, bottom)), w.double(), b.double(), stride, 0, dilation)
+        z = torch.randn(ref.shape, generator=gen)
+        y = run(x, z)
+        expected = (ref + z.double()).clamp(-1.0, 2.5)
+        assert y.shape == expected.shape, f"width {width}"
+        assert (y.double() - expected).abs().max().item() < 1e-5, f"width {width}"
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 def test_a_large_depthwise_output_is_streamed_and_still_right(stride):
     """A depthwise output of 8 MiB or more (4 x 32 x 128 x 128 at stride 1) is stored past the caches, every pixel
@@ -109,8 +135,9 @@ def test_nchw_input_and_float64_fallback():
 
 @pytest.mark.parametrize("groups", [1, 16])
 def test_an_infinity_reaches_only_the_windows_that_cover_it(groups):
-    """Taps in the padding are skipped, not multiplied by zero: an infinity in the input makes only the outputs whose
-    windows read it non-finite (a border row standing in for padding would have turned 0 * inf into NaN elsewhere)."""
+    """An infinity in the input makes only the outputs whose windows read it non-finite: depthwise skips the taps in
+    the padding, dense reads zeros there from its row's window, and neither lets the infinity reach another output
+    (a border row of the input standing in for padding would have turned 0 * inf into NaN elsewhere)."""
     c_in = 16 if groups == 16 else 2
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(1, c_in, 5, 9, generator=gen)

@@ -10,47 +10,25 @@
  * - depthwise, groups == channels (multiplier 1): y[c] = b[c] + sum over taps of x[tap, c] * w[tap, c]
  *   (the unrolled 3x3 rows, shared with inverted_residual.c, are in depthwise.h).
  *
- * Taps that fall in the padding are skipped (zeros), so no padded copy is made. Both fuse the
- * epilogue: y = clamp(conv + bias + z, lo, hi), with z (the residual, NHWC like y) optional and
- * lo/hi +-inf where there is no clamp (a ReLU is lo = 0). Rows of output (image, oy) are split
- * over nt OpenMP threads. Shapes: x (n, h, w, cin), or for dense with nchw set (n, cin, h, w); y and z
+ * Dense reads each output row's input rows through a small zero-padded copy (its window); depthwise skips
+ * the taps that fall in the padding, with no copy. Both fuse the epilogue: y = clamp(conv + bias + z, lo,
+ * hi), with z (the residual, NHWC like y) optional and lo/hi +-inf where there is no clamp (a ReLU is lo =
+ * 0). Rows of output (image, oy) are split over nt OpenMP threads. Shapes: x (n, h, w, cin), or for dense with nchw set (n, cin, h, w); y and z
  * (n, ho, wo, cout).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "entry.h"
 #include "depthwise.h"
+#include "scratch.h"
 #include "window.h"
 
-/* One output pixel, every tap checked: the border, and any pixel in a row too short for a block.
- * NV output-channel vectors from channel cb; wt is (kh, kw, cin, cop), cop = cout rounded up to CPAD (16)
- * and zero-padded, so whole vectors load past cout (as does the bias, padded the same way). */
-static void dense_pixel(const float *xr, int w, int cin, long ps, long cs, const float *wt, int cop, int kw, int sw,
-                        int dw, int pl, int ky0, int ky1, int dh, int iy0, int ox, int cb, int nv, int cout,
-                        const float *bias, const float *zr, vf lo, vf hi, float *yr) {
-    vf acc[4];
-    int kx0, kx1;
-    tap_range(ox, sw, pl, dw, kw, w, &kx0, &kx1);
-    for (int v = 0; v < nv; v++) acc[v] = bias ? vload(bias + cb + v * CB, CB) : (vf){0};
-    for (int ky = ky0; ky < ky1; ky++)
-        for (int kx = kx0; kx < kx1; kx++) {
-            const float *xp = xr + ((long)(iy0 + ky * dh) * w + ox * sw - pl + kx * dw) * ps;
-            const float *wp = wt + ((long)(ky * kw + kx) * cin) * cop + cb;
-            for (int ci = 0; ci < cin; ci++)
-                for (int v = 0; v < nv; v++) acc[v] += xp[ci * cs] * vload(wp + (long)ci * cop + v * CB, CB);
-        }
-    for (int v = 0; v < nv; v++) {
-        int c0 = cb + v * CB, cw = cout - c0 < CB ? cout - c0 : CB;
-        long off = (long)ox * cout + c0;
-        vstore(yr + off, finish(acc[v], zr ? zr + off : 0, lo, hi, cw), cw);
-    }
-}
-
-/* P pixels from ox, all with every x tap inside the image: P x NV accumulators in registers, and
- * each weight vector loaded once for the P pixels. The taps (ky, kx, ci) of rows [ky0, ky1) are one
- * flat run t in [t0, t1): off[t] is tap t's input offset from the window's corner, and the weights
- * are stored in the same order, so the loop has no per-row or per-tap overhead (first layers have
- * 1-3 input channels: a loop over channels alone would run one to three times). */
+/* P output pixels from ox of one row, read from the row's window (see jiasu_direct_dense): P x NV accumulators
+ * in registers, and each weight vector loaded once for the P pixels. The taps (ky, kx, ci) are one flat run
+ * t in [t0, t1): off[t] is tap t's offset in the window from pixel ox's first column, and the weights are stored
+ * in the same order, so the loop has no per-row or per-tap overhead (first layers have 1-3 input channels: a
+ * loop over channels alone would run one to three times). */
 #define DENSE_BLOCK(NV, P)                                                                                \
     static void dense_##NV##_##P(const float *xc, const int *off, int t0, int t1, long step,             \
                                  const float *wt, int cop, int ox, int cb, int cout, const float *bias,  \
@@ -95,9 +73,8 @@ static void dense_pixel(const float *xr, int w, int cin, long ps, long cs, const
 
 /* With 32 registers (AVX-512): 16 pixels a block for one vector of output channels, 12 for two, 8 for
  * three, 6 for four: at most 24 accumulators, so they stay in registers next to the weight vectors. What
- * is left of a row's interior takes blocks of 4, then of 1, which are still straight-line code over the
- * flat tap run. With 16 (AVX2) strips of two vectors, 12 or 6 pixels a block (12 accumulators), then 4,
- * then 1. */
+ * is left of a row takes blocks of 4, then of 1, which are still straight-line code over the flat tap run.
+ * With 16 (AVX2) strips of two vectors, 12 or 6 pixels a block (12 accumulators), then 4, then 1. */
 #if JIASU_REGISTERS >= 32
 #define DENSE_NV 4
 DENSE_BLOCK(1, 16)
@@ -131,57 +108,94 @@ DENSE_BLOCK(2, 1)
 typedef void (*dense_fn)(const float *, const int *, int, int, long, const float *, int, int, int, int,
                          const float *, const float *, vf, vf, float *, int);
 
+/* Output row (image, oy)'s window: win[(ky * cin + ci) * wp + j] = x at input row oy*sh - pt + ky*dh, column
+ * j - pl, channel ci, and zero where that lies in the padding. Pixel ox's taps start at column ox*sw. */
+static void dense_window(const float *xi, int h, int w, int cin, int nchw, int kh, int sh, int dh, int pt, int pl,
+                         int oy, int wp, float *win) {
+    for (int ky = 0; ky < kh; ky++) {
+        int iy = oy * sh - pt + ky * dh;
+        for (int ci = 0; ci < cin; ci++) {
+            float *row = win + (long)(ky * cin + ci) * wp;
+            if (iy < 0 || iy >= h) {
+                memset(row, 0, sizeof(float) * (size_t)wp);
+                continue;
+            }
+            int left = pl < wp ? pl : wp, inside = w < wp - left ? w : wp - left;
+            memset(row, 0, sizeof(float) * (size_t)left);
+            if (nchw)
+                memcpy(row + left, xi + ((long)ci * h + iy) * w, sizeof(float) * (size_t)inside);
+            else
+                for (int ix = 0; ix < inside; ix++) row[left + ix] = xi[((long)iy * w + ix) * cin + ci];
+            memset(row + left + inside, 0, sizeof(float) * (size_t)(wp - left - inside));
+        }
+    }
+}
+
+/* Dense: x (n, h, w, cin), or with nchw set (n, cin, h, w): a first layer's input as it comes, which spares the
+ * copy to NHWC. wt is (kh, kw, cin, cop), cop = cout rounded up to CPAD (16) and zero-padded, so whole vectors
+ * load past cout (as does the bias, padded the same way). An output row whose taps reach into the padding is read
+ * through a copy of its input rows (dense_window: kh x cin rows of the padded width, 19 KiB for a 7x7 stride-2
+ * layer on 224x224, zeros in the padding), so that every pixel of the row, borders included, goes through the
+ * register blocks; other rows are read in place. Before, the pixels whose window crossed the border went one at a time with every tap checked; on
+ * resnet18's 7x7 stride-2 conv1 (3 of its 112 columns, and a 1-pixel rest of the row), they took about a tenth
+ * of the layer's time. Returns 0, or -1 where a window cannot be allocated. */
 int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, int w, int cin, int nchw,
                        const float *wt, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int cout,
                        const float *bias, float lo, float hi, int ho, int wo, int nt) {
     static const dense_fn blocks[3][DENSE_NV + 1] = DENSE_BLOCKS;
     static const int block_px[3][DENSE_NV + 1] = DENSE_PX;
     int cop = padded(cout), nvec = vectors(cout);
-    /* Output columns whose taps all lie inside the image along x: [xa, xb). */
-    int xa, xb;
-    interior(wo, sw, pl, dw, kw, w, &xa, &xb);
+    int wp = (wo - 1) * sw + (kw - 1) * dw + 1; /* the window's width: every column some pixel's taps read */
     vf lov = lo + (vf){0}, hiv = hi + (vf){0};
-    /* Where pixel (iy, ix) channel ci is: x[(iy * w + ix) * ps + ci * cs], NHWC or (a first layer's input
-     * as it comes) NCHW, which spares the copy to NHWC. */
+    /* Where pixel (iy, ix) channel ci is: x[(iy * w + ix) * ps + ci * cs], NHWC or NCHW. */
     long ps = nchw ? 1 : cin, cs = nchw ? (long)h * w : 1;
-    /* off[t], tap t = (ky * kw + kx) * cin + ci: its offset in x from the window's top-left input. */
+    /* A row whose window lies inside the image (no padding on the left or right, none of its input rows in
+     * the padding: smallcnn's unpadded 7x7, most rows of a 3x3 with pad 0) is read in place, as the window
+     * would hold the same values. Tap t = (ky * kw + kx) * cin + ci is off_in[t] floats from the pixel's
+     * first input in x, off_win[t] from its first column in the window. */
+    int inside_x = pl == 0 && wp <= w;
     int taps = kh * kw * cin;
-    int *off = malloc(sizeof(int) * (size_t)taps);
-    if (!off) return -1;
+    int *off_in = malloc(sizeof(int) * (size_t)taps * 2), *off_win = off_in + taps;
+    if (!off_in) return -1;
     for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++)
-            for (int ci = 0; ci < cin; ci++) off[(ky * kw + kx) * cin + ci] = (int)(((ky * dh * w) + kx * dw) * ps + ci * cs);
+            for (int ci = 0; ci < cin; ci++) {
+                int t = (ky * kw + kx) * cin + ci;
+                off_in[t] = (int)(((long)ky * dh * w + kx * dw) * ps + ci * cs);
+                off_win[t] = (ky * cin + ci) * wp + kx * dw;
+            }
     /* A large output (a first layer at batch 8: 8 x 112 x 112 x 32 floats) skips the caches on the blocks' stores. */
     int stream = worth_streaming(y, (long)n * ho * wo * cout, cout);
-#pragma omp parallel num_threads(nt)
+    int failed = 0;
+#pragma omp parallel num_threads(nt) reduction(| : failed)
     {
+        float *win = scratch(0, (size_t)kh * cin * wp);
+        if (!win) failed = 1;
 #pragma omp for schedule(static)
         for (long row = 0; row < (long)n * ho; row++) {
+            if (failed) continue;
             long img = row / ho;
-            int oy = (int)(row % ho), ky0, ky1;
-            tap_range(oy, sh, pt, dh, kh, h, &ky0, &ky1);
-            const float *xr = x + img * (long)h * w * cin;
+            int oy = (int)(row % ho), iy0 = oy * sh - pt;
+            const float *xi = x + img * (long)h * w * cin, *base = xi + (long)iy0 * w * ps; /* pixel 0's first input */
+            const int *off = off_in;
+            long step = sw * ps;
+            if (!inside_x || iy0 < 0 || iy0 + (kh - 1) * dh >= h) {
+                dense_window(xi, h, w, cin, nchw, kh, sh, dh, pt, pl, oy, wp, win);
+                base = win, off = off_win, step = sw;
+            }
             const float *zr = z ? z + row * (long)wo * cout : 0;
             float *yr = y + row * (long)wo * cout;
-            int iy0 = oy * sh - pt, t0 = ky0 * kw * cin, t1 = ky1 * kw * cin;
-            long step = sw * ps;
             for (int vb = 0; vb < nvec; vb += DENSE_NV) {
                 int nv = nvec - vb < DENSE_NV ? nvec - vb : DENSE_NV, cb = vb * CB, ox = 0;
-                for (; ox < xa; ox++)
-                    dense_pixel(xr, w, cin, ps, cs, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
                 for (int size = 0; size < 3; size++)
-                    for (int px = block_px[size][nv]; ox + px <= xb; ox += px) {
-                        const float *xc = xr + ((long)iy0 * w + ox * sw - pl) * ps; /* the window's corner (row iy0 may be padding: t0 skips it) */
-                        blocks[size][nv](xc, off, t0, t1, step, wt, cop, ox, cb, cout, bias, zr, lov, hiv, yr, stream);
-                    }
-                for (; ox < wo; ox++)
-                    dense_pixel(xr, w, cin, ps, cs, wt, cop, kw, sw, dw, pl, ky0, ky1, dh, iy0, ox, cb, nv, cout, bias, zr, lov, hiv, yr);
+                    for (int px = block_px[size][nv]; ox + px <= wo; ox += px)
+                        blocks[size][nv](base + ox * step, off, 0, taps, step, wt, cop, ox, cb, cout, bias, zr, lov, hiv, yr, stream);
             }
         }
         if (stream) stream_fence(); /* before the barrier that ends the region: the caller reads y next */
     }
-    free(off);
-    return 0;
+    free(off_in);
+    return failed ? -1 : 0;
 }
 
 /* One depthwise output pixel, channels [cb, cb + cw), every tap checked: borders, border rows, and
