@@ -10,11 +10,11 @@
  * - depthwise, groups == channels (multiplier 1): y[c] = b[c] + sum over taps of x[tap, c] * w[tap, c]
  *   (the unrolled 3x3 rows, shared with inverted_residual.c, are in depthwise.h).
  *
- * Dense reads each output row's input rows through a small zero-padded copy (its window); depthwise skips
- * the taps that fall in the padding, with no copy. Both fuse the epilogue: y = clamp(conv + bias + z, lo,
- * hi), with z (the residual, NHWC like y) optional and lo/hi +-inf where there is no clamp (a ReLU is lo =
- * 0). Rows of output (image, oy) are split over nt OpenMP threads. Shapes: x (n, h, w, cin), or for dense with nchw set (n, cin, h, w); y and z
- * (n, ho, wo, cout).
+ * Dense reads an output row whose taps reach into the padding through a small zero-padded copy of its input
+ * rows (its window); depthwise skips the taps that fall in the padding, with no copy. Both fuse the epilogue:
+ * y = clamp(conv + bias + z, lo, hi), with z (the residual, NHWC like y) optional and lo/hi +-inf where there
+ * is no clamp (a ReLU is lo = 0). Rows of output (image, oy) are split over nt OpenMP threads. Shapes: x (n, h,
+ * w, cin), or for dense with nchw set (n, cin, h, w); y and z (n, ho, wo, cout).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +24,11 @@
 #include "scratch.h"
 #include "window.h"
 
-/* P output pixels from ox of one row, read from the row's window (see jiasu_direct_dense): P x NV accumulators
- * in registers, and each weight vector loaded once for the P pixels. The taps (ky, kx, ci) are one flat run
- * t in [t0, t1): off[t] is tap t's offset in the window from pixel ox's first column, and the weights are stored
- * in the same order, so the loop has no per-row or per-tap overhead (first layers have 1-3 input channels: a
- * loop over channels alone would run one to three times). */
+/* P output pixels from ox of one row, read in place or from the row's window (see jiasu_direct_dense): P x NV
+ * accumulators in registers, and each weight vector loaded once for the P pixels. The taps (ky, kx, ci) are one
+ * flat run t in [t0, t1): off[t] is tap t's offset from pixel ox's first input, pixel ox + p's is p * step
+ * further, and the weights are stored in the same order, so the loop has no per-row or per-tap overhead
+ * (first layers have 1-3 input channels: a loop over channels alone would run one to three times). */
 #define DENSE_BLOCK(NV, P)                                                                                \
     static void dense_##NV##_##P(const float *xc, const int *off, int t0, int t1, long step,             \
                                  const float *wt, int cop, int ox, int cb, int cout, const float *bias,  \
@@ -136,9 +136,10 @@ static void dense_window(const float *xi, int h, int w, int cin, int nchw, int k
  * load past cout (as does the bias, padded the same way). An output row whose taps reach into the padding is read
  * through a copy of its input rows (dense_window: kh x cin rows of the padded width, 19 KiB for a 7x7 stride-2
  * layer on 224x224, zeros in the padding), so that every pixel of the row, borders included, goes through the
- * register blocks; other rows are read in place. Before, the pixels whose window crossed the border went one at a time with every tap checked; on
- * resnet18's 7x7 stride-2 conv1 (3 of its 112 columns, and a 1-pixel rest of the row), they took about a tenth
- * of the layer's time. Returns 0, or -1 where a window cannot be allocated. */
+ * register blocks; other rows are read in place. Before, the pixels whose taps crossed the border went one at a
+ * time with every tap checked: on resnet18's 7x7 stride-2 conv1 (3 of its 112 columns, and the 1 pixel left
+ * after its blocks of 6) about a tenth of the layer's time. Returns 0, or -1 where a window cannot be
+ * allocated. */
 int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, int w, int cin, int nchw,
                        const float *wt, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int cout,
                        const float *bias, float lo, float hi, int ho, int wo, int nt) {
@@ -189,7 +190,8 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
                 int nv = nvec - vb < DENSE_NV ? nvec - vb : DENSE_NV, cb = vb * CB, ox = 0;
                 for (int size = 0; size < 3; size++)
                     for (int px = block_px[size][nv]; ox + px <= wo; ox += px)
-                        blocks[size][nv](base + ox * step, off, 0, taps, step, wt, cop, ox, cb, cout, bias, zr, lov, hiv, yr, stream);
+                        blocks[size][nv](base + ox * step, off, 0, taps, step, wt, cop, ox, cb, cout, bias, zr, lov, hiv,
+                                         yr, stream);
             }
         }
         if (stream) stream_fence(); /* before the barrier that ends the region: the caller reads y next */
