@@ -29,6 +29,12 @@
 #endif
 #endif
 
+/* How a block's loop over input channels is unrolled: not at all by default; a kernel whose products run long
+ * over many input channels defines it first (winograd.c, gemm_conv.c: by 4). */
+#ifndef POINTWISE_K_UNROLL
+#define POINTWISE_K_UNROLL
+#endif
+
 /* Panel layout: panel j starts at column cb = j * NVMAX * CB and holds nv = min(NVMAX, vectors
  * left) vectors; its (cin, nv * CB) block starts at wp + cb * cin. Columns past cout are zero. */
 
@@ -46,7 +52,7 @@
             memcpy(&b, bias + cb + v * CB, sizeof b);                                                     \
             _Pragma("GCC unroll 16") for (int p = 0; p < P; p++) acc[p][v] = b;                           \
         }                                                                                                 \
-        for (int k = 0; k < cin; k++, w += NV * CB) {                                                     \
+        POINTWISE_K_UNROLL for (int k = 0; k < cin; k++, w += NV * CB) {                                  \
             vf wv[NV];                                                                                   \
             for (int v = 0; v < NV; v++) memcpy(&wv[v], w + v * CB, sizeof(vf));                         \
             for (int p = 0; p < P; p++) {                                                                 \
