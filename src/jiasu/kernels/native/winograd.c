@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claim.h"
 #include "entry.h"
 /* The channel products' loop over input channels unrolled by 4 (pointwise.h): resnet18 at batch 8 ran 1.04-1.06x
  * faster with it (paired, whole model, AVX2 Zen 3); mobilenet_v2's short products in pointwise.c and
@@ -296,7 +297,8 @@ static long position_stride(long rows, int c) {
  * about OWN_STEP_BYTES of V, so that V and M stay in the thread's L2 and only x and y cross the L3, where in
  * chunks shared by all threads (the threads split a chunk's tiles in the transforms and its positions in the
  * products) V and M went out to the L3 and back, three times x's and y's traffic at 64 channels. Larger U
- * keeps the shared chunks: each thread would read all of U for every step of its tiles. */
+ * keeps the shared chunks: each thread would read all of U for every step of its tiles. The steps are claimed
+ * (claim.h): a thread done with its own share takes steps from the other's far end. */
 #ifndef OWN_TILES_U_BYTES
 #define OWN_TILES_U_BYTES (1L << 20)
 #endif
@@ -317,15 +319,21 @@ static int own_tiles(const float *x, const float *z, float *y, int alpha, long t
     float *zero = calloc((size_t)padded(cout), sizeof(float));
     if (!zero) return -1;
     int failed = 0;
-#pragma omp parallel num_threads(nt) reduction(| : failed)
+    /* each thread walks its own share of the steps in order, then takes what is left of the others' (claim.h),
+     * so that a thread on a slower vCPU does not keep the other waiting */
+    long steps = (tiles + step - 1) / step;
+    claim_range ranges[CLAIM_THREADS];
+#pragma omp parallel num_threads(nt < CLAIM_THREADS ? nt : CLAIM_THREADS) reduction(| : failed)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
-        long first = tiles * t / T, last = tiles * (t + 1) / T;
         /* each thread's own scratch; the steps' transforms and products below run on this thread alone */
         float *v = scratch(0, (size_t)(a2 * vps)), *mm = scratch(1, (size_t)(a2 * mps));
         if (!v || !mm) failed = 1;
-        for (long t0 = first; t0 < last && !failed; t0 += step) {
-            long t1 = t0 + step < last ? t0 + step : last;
+        claim_init(ranges, steps, t, T);
+#pragma omp barrier
+        claim_cursor cursor = {0};
+        for (long i; !failed && (i = claim_next(ranges, t, T, &cursor)) >= 0;) {
+            long t0 = i * step, t1 = t0 + step < tiles ? t0 + step : tiles;
             failed = input_strided(alpha, x, h, w, cin, pt, pl, th, tw, m, bt, t0, t1, t0, vps, v, 1);
             if (!failed) product_strided(v, vps, t1 - t0, cin, up, cout, mm, mps, (int)a2, zero, 1);
             failed = failed || output_strided(alpha, mm, mps, cout, at, m, bias, z, relu, y, ho, wo, th, tw, t0, t1, t0, 1);
