@@ -18,10 +18,7 @@
 #include <string.h>
 
 #include "entry.h"
-/* The channel products' loop over input channels unrolled by 4 (pointwise.h): resnet18 at batch 8 ran 1.04-1.06x
- * faster with it (paired, whole model, AVX2 Zen 3); mobilenet_v2's short products in pointwise.c and
- * inverted_residual.c ran 0.98-0.99x with it, so they keep the plain loop. */
-#define POINTWISE_K_UNROLL _Pragma("GCC unroll 4")
+#define POINTWISE_K_UNROLL _Pragma("GCC unroll 4") /* as winograd.c (see there) */
 #include "pointwise.h"
 #include "scratch.h"
 
