@@ -26,11 +26,11 @@
 
 /* P output pixels from ox of one row, read in place or from the row's window (see jiasu_direct_dense): P x NV
  * accumulators in registers, and each weight vector loaded once for the P pixels. The taps (ky, kx, ci) are one
- * flat run t in [t0, t1): off[t] is tap t's offset from pixel ox's first input, pixel ox + p's is p * step
+ * flat run t in [0, taps): off[t] is tap t's offset from pixel ox's first input, pixel ox + p's is p * step
  * further, and the weights are stored in the same order, so the loop has no per-row or per-tap overhead
  * (first layers have 1-3 input channels: a loop over channels alone would run one to three times). */
 #define DENSE_BLOCK(NV, P)                                                                                \
-    static void dense_##NV##_##P(const float *xc, const int *off, int t0, int t1, long step,             \
+    static void dense_##NV##_##P(const float *xc, const int *off, int taps, long step,                   \
                                  const float *wt, int cop, int ox, int cb, int cout, const float *bias,  \
                                  const float *zr, vf lo, vf hi, float *yr, int stream) {                \
         vf acc[P][NV];                                                                                   \
@@ -39,7 +39,7 @@
             for (int p = 0; p < P; p++) acc[p][v] = b;                                                    \
         }                                                                                                 \
         const float *wp = wt + cb;                                                                        \
-        for (int t = t0; t < t1; t++) {                                                                   \
+        for (int t = 0; t < taps; t++) {                                                                  \
             vf wv[NV];                                                                                   \
             for (int v = 0; v < NV; v++) memcpy(&wv[v], wp + (long)t * cop + v * CB, sizeof(vf));        \
             const float *xt = xc + off[t];                                                                \
@@ -105,7 +105,7 @@ DENSE_BLOCK(2, 1)
 #define DENSE_PX {{0, 12, 6}, {0, 4, 4}, {0, 1, 1}}
 #endif
 
-typedef void (*dense_fn)(const float *, const int *, int, int, long, const float *, int, int, int, int,
+typedef void (*dense_fn)(const float *, const int *, int, long, const float *, int, int, int, int,
                          const float *, const float *, vf, vf, float *, int);
 
 /* Output row (image, oy)'s window: win[(ky * cin + ci) * wp + j] = x at input row oy*sh - pt + ky*dh, column
@@ -177,20 +177,20 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
             if (failed) continue;
             long img = row / ho;
             int oy = (int)(row % ho), iy0 = oy * sh - pt;
-            const float *xi = x + img * (long)h * w * cin, *base = xi + (long)iy0 * w * ps; /* pixel 0's first input */
-            const int *off = off_in;
-            long step = sw * ps;
-            if (!inside_x || iy0 < 0 || iy0 + (kh - 1) * dh >= h) {
+            const float *xi = x + img * (long)h * w * cin, *base = win; /* pixel 0's first input */
+            const int *off = off_win;
+            long step = sw;
+            if (inside_x && iy0 >= 0 && iy0 + (kh - 1) * dh < h)
+                base = xi + (long)iy0 * w * ps, off = off_in, step = sw * ps;
+            else
                 dense_window(xi, h, w, cin, nchw, kh, sh, dh, pt, pl, oy, wp, win);
-                base = win, off = off_win, step = sw;
-            }
             const float *zr = z ? z + row * (long)wo * cout : 0;
             float *yr = y + row * (long)wo * cout;
             for (int vb = 0; vb < nvec; vb += DENSE_NV) {
                 int nv = nvec - vb < DENSE_NV ? nvec - vb : DENSE_NV, cb = vb * CB, ox = 0;
                 for (int size = 0; size < 3; size++)
                     for (int px = block_px[size][nv]; ox + px <= wo; ox += px)
-                        blocks[size][nv](base + ox * step, off, 0, taps, step, wt, cop, ox, cb, cout, bias, zr, lov, hiv,
+                        blocks[size][nv](base + ox * step, off, taps, step, wt, cop, ox, cb, cout, bias, zr, lov, hiv,
                                          yr, stream);
             }
         }

@@ -297,8 +297,9 @@ static long position_stride(long rows, int c) {
  * about OWN_STEP_BYTES of V, so that V and M stay in the thread's L2 and only x and y cross the L3, where in
  * chunks shared by all threads (the threads split a chunk's tiles in the transforms and its positions in the
  * products) V and M went out to the L3 and back, three times x's and y's traffic at 64 channels. Larger U
- * keeps the shared chunks: each thread would read all of U for every step of its tiles. The steps are claimed
- * (claim.h): a thread done with its own share takes steps from the other's far end. */
+ * keeps the shared chunks: each thread would read all of U for every step of its tiles. Each thread walks its own
+ * share of the steps in order, then takes what is left of the others' from their far ends (claim.h), so that a
+ * thread on a slower vCPU does not keep the other waiting. */
 #ifndef OWN_TILES_U_BYTES
 #define OWN_TILES_U_BYTES (1L << 20)
 #endif
@@ -319,8 +320,6 @@ static int own_tiles(const float *x, const float *z, float *y, int alpha, long t
     float *zero = calloc((size_t)padded(cout), sizeof(float));
     if (!zero) return -1;
     int failed = 0;
-    /* each thread walks its own share of the steps in order, then takes what is left of the others' (claim.h),
-     * so that a thread on a slower vCPU does not keep the other waiting */
     long steps = (tiles + step - 1) / step;
     claim_range ranges[CLAIM_THREADS];
 #pragma omp parallel num_threads(nt < CLAIM_THREADS ? nt : CLAIM_THREADS) reduction(| : failed)
