@@ -55,6 +55,22 @@ def test_every_unsupported_op_is_named_once():
     )
 
 
+@pytest.mark.parametrize("fed", ["w", "b"])
+def test_an_initializer_listed_as_input_is_overridden_by_a_feed(conv_relu_model, fed):
+    # Old exporters list every weight as an input too; ONNX makes the initializer a default a feed replaces. A kernel
+    # that built the stored one in (packed weights, a bias in the epilogue) would silently ignore the feed.
+    shapes = {"w": [4, 3, 3, 3], "b": [4]}
+    conv_relu_model.graph.input.append(helper.make_tensor_value_info(fed, TensorProto.FLOAT, shapes[fed]))
+    model = jiasu.load(conv_relu_model)
+    engine = jiasu.Engine(model)
+    x = jiasu.example_feeds(model, batch=2)
+    override = np.random.default_rng(1).standard_normal(shapes[fed]).astype(np.float32) - 1
+    for feeds in ({**x, fed: override}, x):
+        ours, ref = engine.run_numpy(feeds)["y"], run_onnxruntime(model, feeds)["y"]
+        assert relative_l2(ours, ref) < 1e-6
+    assert relative_l2(engine.run_numpy({**x, fed: override})["y"], engine.run_numpy(x)["y"]) > 0.1
+
+
 def test_wrong_input_shape(conv_relu_model):
     engine = jiasu.Engine(jiasu.load(conv_relu_model))
     with pytest.raises(InputError) as e:

@@ -115,6 +115,8 @@ class Kernel:
         Looks through Identity nodes: the TorchScript exporter feeds de-duplicated
         initializers (equal biases, say) to their users through Identity, and a
         weight must still count as constant for load-time transforms to apply.
+        An initializer that is also a graph input is not constant: a feed may
+        override it (as in ONNX Runtime, and in ``jiasu.passes``).
         """
         if index >= len(self.node.inputs):
             return None
@@ -124,7 +126,7 @@ class Kernel:
             if producer is None or producer.op_type != "Identity" or producer.domain != "":
                 return None
             value = producer.inputs[0]
-        if value is None:
+        if value is None or value.is_graph_input():
             return None
         tensor = self.ctx.constants.get(value.name)
         if tensor is None:
