@@ -3,6 +3,7 @@
 import importlib.util
 
 import pytest
+import torch
 
 from jiasu.backends import BACKENDS, DEFAULT_BACKENDS, BenchModel, get_backend
 from jiasu.backends.openvino import OpenVinoBackend
@@ -60,6 +61,35 @@ def test_jiasu_reports_the_algorithms_that_ran(smallcnn):
     assert r.details["conv_algorithms_used"] == {"im2col": 3}
     assert r.details["fallbacks"] == {}
     assert r.details["torch_threads"] == 1
+
+
+@pytest.mark.parametrize(
+    "spec, error",
+    [
+        ("jiasu:device=gpu", "unknown device 'gpu'; jiasu's engine runs on cpu, cuda or cuda:N"),
+        pytest.param(
+            "jiasu:device=cuda,tune=true",
+            f"device 'cuda' is not available: this torch was built without CUDA (torch {torch.__version__}); use device 'cpu'",
+            marks=pytest.mark.skipif(torch.version.cuda is not None, reason="this torch has CUDA"),
+        ),
+        pytest.param(
+            "jiasu:device=cuda,strategy=batch",
+            "jiasu:strategy is for the CPU, but device is 'cuda'; drop strategy for this device, or run it with device=cpu",
+            marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+        ),
+    ],
+)
+def test_jiasu_on_a_device_it_cannot_use_is_a_failed_result(smallcnn, spec, error):
+    r = bench_one(get_backend("jiasu"), parse_configuration(spec)[0], smallcnn, 1, BenchSettings(repeats=1, warmup=0), None, 1)
+    assert (r.status, r.error) == ("failed", f"compile failed: JiasuError: {error}")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_jiasu_on_cuda_reports_its_graphs(smallcnn):
+    r = bench_one(get_backend("jiasu"), parse_configuration("jiasu:device=cuda")[0], smallcnn, 2, BenchSettings(repeats=2, warmup=1), reference_outputs(smallcnn, 2, 0, 1), 1)
+    assert r.status == "ok", r.error
+    assert r.rel_l2 < 1e-4
+    assert r.details["device"] == "cuda" and r.details["cuda_graphs"] == {"captured": 1, "refused": {}}
 
 
 @pytest.mark.skipif(not OpenVinoBackend.is_available(), reason="openvino is not installed")

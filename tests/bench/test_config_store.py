@@ -11,7 +11,7 @@ from jiasu.errors import JiasuError
 def test_configuration_sweeps_a_value():
     configs = parse_configuration("jiasu:conv_algorithm=direct|im2col")
     assert [c.label for c in configs] == ["jiasu[conv_algorithm=direct]", "jiasu[conv_algorithm=im2col]"]
-    assert configs[1].resolve(2).to_dict() == {"threads": 2, "conv_algorithm": "im2col", "passes": "default", "tune": False, "plan": "", "strategy": ""}
+    assert configs[1].resolve(2).to_dict() == {"threads": 2, "conv_algorithm": "im2col", "passes": "default", "tune": False, "plan": "", "strategy": "", "device": "cpu", "cuda_graph": True}
 
 
 def test_label_form_and_duplicates():

@@ -71,6 +71,24 @@ def test_an_initializer_listed_as_input_is_overridden_by_a_feed(conv_relu_model,
     assert relative_l2(engine.run_numpy({**x, fed: override})["y"], engine.run_numpy(x)["y"]) > 0.1
 
 
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("gpu", "unknown device 'gpu'; jiasu's engine runs on cpu, cuda or cuda:N"),
+        ("mps", "unknown device 'mps'; jiasu's engine runs on cpu, cuda or cuda:N"),
+        pytest.param(
+            "cuda",
+            f"device 'cuda' is not available: this torch was built without CUDA (torch {torch.__version__}); use device 'cpu'",
+            marks=pytest.mark.skipif(torch.version.cuda is not None, reason="this torch has CUDA"),
+        ),
+    ],
+)
+def test_a_device_the_engine_cannot_use_is_refused(conv_relu_model, device, message):
+    with pytest.raises(JiasuError) as e:
+        jiasu.Engine(jiasu.load(conv_relu_model), device=device)
+    assert str(e.value) == message
+
+
 def test_wrong_input_shape(conv_relu_model):
     engine = jiasu.Engine(jiasu.load(conv_relu_model))
     with pytest.raises(InputError) as e:
@@ -110,7 +128,7 @@ def test_per_node_algorithm_must_name_a_conv(conv_relu_model):
 
 
 def test_unknown_engine_option(conv_relu_model):
-    with pytest.raises(JiasuError, match=r"^unknown engine option 'algo'; options: conv_algorithm, conv_algorithms, device, keep_freed_memory, native_chains, threads$"):
+    with pytest.raises(JiasuError, match=r"^unknown engine option 'algo'; options: conv_algorithm, conv_algorithms, cuda_graph, device, keep_freed_memory, native_chains, threads$"):
         jiasu.Engine(jiasu.load(conv_relu_model), algo="direct")
 
 

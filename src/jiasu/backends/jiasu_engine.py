@@ -8,8 +8,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..errors import JiasuError
 from ..kernels.conv import CONV_ALGORITHMS
-from ..runtime.options import knob
+from ..runtime.options import check_device, knob
 from .base import Backend, BackendOptions, BenchModel
 
 
@@ -27,11 +28,13 @@ class JiasuOptions(BackendOptions):
     strategy: str = knob(
         "", "multi-core strategy of jiasu.runtime.parallel (sequential, intra_op, batch, pipeline, spatial, inter_op, mixed); '' for none"
     )
+    device: str = knob("cpu", "torch device the engine runs on: cpu, cuda, cuda:1 ... (tune, plan and strategy are for the CPU)")
+    cuda_graph: bool = knob(True, "on CUDA, replay the forward from a CUDA graph captured on the first run (jiasu.runtime.cuda_graph)")
 
 
 class JiasuBackend(Backend):
     name = "jiasu"
-    description = "jiasu's engine: graph passes, our kernels on torch tensors, per-node algorithm plan (CPU)"
+    description = "jiasu's engine: graph passes, our kernels on torch tensors, per-node algorithm plan (CPU; CUDA with device=cuda)"
     Options = JiasuOptions
 
     def compile(self, model: BenchModel, options: JiasuOptions) -> None:
@@ -44,6 +47,14 @@ class JiasuBackend(Backend):
         self.plan = None
         self.runner = None
         ir_model = model.ir
+        check_device(options.device)
+        if options.device != "cpu":
+            cpu_only = [k for k in ("tune", "plan", "strategy") if getattr(options, k)]
+            if cpu_only:
+                raise JiasuError(
+                    f"jiasu:{cpu_only[0]} is for the CPU, but device is {options.device!r}; drop {cpu_only[0]} for this "
+                    f"device, or run it with device=cpu"
+                )
         if options.plan:
             self.engine, runner = runner_from_plan(ir_model, options.plan, label=model.source, feeds=example_feeds(ir_model, batch=model.batch or 1))
             self.runner = runner if runner is not self.engine else None
@@ -57,7 +68,9 @@ class JiasuBackend(Backend):
             from ..frontends import copy_model
 
             optimized, _ = optimize(copy_model(ir_model), passes)
-            self.engine = Engine(optimized, conv_algorithm=options.conv_algorithm, threads=options.threads)
+            self.engine = Engine(
+                optimized, conv_algorithm=options.conv_algorithm, threads=options.threads, device=options.device, cuda_graph=options.cuda_graph
+            )
         if options.strategy:
             from ..runtime.parallel import make_runner
 
@@ -83,6 +96,9 @@ class JiasuBackend(Backend):
             "nodes": len(self.engine.steps),
             "keep_freed_memory": allocator_state(),
         }
+        if self.engine.device.type != "cpu":
+            out["device"] = str(self.engine.device)
+            out["cuda_graphs"] = self.engine.graph_report()
         if self.plan is not None:
             out["tuned_ms"] = {n.node: n.timings_ms.get(n.algorithm) for n in self.plan.nodes}
         if self.runner is not None:

@@ -208,6 +208,7 @@ def run_cmd(
     warmup: int = typer.Option(2, "--warmup", min=0, help="untimed runs first"),
     threads: int = typer.Option(0, "--threads", min=0, help="intra-op threads (0: torch's default)"),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    cuda_graph: bool = typer.Option(True, "--cuda-graph/--no-cuda-graph", help="on CUDA, replay runs from a CUDA graph"),
     seed: int = typer.Option(0, "--seed", help="seed of the generated inputs"),
     per_node: bool = typer.Option(False, "--per-node", help="also time every node (algorithm and ms per node)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
@@ -234,10 +235,20 @@ def run_cmd(
             torch_threads(threads)
     else:
         optimized, _ = optimize(copy_model(loaded), parse_passes(passes))
-        options = EngineOptions(device=device, conv_algorithm=algo, conv_algorithms=_parse_pairs(node_algo, "--node-algo"), threads=threads)
+        options = EngineOptions(
+            device=device, conv_algorithm=algo, conv_algorithms=_parse_pairs(node_algo, "--node-algo"), threads=threads, cuda_graph=cuda_graph
+        )
         engine = runner = Engine(optimized, options)
     outputs = runner.run(feeds)
-    timing = measure(lambda: runner.run(feeds), repeats=repeats, warmup=warmup)
+    if engine.device.type == "cuda":  # launches return at once: time until the device is done
+        import torch
+
+        def timed():
+            runner.run(feeds)
+            torch.cuda.synchronize(engine.device)
+    else:
+        timed = lambda: runner.run(feeds)  # noqa: E731
+    timing = measure(timed, repeats=repeats, warmup=warmup)
     batch_used = next(iter(feeds.values())).shape[0] if feeds else 1
     result = {
         "model": model,
@@ -249,6 +260,8 @@ def run_cmd(
         "time_ms": {k: v * 1e3 if isinstance(v, float) else v for k, v in timing.to_dict().items()},
         "ms_per_item": timing.per_item(batch_used) * 1e3,
         "algorithms": [{"node": c.name, "algorithm": c.choice, "fallback_reason": c.reason} for c in engine.algorithm_report()],
+        "device": str(engine.device),
+        "cuda_graphs": engine.graph_report() or None,
     }
     if per_node:
         result["nodes"] = engine.node_times(feeds, repeats=repeats)
@@ -317,6 +330,11 @@ def _print_run(r: dict) -> None:
         f"  time: median {t['median']:.3f} ms per run (p10 {t['p10']:.3f}, p90 {t['p90']:.3f}, {t['repeats']} runs), "
         f"{r['ms_per_item']:.3f} ms per item"
     )
+    if r.get("cuda_graphs"):
+        g = r["cuda_graphs"]
+        console.print(f"  on {r['device']}: {g['captured']} CUDA graph{'s' * (g['captured'] != 1)} captured")
+        for shapes, why in g["refused"].items():
+            console.print(f"    inputs {shapes} ran without one: {why}")
     if r.get("strategy"):
         st = r["strategy"]
         console.print(f"  strategy: {st.get('strategy', st)} on {st.get('workers', '?')} workers")

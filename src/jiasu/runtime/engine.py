@@ -122,6 +122,7 @@ class Engine:
         self._chained: dict[tuple, Any] = {}  # (thread, threads, inputs' shapes) -> forward with chains (see run)
         self._can_chain: Optional[bool] = None
         self._fast: Any = None  # run_numpy's shortcut for its last feeds (see _shortcut); False: none can be
+        self._graphs: Any = None  # jiasu.runtime.cuda_graph.Graphs; False: none (CPU, or cuda_graph off)
 
     # ---- build-time checks ---------------------------------------------------------
     def _check_supported(self, graph: ir.Graph) -> None:
@@ -230,7 +231,9 @@ class Engine:
         return run
 
     # ---- running -------------------------------------------------------------------
-    def _check_feeds(self, feeds: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    def _check_feeds(self, feeds: Mapping[str, Any], move: bool = True) -> dict[str, torch.Tensor]:
+        """Feeds as torch tensors, checked against the declared inputs; on the engine's device, or with ``move``
+        false where they are (arrays on the CPU, without a copy), for a graph that copies them in itself."""
         declared = self._declared
         if feeds.keys() != declared.keys():  # the usual feeds, every declared input and no more, skip the searches
             unknown = [k for k in feeds if k not in self._feedable]
@@ -242,7 +245,7 @@ class Engine:
         out = {}
         for name, value in feeds.items():
             try:
-                tensor = to_torch(value, self.device)
+                tensor = to_torch(value, self.device if move else value.device if isinstance(value, torch.Tensor) else "cpu")
             except (TypeError, ValueError) as e:
                 kind = getattr(getattr(value, "dtype", None), "name", type(value).__name__)
                 raise InputError(f"input {name!r} of type {kind} cannot be fed to jiasu's engine ({e}); give a numeric array") from None
@@ -277,8 +280,27 @@ class Engine:
 
     def run(self, feeds: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """Run the model. ``feeds`` maps input names to numpy arrays or torch tensors; returns output name -> tensor."""
-        checked = self._check_feeds(feeds)
+        return dict(zip(self._output_names, self._results(feeds, own=True)))
+
+    def _results(self, feeds: Mapping[str, Any], own: bool) -> tuple:
+        """The outputs, in the graph's order. ``own`` false: outputs may be a CUDA graph's static buffers, which
+        the next run overwrites (for a caller that copies them at once)."""
+        graphs = self._graphs
+        if graphs is None:
+            graphs = self._graphs = self._make_graphs()
+        checked = self._check_feeds(feeds, move=not graphs)
         args = self._arguments(checked)
+        if graphs:
+            try:
+                results = graphs.run(args, [n in checked for n in self._input_names], own)
+            except JiasuError:
+                raise
+            except Exception:  # the warm-up run before a capture failed: name the node, as below
+                self._run_steps([None if a is None else a.to(self.device) for a in args])
+                raise
+            if results is not None:
+                return results
+            args = [None if a is None else a.to(self.device) for a in args]  # this layout runs without a graph
         forward, results = self._forward_for(args) if self._chainable else (self._forward, None)
         try:
             if results is None and getattr(forward, "only_chains", False):
@@ -291,7 +313,28 @@ class Engine:
         except Exception:  # a kernel failed on these inputs: find which, keep the cause
             self._run_steps(args)
             raise
-        return dict(zip(self._output_names, results))
+        return results
+
+    def _make_graphs(self):
+        """The engine's CUDA graphs (``jiasu.runtime.cuda_graph``), or False where it makes none."""
+        import functools
+        import weakref
+
+        from . import cuda_graph
+
+        if not self.options.cuda_graph or cuda_graph.recorder_for(self.device) is None:
+            return False
+        steps = weakref.WeakMethod(self._run_steps)  # not self: an engine kept alive by its own graphs waits for the GC
+        return cuda_graph.Graphs(self._forward, lambda args: steps()(args), self.device, functools.partial(cuda_graph.recorder_for, self.device))
+
+    def graph_report(self) -> dict[str, Any]:
+        """The CUDA graphs so far: how many were captured, and per refused layout (feeds' shapes) the reason.
+        Empty where the engine makes none (the CPU, or ``cuda_graph`` off)."""
+        graphs = self._graphs
+        if not graphs:
+            return {}
+        refused = {", ".join(str(k[0]) for k in key[1:] if k is not None): why for key, why in graphs.refused.items()}
+        return {"captured": graphs.captures, "refused": refused}
 
     def _forward_for(self, args: list[Optional[torch.Tensor]]) -> tuple[Any, Optional[list]]:
         """The forward function with chains for these inputs (``jiasu.runtime.chain``), and None; or, on
@@ -435,7 +478,10 @@ class Engine:
                 return out
         # a CPU tensor outside autograd (the usual output) without detach() and cpu(): each a dispatch and a new
         # tensor object, tens of microseconds of a batch-1 run when the kernels have evicted the interpreter
-        out = {k: (v if v.is_cpu and not v.requires_grad else v.detach().cpu()).numpy().copy() for k, v in self.run(feeds).items()}
+        out = {
+            k: (v if not v.requires_grad else v.detach()).numpy().copy() if v.is_cpu else v.detach().cpu().numpy()  # cpu(): a new array
+            for k, v in zip(self._output_names, self._results(feeds, own=False))
+        }
         if fast is None or fast:  # first run, or the shortcut did not fit these feeds: one for them, if one can be
             self._fast = self._shortcut(feeds)
         return out

@@ -37,6 +37,13 @@ class EngineOptions:
         "kept per input shape (see jiasu.runtime.chain); off: every step through Python",
     )
 
+    cuda_graph: bool = knob(
+        True,
+        "on CUDA, capture the forward in a CUDA graph on the first run of each input layout and replay it on the runs "
+        "after (see jiasu.runtime.cuda_graph); a layout whose kernels cannot be captured runs without one, with a "
+        "warning that names the node. No effect on the CPU",
+    )
+
     def replace(self, **changes: Any) -> "EngineOptions":
         known = {f.name for f in dataclasses.fields(self)}
         bad = sorted(set(changes) - known)
@@ -53,7 +60,27 @@ class EngineOptions:
             get_algorithm(algo)
         if self.threads < 0:
             raise JiasuError(f"threads must be >= 0, got {self.threads}")
+        check_device(self.device)
 
     @classmethod
     def describe(cls) -> dict[str, str]:
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+
+
+def check_device(device: str) -> None:
+    """Refuse a device the engine cannot run on, saying why and what to use instead."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise JiasuError(f"unknown device {device!r}; jiasu's engine runs on cpu, cuda or cuda:N")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch was built without CUDA" if torch.version.cuda is None else "torch sees no CUDA device"
+            raise JiasuError(f"device {device!r} is not available: {why} (torch {torch.__version__}); use device 'cpu'")
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise JiasuError(f"device {device!r} does not exist: torch sees {count} CUDA device{'s' * (count != 1)}, cuda:0 to cuda:{count - 1}")
