@@ -164,7 +164,7 @@ class Graphs:
                     f"jiasu: no CUDA graph for inputs of shape {shapes}, so each run launches its kernels from Python: "
                     f"{reason} (EngineOptions(cuda_graph=False) turns graphs off)",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=5,  # the caller of Engine.run or run_numpy
                 )
                 return None
         self.captures += 1

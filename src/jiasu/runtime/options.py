@@ -36,7 +36,6 @@ class EngineOptions:
         "run consecutive steps whose kernels are C calls as one call into C, with their intermediate values in buffers "
         "kept per input shape (see jiasu.runtime.chain); off: every step through Python",
     )
-
     cuda_graph: bool = knob(
         True,
         "on CUDA, capture the forward in a CUDA graph on the first run of each input layout and replay it on the runs "
