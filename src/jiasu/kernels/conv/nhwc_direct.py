@@ -49,6 +49,7 @@ def _library() -> Optional[ctypes.CDLL]:
     return typed(
         "direct",
         {
+            "jiasu_pack_dense": ([p, i, i, i, i, p], None),  # w (c_out, c_in, kh, kw), c_out, c_in, kh, kw, packed
             # x, z, y first (they change from call to call), then what stays fixed for an input shape
             "jiasu_direct_dense": ([p, p, p, i, i, i, i, i, p, *geometry, i, p, f, f, i, i, i], i),
             "jiasu_direct_depthwise": ([p, p, p, i, i, i, i, p, *geometry, p, f, f, i, i, i], i),
@@ -82,7 +83,7 @@ class NHWCDirect(FusingConvAlgorithm):
     def prepare_fused(
         self, weight: torch.Tensor, bias: Optional[torch.Tensor], spec: ConvSpec, epilogue: Optional[Epilogue]
     ) -> FusedConvFn:
-        """Pack the weights once (``(kh, kw, C_in, C_out)`` padded to whole vectors, or ``(kh, kw, C)``)."""
+        """Pack the weights once (dense: ``jiasu_pack_dense``'s panels of output channels; depthwise: ``(kh, kw, C)``)."""
         (kh, kw), (sh, sw), (dh, dw) = spec.kernel, spec.stride, spec.dilation
         pt, pl, pb, pr = spec.pads
         c_out = spec.out_channels
@@ -95,8 +96,8 @@ class NHWCDirect(FusingConvAlgorithm):
             packed = weight.reshape(c_out, kh * kw).t().contiguous()
             b = bias.contiguous() if bias is not None else None
         else:
-            packed = weight.new_zeros(kh, kw, spec.in_channels, padded_channels(c_out))
-            packed[..., :c_out] = weight.permute(2, 3, 1, 0)
+            packed = weight.new_empty(kh * kw * spec.in_channels * padded_channels(c_out))
+            lib.jiasu_pack_dense(weight.contiguous().data_ptr(), c_out, spec.in_channels, kh, kw, packed.data_ptr())
             b = padded_bias(bias, c_out) if bias is not None else None
         function = "jiasu_direct_depthwise" if depthwise else "jiasu_direct_dense"
 

@@ -28,20 +28,20 @@
  * accumulators in registers, and each weight vector loaded once for the P pixels. The taps (ky, kx, ci) are one
  * flat run t in [0, taps): off[t] is tap t's offset from pixel ox's first input, pixel ox + p's is p * step
  * further, and the weights are stored in the same order, so the loop has no per-row or per-tap overhead
- * (first layers have 1-3 input channels: a loop over channels alone would run one to three times). */
+ * (first layers have 1-3 input channels: a loop over channels alone would run one to three times). wp is the
+ * panel of output channels [cb, cb + NV * CB): taps rows of `width` floats (jiasu_pack_dense). */
 #define DENSE_BLOCK(NV, P)                                                                                \
     static void dense_##NV##_##P(const float *xc, const int *off, int taps, long step,                   \
-                                 const float *wt, int cop, int ox, int cb, int cout, const float *bias,  \
+                                 const float *wp, int width, int ox, int cb, int cout, const float *bias, \
                                  const float *zr, vf lo, vf hi, float *yr, int stream) {                \
         vf acc[P][NV];                                                                                   \
         for (int v = 0; v < NV; v++) {                                                                    \
             vf b = bias ? vload(bias + cb + v * CB, CB) : (vf){0};                                     \
             for (int p = 0; p < P; p++) acc[p][v] = b;                                                    \
         }                                                                                                 \
-        const float *wp = wt + cb;                                                                        \
         for (int t = 0; t < taps; t++) {                                                                  \
             vf wv[NV];                                                                                   \
-            for (int v = 0; v < NV; v++) memcpy(&wv[v], wp + (long)t * cop + v * CB, sizeof(vf));        \
+            for (int v = 0; v < NV; v++) memcpy(&wv[v], wp + (long)t * width + v * CB, sizeof(vf));      \
             const float *xt = xc + off[t];                                                                \
             for (int p = 0; p < P; p++) {                                                                 \
                 float xv = xt[p * step];                                                                  \
@@ -131,9 +131,28 @@ static void dense_window(const float *xi, int h, int w, int cin, int nchw, int k
     }
 }
 
+/* wp from w (cout, cin, kh, kw), an ONNX weight, for jiasu_direct_dense: output channels in panels of up to
+ * DENSE_NV vectors, as a row's blocks take them, each panel its taps x width floats in one run (tap t = (ky * kw +
+ * kx) * cin + ci). Panel j holds the channels from cb = j * DENSE_NV * CB, width = min(DENSE_NV * CB, the vectors'
+ * columns left), and starts at wp + cb * taps; columns past cout are zero. wp holds taps * padded(cout) floats, of
+ * which the panels fill taps * vectors(cout) * CB. With the channels as one (taps, padded(cout)) matrix instead,
+ * a block's taps were 256 bytes apart at 64 output channels: its 147 weight lines (resnet's 7x7 conv1) fell in
+ * 16 of the L1's 64 sets, more than its 8 ways hold. */
+void jiasu_pack_dense(const float *w, int cout, int cin, int kh, int kw, float *wp) {
+    int taps = kh * kw * cin, cov = vectors(cout) * CB;
+    for (int cb = 0; cb < cov; cb += DENSE_NV * CB) {
+        int width = cov - cb < DENSE_NV * CB ? cov - cb : DENSE_NV * CB;
+        float *panel = wp + (long)cb * taps;
+        for (int k = 0; k < kh * kw; k++)
+            for (int ci = 0; ci < cin; ci++)
+                for (int j = 0; j < width; j++)
+                    panel[((long)k * cin + ci) * width + j] = cb + j < cout ? w[((long)(cb + j) * cin + ci) * kh * kw + k] : 0.0f;
+    }
+}
+
 /* Dense: x (n, h, w, cin), or with nchw set (n, cin, h, w): a first layer's input as it comes, which spares the
- * copy to NHWC. wt is (kh, kw, cin, cop), cop = cout rounded up to CPAD (16) and zero-padded, so whole vectors
- * load past cout (as does the bias, padded the same way). An output row whose taps reach into the padding is read
+ * copy to NHWC. wt is packed by jiasu_pack_dense: whole vectors load past cout (as does the bias, padded to
+ * whole runs of CPAD). An output row whose taps reach into the padding is read
  * through a copy of its input rows (dense_window: kh x cin rows of the padded width, 19 KiB for a 7x7 stride-2
  * layer on 224x224, zeros in the padding), so that every pixel of the row, borders included, goes through the
  * register blocks; other rows are read in place. Before, the pixels whose taps crossed the border went one at a
@@ -145,7 +164,7 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
                        const float *bias, float lo, float hi, int ho, int wo, int nt) {
     static const dense_fn blocks[3][DENSE_NV + 1] = DENSE_BLOCKS;
     static const int block_px[3][DENSE_NV + 1] = DENSE_PX;
-    int cop = padded(cout), nvec = vectors(cout);
+    int nvec = vectors(cout);
     int wp = (wo - 1) * sw + (kw - 1) * dw + 1; /* the window's width: every column some pixel's taps read */
     vf lov = lo + (vf){0}, hiv = hi + (vf){0};
     /* Where pixel (iy, ix) channel ci is: x[(iy * w + ix) * ps + ci * cs], NHWC or NCHW. */
@@ -188,10 +207,11 @@ int jiasu_direct_dense(const float *x, const float *z, float *y, int n, int h, i
             float *yr = y + row * (long)wo * cout;
             for (int vb = 0; vb < nvec; vb += DENSE_NV) {
                 int nv = nvec - vb < DENSE_NV ? nvec - vb : DENSE_NV, cb = vb * CB, ox = 0;
+                const float *panel = wt + (long)cb * taps;
                 for (int size = 0; size < 3; size++)
                     for (int px = block_px[size][nv]; ox + px <= wo; ox += px)
-                        blocks[size][nv](base + ox * step, off, taps, step, wt, cop, ox, cb, cout, bias, zr, lov, hiv,
-                                         yr, stream);
+                        blocks[size][nv](base + ox * step, off, taps, step, panel, nv * CB, ox, cb, cout, bias, zr, lov,
+                                         hiv, yr, stream);
             }
         }
         if (stream) stream_fence(); /* before the barrier that ends the region: the caller reads y next */
