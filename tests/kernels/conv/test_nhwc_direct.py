@@ -158,3 +158,15 @@ def test_an_input_with_other_channels_is_refused(name, spec):
     x = torch.randn(1, spec.in_channels + 1, 8, 8).contiguous(memory_format=torch.channels_last)
     with pytest.raises(ValueError, match=rf"^{name}: the input has {spec.in_channels + 1} channels, the weight expects {spec.in_channels}$"):
         fn(x, None)
+
+
+def test_a_dense_weight_that_is_a_view_is_packed_from_its_values():
+    """A weight laid out otherwise (channels_last, as a pass may leave it) is packed from a contiguous copy."""
+    gen = torch.Generator().manual_seed(3)
+    w = torch.randn(24, 3, 5, 5, generator=gen).contiguous(memory_format=torch.channels_last)
+    b = torch.randn(24, generator=gen)
+    assert not w.is_contiguous()
+    spec = ConvSpec.from_weight(w, stride=(2, 2), pads=(2,) * 4)
+    x = torch.randn(2, 3, 21, 19, generator=gen)
+    y = CONV_ALGORITHMS["nhwc_direct"].prepare_fused(w, b, spec, Epilogue("Relu"))(x, None)
+    torch.testing.assert_close(y, torch.relu(F.conv2d(x, w, b, 2, 2)), rtol=1e-5, atol=1e-5)

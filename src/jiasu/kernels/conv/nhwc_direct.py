@@ -96,8 +96,9 @@ class NHWCDirect(FusingConvAlgorithm):
             packed = weight.reshape(c_out, kh * kw).t().contiguous()
             b = bias.contiguous() if bias is not None else None
         else:
+            plain = weight.contiguous()  # named: a temporary would be freed before the call reads it
             packed = weight.new_empty(kh * kw * spec.in_channels * padded_channels(c_out))
-            lib.jiasu_pack_dense(weight.contiguous().data_ptr(), c_out, spec.in_channels, kh, kw, packed.data_ptr())
+            lib.jiasu_pack_dense(plain.data_ptr(), c_out, spec.in_channels, kh, kw, packed.data_ptr())
             b = padded_bias(bias, c_out) if bias is not None else None
         function = "jiasu_direct_depthwise" if depthwise else "jiasu_direct_dense"
 
