@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
+from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import jiasu
 from jiasu.errors import JiasuError
+from jiasu.passes import optimize
 from jiasu.runtime import cuda_graph
+from jiasu.runtime import options as engine_options
 from jiasu.runtime.reference import run_onnxruntime
 
 from ..conftest import invoke, make_model
@@ -193,6 +196,37 @@ def test_the_cli_says_what_was_captured(model_path, log):
 
 def test_the_option_is_described():
     assert "CUDA graph" in jiasu.EngineOptions.describe()["cuda_graph"]
+
+
+class _DeviceOnly(TorchDispatchMode):
+    """With the engine on the meta device: raises where an op mixes a CPU tensor into the device's (a 0-dim CPU
+    tensor is a scalar, which CUDA ops take too). Meta tensors raise by themselves where a value is read back
+    (``.item()``, ``.tolist()``, ``.cpu()``, ``nonzero``)."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        tensors = [t for t in pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        devices = {t.device.type for t in tensors if not (t.device.type == "cpu" and t.dim() == 0)}
+        if "cpu" in devices and len(devices) > 1:
+            raise RuntimeError(f"{func} mixes a CPU tensor into the device's: {[(tuple(t.shape), t.device.type) for t in tensors]}")
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("name", ["smallcnn", "mobilenet_v2", "googlenet", "resnet18", "resnet50"])
+def test_every_zoo_model_runs_on_a_device_without_the_host(name, monkeypatch):
+    """What a CUDA graph captures, checked without a GPU: the meta device stands in for one. Off the CPU the kernels
+    take their torch paths (no C kernel, the plan's vendor convolution), as on CUDA. Meta tensors have shapes and
+    no values, so a step that reads one back to the host raises, and so does one that mixes in a CPU tensor
+    (``_DeviceOnly``): each would stop a capture on CUDA."""
+    monkeypatch.setattr(engine_options, "check_device", lambda device: None)  # meta is not a device for users
+    model, _ = optimize(jiasu.load(f"zoo:{name}", **({} if name == "smallcnn" else {"image_size": 64})))
+    engine = jiasu.Engine(model, device="meta")
+    assert {c.choice for c in engine.algorithm_report()} == {"direct"}
+    (spec,) = engine.inputs
+    x = torch.empty(3, *spec.shape[1:], device="meta")
+    with _DeviceOnly():
+        (y,) = engine.run({spec.name: x}).values()
+    assert y.device.type == "meta" and y.shape[0] == 3 and y.dim() == 2
+    assert engine.graph_report() == {}  # the meta device has no graphs
 
 
 # ---- on a GPU ------------------------------------------------------------------------------------------------------
