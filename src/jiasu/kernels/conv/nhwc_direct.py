@@ -49,7 +49,7 @@ def _library() -> Optional[ctypes.CDLL]:
     return typed(
         "direct",
         {
-            "jiasu_pack_dense": ([p, i, i, i, i, p], None),  # w (c_out, c_in, kh, kw), c_out, c_in, kh, kw, packed
+            "jiasu_pack_dense": ([p, i, i, p], None),  # w (c_out, kh, kw, c_in), c_out, taps, packed
             # x, z, y first (they change from call to call), then what stays fixed for an input shape
             "jiasu_direct_dense": ([p, p, p, i, i, i, i, i, p, *geometry, i, p, f, f, i, i, i], i),
             "jiasu_direct_depthwise": ([p, p, p, i, i, i, i, p, *geometry, p, f, f, i, i, i], i),
@@ -96,9 +96,10 @@ class NHWCDirect(FusingConvAlgorithm):
             packed = weight.reshape(c_out, kh * kw).t().contiguous()
             b = bias.contiguous() if bias is not None else None
         else:
-            plain = weight.contiguous()  # named: a temporary would be freed before the call reads it
-            packed = weight.new_empty(kh * kw * spec.in_channels * padded_channels(c_out))
-            lib.jiasu_pack_dense(plain.data_ptr(), c_out, spec.in_channels, kh, kw, packed.data_ptr())
+            taps = kh * kw * spec.in_channels
+            plain = weight.permute(0, 2, 3, 1).contiguous()  # (C_out, taps); named: a temporary would be freed before the call reads it
+            packed = weight.new_empty(taps * padded_channels(c_out))
+            lib.jiasu_pack_dense(plain.data_ptr(), c_out, taps, packed.data_ptr())
             b = padded_bias(bias, c_out) if bias is not None else None
         function = "jiasu_direct_depthwise" if depthwise else "jiasu_direct_dense"
 

@@ -131,24 +131,13 @@ static void dense_window(const float *xi, int h, int w, int cin, int nchw, int k
     }
 }
 
-/* wp from w (cout, cin, kh, kw), an ONNX weight, for jiasu_direct_dense: output channels in panels of up to
- * DENSE_NV vectors, as a row's blocks take them, each panel its taps x width floats in one run (tap t = (ky * kw +
- * kx) * cin + ci). Panel j holds the channels from cb = j * DENSE_NV * CB, width = min(DENSE_NV * CB, the vectors'
- * columns left), and starts at wp + cb * taps; columns past cout are zero. wp holds taps * padded(cout) floats, of
- * which the panels fill taps * vectors(cout) * CB. With the channels as one (taps, padded(cout)) matrix instead,
- * a block's taps were 256 bytes apart at 64 output channels: its 147 weight lines (resnet's 7x7 conv1) fell in
- * 16 of the L1's 64 sets, more than its 8 ways hold. */
-void jiasu_pack_dense(const float *w, int cout, int cin, int kh, int kw, float *wp) {
-    int taps = kh * kw * cin, cov = vectors(cout) * CB;
-    for (int cb = 0; cb < cov; cb += DENSE_NV * CB) {
-        int width = cov - cb < DENSE_NV * CB ? cov - cb : DENSE_NV * CB;
-        float *panel = wp + (long)cb * taps;
-        for (int k = 0; k < kh * kw; k++)
-            for (int ci = 0; ci < cin; ci++)
-                for (int j = 0; j < width; j++)
-                    panel[((long)k * cin + ci) * width + j] = cb + j < cout ? w[((long)(cb + j) * cin + ci) * kh * kw + k] : 0.0f;
-    }
-}
+/* wp from w (cout, taps) row-major, an ONNX weight (cout, cin, kh, kw) with its axes ordered (cout, kh, kw, cin),
+ * so that tap t = (ky * kw + kx) * cin + ci: for jiasu_direct_dense, output channels in panels of up to DENSE_NV
+ * vectors, as a row's blocks take them, each panel's taps x width floats in one run (pack_panels, vec.h). wp holds
+ * taps * padded(cout) floats. With the channels as one (taps, padded(cout)) matrix instead, a block's taps were
+ * 256 bytes apart at 64 output channels: its 147 weight lines (resnet's 7x7 conv1) fell in 16 of the L1's 64
+ * sets, more than its 8 ways hold. */
+void jiasu_pack_dense(const float *w, int cout, int taps, float *wp) { pack_panels(w, cout, taps, DENSE_NV, wp); }
 
 /* Dense: x (n, h, w, cin), or with nchw set (n, cin, h, w): a first layer's input as it comes, which spares the
  * copy to NHWC. wt is packed by jiasu_pack_dense: whole vectors load past cout (as does the bias, padded to

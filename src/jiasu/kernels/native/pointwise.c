@@ -18,17 +18,9 @@
 
 #define PS 48 /* at most this many pixel rows a strip */
 
-/* wp[...] from w (cout, cin) row-major (an ONNX 1x1 weight): the panel layout of pointwise.h. wp holds
- * cin * padded(cout) floats, of which the panels fill cin * vectors(cout) * CB (vec.h). */
-void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) {
-    int cov = vectors(cout) * CB; /* the columns the panels hold; the rest of the cin * padded(cout) stays unused */
-    for (int cb = 0; cb < cov; cb += NVMAX * CB) {
-        int width = cov - cb < NVMAX * CB ? cov - cb : NVMAX * CB;
-        float *panel = wp + (long)cb * cin;
-        for (int k = 0; k < cin; k++)
-            for (int j = 0; j < width; j++) panel[(long)k * width + j] = cb + j < cout ? w[(long)(cb + j) * cin + k] : 0.0f;
-    }
-}
+/* wp[...] from w (cout, cin) row-major (an ONNX 1x1 weight): the panel layout of pointwise.h (pack_panels, vec.h).
+ * wp holds cin * padded(cout) floats. */
+void jiasu_pack_pointwise(const float *w, int cout, int cin, float *wp) { pack_panels(w, cout, cin, NVMAX, wp); }
 
 int jiasu_pointwise(const float *x, const float *z, float *y, long p, int cin, const float *wp, int cout,
                     const float *bias, float lo, float hi, int nt) {

@@ -30,6 +30,21 @@ static inline int padded(int c) { return (c + CPAD - 1) / CPAD * CPAD; }
  * 24-channel projections' multiply-adds went to zero columns). */
 static inline int vectors(int c) { return (c + CB - 1) / CB; }
 
+/* wp from w (cout, k) row-major: output channels in panels of up to nv vectors, as the register blocks take them,
+ * each panel a (k, width) block with its rows contiguous, so a block reads its weights as one sequential stream.
+ * Panel j holds the columns from cb = j * nv * CB, width = min(nv * CB, the vectors' columns left), and starts at
+ * wp + cb * k; columns past cout are zero. wp holds k * padded(cout) floats, of which the panels fill k *
+ * vectors(cout) * CB. The layout of pointwise.h (nv = NVMAX) and of direct.c's dense blocks (nv = DENSE_NV). */
+static inline void pack_panels(const float *w, int cout, int k, int nv, float *wp) {
+    int cov = vectors(cout) * CB; /* the columns the panels hold; the rest of the k * padded(cout) stays unused */
+    for (int cb = 0; cb < cov; cb += nv * CB) {
+        int width = cov - cb < nv * CB ? cov - cb : nv * CB;
+        float *panel = wp + (long)cb * k;
+        for (int r = 0; r < k; r++)
+            for (int j = 0; j < width; j++) panel[(long)r * width + j] = cb + j < cout ? w[(long)(cb + j) * k + r] : 0.0f;
+    }
+}
+
 typedef float vf __attribute__((vector_size(CB * 4)));
 typedef int vi __attribute__((vector_size(CB * 4)));
 
