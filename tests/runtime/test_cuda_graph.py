@@ -116,15 +116,23 @@ def test_one_graph_per_layout_and_the_oldest_goes(conv_relu_model, log, monkeypa
     assert engine.graph_report()["captured"] == 4
 
 
-def test_a_step_that_reads_back_to_the_host_is_named_and_the_layout_runs_without_a_graph(log):
+#: x (N, 3) -> Relu -> y, and NonZero(y) -> where: a step whose output's shape depends on values, so it reads back.
+HOST_READ_FEEDS = {"x": np.array([[1.0, -1.0, 2.0], [0.0, 3.0, -4.0]], np.float32)}
+
+
+def _host_read_model():
     nodes = [
         helper.make_node("Relu", ["x"], ["y"], name="relu0"),
         helper.make_node("NonZero", ["y"], ["where"], name="nz"),
     ]
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])
     outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3]), helper.make_tensor_value_info("where", TensorProto.INT64, [2, None])]
-    engine = jiasu.Engine(jiasu.load(make_model(nodes, [x], outs)))
-    feeds = {"x": np.array([[1.0, -1.0, 2.0], [0.0, 3.0, -4.0]], np.float32)}
+    return jiasu.load(make_model(nodes, [x], outs))
+
+
+def test_a_step_that_reads_back_to_the_host_is_named_and_the_layout_runs_without_a_graph(log):
+    engine = jiasu.Engine(_host_read_model())
+    feeds = HOST_READ_FEEDS
     message = (
         "jiasu: no CUDA graph for inputs of shape (2, 3), so each run launches its kernels from Python: "
         f"NonZero node 'nz' failed: RuntimeError: {SYNC_ERROR} (EngineOptions(cuda_graph=False) turns graphs off)"
@@ -259,13 +267,9 @@ def test_cuda_graph_matches_onnxruntime(name):
 
 @cuda
 def test_cuda_graph_refuses_a_host_read_and_names_it():
-    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu0"), helper.make_node("NonZero", ["y"], ["where"], name="nz")]
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])
-    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3]), helper.make_tensor_value_info("where", TensorProto.INT64, [2, None])]
-    engine = jiasu.Engine(jiasu.load(make_model(nodes, [x], outs)), device="cuda")
-    feeds = {"x": np.array([[1.0, -1.0, 2.0], [0.0, 3.0, -4.0]], np.float32)}
+    engine = jiasu.Engine(_host_read_model(), device="cuda")
     with pytest.warns(RuntimeWarning, match="NonZero node 'nz' failed: RuntimeError: called a synchronizing CUDA operation"):
-        out = engine.run_numpy(feeds)
+        out = engine.run_numpy(HOST_READ_FEEDS)
     np.testing.assert_array_equal(out["where"], [[0, 0, 1], [0, 2, 1]])
     assert list(engine.graph_report()["refused"]) == ["(2, 3)"]
 
